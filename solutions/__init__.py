@@ -1,0 +1,1 @@
+"""The reference solutions, and the single source of every exercise (see CONTRIBUTING.md)."""
