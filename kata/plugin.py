@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from kata import score as scoring
-from kata.points import QUESTIONS
 from kata.testing import Unanswered
 
 TARGET_NAMES = ("exercises", "solutions")
@@ -366,7 +365,11 @@ def import_error_message(kata: Kata, path: Path, exc: BaseException) -> str:
             caret = "\n    " + " " * (exc.offset - 1 - (len(text) - len(text.lstrip()))) + "^"
         code = f"\n    {text.strip()}{caret}" if text else ""
         return f"{rel} could not be imported: {type(exc).__name__} at {where}: {exc.msg}{code}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if kata.target_dir in Path(f.filename).parents]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if kata.target_dir in Path(f.filename).parents
+    ]
     where = f" (line {frames[-1].lineno} of {kata.rel(frames[-1].filename)})" if frames else ""
     return f"{rel} could not be imported{where}: {type(exc).__name__}: {exc}"
 

@@ -81,7 +81,12 @@ def compute(items: dict, outcomes: dict, target_dir: Path, rootpath: Path) -> di
         "ran_possible": sum(r["points"] for r in ran if not r["bonus"]),
         "notes": notes,
         "tests": [
-            {"nodeid": nodeid, "question": q, "test": name, "outcome": outcomes.get(nodeid, "not run")}
+            {
+                "nodeid": nodeid,
+                "question": q,
+                "test": name,
+                "outcome": outcomes.get(nodeid, "not run"),
+            }
             for nodeid, (q, name) in items.items()
         ],
     }
@@ -157,7 +162,30 @@ def print_table(result: dict, tr, target_label: str) -> None:
     step = result.get("next")
     if step:
         tr.write_line(f"next: question {step['number']}, {step['title']}: {step['command']}")
+    elif result.get("slow_skipped"):
+        tr.write_line("every fast test passes; the slow tests above hold the remaining points.")
     elif any(r["ran"] for r in result["questions"]):
         tr.write_line("every question that ran is complete.")
     for note in result["notes"]:
         tr.write_line(f"instructor note: {note}")
+
+
+def markdown(result: dict) -> str:
+    """The score as a Markdown table (for a CI job summary)."""
+    lines = ["| # | question | points | tests |", "|---|---|---|---|"]
+    for row in result["questions"]:
+        if not row["ran"]:
+            continue
+        tests = row["tests"]
+        lines.append(
+            f"| {row['number']} | {row['title']} | {_fmt(row['earned'])} / {_fmt(row['points'])}"
+            f" | {tests.get('passed', 0)}/{sum(tests.values())} passed |"
+        )
+    lines.append(f"\n**total {_fmt(result['earned'])} / {_fmt(result['possible'])}**")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))

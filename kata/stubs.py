@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     for rel in report.written:
         print(f"wrote     exercises/{rel}")
     for rel in report.kept:
-        print(f"kept      exercises/{rel}: you changed it; `--force {rel.split('/')[0].removesuffix('.py')}` overwrites it")
+        question = rel.split("/")[0].removesuffix(".py")
+        print(f"kept      exercises/{rel}: you changed it; `--force {question}` overwrites it")
     print(
         f"{len(report.written)} written, {len(report.unchanged)} unchanged, "
         f"{len(report.kept)} kept because you changed them"

@@ -25,7 +25,7 @@ def describe(value) -> str:
 
 
 def called(name: str, *args, **kwargs) -> str:
-    """``called("feature_map", image, kernel, stride=2)`` -> 'called feature_map(<5x5 int64>, ...)'."""
+    """``called("feature_map", image, kernel, stride=2)``: 'called feature_map(<5x5 int64>, ...'."""
     parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
     return f"called {name}({', '.join(parts)})"
 

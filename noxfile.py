@@ -1,0 +1,70 @@
+"""Instructor sessions. `nox` runs the default ones: lint, tests, solutions, integrity."""
+
+from __future__ import annotations
+
+import sys
+
+import nox
+
+nox.options.default_venv_backend = "uv|venv"  # uv when it is installed: TensorFlow in seconds
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "tests", "solutions", "integrity"]
+
+KATA = ("-e", ".[dev]")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint the kata, the solutions and the tests with ruff."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "kata", "solutions", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Test the kata's own infrastructure: plugin, scoring, stub generator."""
+    session.install("-e", ".", "--no-deps")
+    session.install("pytest>=8", "pytest-timeout>=2.3", "numpy")
+    session.run("pytest", "kata/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def solutions(session: nox.Session) -> None:
+    """Run every kata test, slow ones included, against the reference solutions."""
+    session.install(*KATA)
+    session.run(
+        "pytest", "solutions/", "--slow", "--score-json", ".nox/score-solutions.json",
+        *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session
+def integrity(session: nox.Session) -> None:
+    """Check that every kata test fails on pristine stubs and exercises/ is in sync."""
+    session.install(*KATA)
+    session.run("python", "-m", "kata.integrity", *session.posargs)
+
+
+@nox.session(python=False)
+def stubs(session: nox.Session) -> None:
+    """Regenerate exercises/ from solutions/ (a learner's changed files are kept)."""
+    session.run(sys.executable, "-m", "kata.stubs", *session.posargs)
+
+
+@nox.session(default=False)
+def benchmarks(session: nox.Session) -> None:
+    """Print speed figures with pytest-benchmark (nothing about time is asserted)."""
+    session.install(*KATA)
+    session.run(
+        "pytest", "benchmarks/", "--benchmark-only", "--benchmark-columns=min,mean,max,rounds",
+        "-p", "no:cacheprovider", "-s", *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(python=False, default=False)
+def export(session: nox.Session) -> None:
+    """Export a homework copy without solutions: nox -s export -- DIR."""
+    if not session.posargs:
+        session.error("say where: nox -s export -- ../my-homework")
+    session.run(sys.executable, "-m", "kata.export", *session.posargs)
