@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [
             sys.executable, "-m", "pytest", str(ROOT / "tests"), "--target", str(stubs),
             "--slow", "--score-json", str(score_path), "-p", "no:cacheprovider",
-            "-q", "--tb=no", "--no-score", *argv,
+            "-q", "--tb=no", "-rN", "--no-score", *argv,
         ]  # fmt: skip
         print("$", " ".join(command), flush=True)
         exit_code = subprocess.call(command, cwd=ROOT)

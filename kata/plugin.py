@@ -82,7 +82,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
         args.append(".")
     targets, replacement = set(), {}
     for arg in positional:
-        path = (invocation / arg.split("::")[0]).resolve()
+        file_part, _, test_part = arg.partition("::")
+        path = (invocation / file_part).resolve()
         target_dir = _target_dir_of(path, rootpath)
         if target_dir is None:
             continue
@@ -94,7 +95,11 @@ def pytest_load_initial_conftests(early_config, parser, args):
         tests = sorted((rootpath / "tests").glob(f"test_q{question:02d}_*.py"))
         if not tests:
             raise pytest.UsageError(f"question {question} has no tests in the kata yet")
-        replacement[arg] = [str(t) for t in tests]
+        if test_part:  # exercises/q08_convolution.py::test_name
+            tests = [t for t in tests if test_part.split("::")[0].split("[")[0] in t.read_text()]
+            replacement[arg] = [f"{t}::{test_part}" for t in tests[:1]]
+        else:
+            replacement[arg] = [str(t) for t in tests]
     if not targets:
         return
     if len(targets) > 1:

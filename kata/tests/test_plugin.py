@@ -198,3 +198,16 @@ def test_mixing_both_folders_is_refused(kata):
     result = kata.runpytest_subprocess("exercises/q08_conv.py", "solutions/q12_params.py")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*separate runs*"])
+
+
+def test_one_test_of_an_exercise_can_be_named(kata):
+    result, score = run(kata, "exercises/q08_conv.py::test_subtracts")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*`sub` is not implemented yet: subtract"])
+
+
+def test_running_inside_the_exercises_folder_targets_it(kata, monkeypatch):
+    monkeypatch.chdir(kata.path / "exercises")
+    result = kata.runpytest_subprocess("q12_params.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*`count` is not implemented yet*"])
