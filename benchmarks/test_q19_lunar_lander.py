@@ -1,7 +1,7 @@
 """Question 19 benchmarks: how fast the reference agents land, DQN against policy gradients.
 
-Run with ``pytest benchmarks/test_q19_lunar_lander.py --benchmark-only -s``. Figures are printed,
-never asserted (timings depend on the machine):
+Run with ``pytest benchmarks/test_q19_lunar_lander.py --benchmark-only -s`` (about 4 minutes on
+2 cores). Figures are printed, never asserted (timings depend on the machine):
 
 - steps and wall-clock seconds until an in-training evaluation (20 episodes, deterministic
   policy) first reaches a mean of 200, then the 100-episode evaluation of that policy on other
@@ -48,6 +48,7 @@ def _steps_to_solve(benchmark, module, config, name):
     _report(name, result, returns)
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.benchmark(group="q19-steps-to-solve")
 def test_dqn_steps_to_solve_lunar_lander(benchmark):
     dqn, _ = _agents()
@@ -56,6 +57,7 @@ def test_dqn_steps_to_solve_lunar_lander(benchmark):
     _steps_to_solve(benchmark, dqn, config, "DQN on LunarLander-v3")
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.benchmark(group="q19-steps-to-solve")
 def test_ppo_steps_to_solve_continuous_lunar_lander(benchmark):
     _, ppo = _agents()
@@ -64,6 +66,7 @@ def test_ppo_steps_to_solve_continuous_lunar_lander(benchmark):
     _steps_to_solve(benchmark, ppo, config, "PPO on LunarLanderContinuous-v3")
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.benchmark(group="q19-steps-to-solve")
 def test_ppo_steps_to_solve_discrete_lunar_lander(benchmark):
     _, ppo = _agents()
@@ -72,6 +75,7 @@ def test_ppo_steps_to_solve_discrete_lunar_lander(benchmark):
     _steps_to_solve(benchmark, ppo, config, "PPO on LunarLander-v3")
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.benchmark(group="q19-throughput")
 @pytest.mark.parametrize("algo,env_id,steps", [
     ("dqn", "LunarLander-v3", 30_000),
