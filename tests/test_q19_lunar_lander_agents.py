@@ -20,10 +20,11 @@ from kata.testing import called
 SOLVED = 200.0  # gymnasium's reward threshold for both landers
 EVAL_EPISODES = 100
 
-# The slow tests' budgets and seeds, chosen after sweeping the reference over seeds 1-5. PPO
-# solved on every seed (100k-200k steps, 15-26 s; 100-episode means 221-276). DQN is the fragile
-# one: within 200,000 steps it solved most seeds but not all (seed 1: 239 +- 40 after 90,000
-# steps, about 50 s); a seed that failed ended between 150 and 200.
+# The slow tests' budgets and seeds, chosen after sweeping the reference over seeds (100
+# evaluation episodes each, on seeds disjoint from training). PPO solved seeds 1-5 (100k-200k
+# steps, 15-26 s; means 221-276). DQN (256x256, 50-episode in-training evaluations) solved every
+# seed of 1-10 tried within 200,000 steps (50k-200k steps; means 205-237); seed 1 reached
+# 237 +- 45 at 90,000 steps. Runs are deterministic per seed on a given machine (one TF thread).
 DQN_BUDGET = 200_000
 DQN_SEED = 1
 PPO_BUDGET = 1_000_000
@@ -374,18 +375,20 @@ def _verdict(name, env_id, result, returns, budget):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_dqn_solves_lunar_lander(target):
+@pytest.mark.timeout(900)
+def test_dqn_solves_lunar_lander(target, capsys):
     config = target.dqn.Config(seed=DQN_SEED, total_steps=DQN_BUDGET)
-    result = target.dqn.train(config, progress=True)
+    with capsys.disabled():  # the progress bar shows live, even though pytest captures output
+        result = target.dqn.train(config, progress=True)
     returns = target.dqn.evaluate(result.policy, config.env_id, EVAL_EPISODES, seed=DQN_SEED)
     assert returns.mean() >= SOLVED, _verdict("DQN", config.env_id, result, returns, DQN_BUDGET)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_ppo_solves_continuous_lunar_lander(target):
+def test_ppo_solves_continuous_lunar_lander(target, capsys):
     config = target.ppo.Config(seed=PPO_SEED, total_steps=PPO_BUDGET)
-    result = target.ppo.train(config, progress=True)
+    with capsys.disabled():  # the progress bar shows live, even though pytest captures output
+        result = target.ppo.train(config, progress=True)
     returns = target.ppo.evaluate(result.policy, config.env_id, EVAL_EPISODES, seed=PPO_SEED)
     assert returns.mean() >= SOLVED, _verdict("PPO", config.env_id, result, returns, PPO_BUDGET)

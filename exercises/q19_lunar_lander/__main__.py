@@ -1,8 +1,10 @@
 """Train, evaluate and watch the Lunar Lander agents from the command line.
 
-    python -m solutions.q19_lunar_lander train --algo dqn --env LunarLander-v3 --out runs/dqn
-    python -m solutions.q19_lunar_lander evaluate --algo dqn --env LunarLander-v3 --out runs/dqn
-    python -m solutions.q19_lunar_lander watch --algo ppo --out runs/ppo
+    python -m exercises.q19_lunar_lander train --algo dqn --env LunarLander-v3 --out runs/dqn
+    python -m exercises.q19_lunar_lander evaluate --algo dqn --env LunarLander-v3 --out runs/dqn
+    python -m exercises.q19_lunar_lander watch --algo ppo --out runs/ppo
+
+(`python -m solutions.q19_lunar_lander ...` runs the reference the same way.)
 
 `train` trains (a progress bar on stderr), saves the weights, the learning curve
 (`learning_curve.png`) and one evaluation episode (`episode.gif`) into --out, and prints the mean
@@ -135,7 +137,7 @@ def sweep(module, env_id, steps, seeds, episodes):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m solutions.q19_lunar_lander",
+    parser = argparse.ArgumentParser(prog=f"python -m {__package__}",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("train", "evaluate", "watch", "sweep"))
     parser.add_argument("--algo", choices=ALGOS, default="dqn")

@@ -59,7 +59,7 @@ class Config:
     """the training budget in environment steps, summed over the vector environments"""
     num_envs: int = 8
     """number of environments stepped together (one batched action call per vector step)"""
-    hidden: tuple[int, ...] = (128, 128)
+    hidden: tuple[int, ...] = (256, 256)
     """widths of the Q-network's hidden ReLU layers"""
     learning_rate: float = 1e-3
     """Adam learning rate at the first update"""
@@ -97,9 +97,9 @@ class Config:
     """environment steps between in-training evaluations (0: none)"""
     eval_start: int = 40_000
     """no in-training evaluation before this many environment steps"""
-    eval_episodes: int = 20
-    """greedy episodes per in-training evaluation"""
-    stop_return: float | None = 230.0
+    eval_episodes: int = 50
+    """greedy episodes per in-training evaluation (fewer: a lucky evaluation picks the weights)"""
+    stop_return: float | None = 220.0
     """stop training once an in-training evaluation reaches this mean return (None: never)"""
     confirm_episodes: int = 50
     """extra episodes that must confirm an evaluation above stop_return before stopping"""
