@@ -30,6 +30,7 @@ def wall_time(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.benchmark(group="startup: one-question learner run")
 def test_one_question_run_against_bare_tensorflow_import(benchmark):
     bare = [sys.executable, "-c", "import tensorflow"]
