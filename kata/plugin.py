@@ -345,6 +345,12 @@ class TargetModule:
     def __setattr__(self, name, value):
         setattr(self._module, name, value)
 
+    def _kata_command(self, test: str) -> str:
+        """The command that runs one test of this question against the same folder."""
+        kata = self._kata
+        path = kata.module_path(self._question)
+        return f"pytest {kata.rel(path) if path else kata.rel(kata.target_dir)}::{test}"
+
     def __repr__(self):
         return f"<module under test: question {self._question} in {self._kata.target_dir}>"
 

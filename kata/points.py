@@ -7,7 +7,11 @@ test function share that function's weight equally.
 
 Questions with ``negative_marking`` are true/false statements, marked as the exam marked them:
 a right answer earns its share, a wrong one subtracts it, an empty one (the test ends in
-``kata.testing.unanswered``) gives 0, and the question never goes below 0.
+``kata.testing.unanswered``) gives 0, and the question never goes below 0. In such a question
+the statements carry all the points (one parametrized test, ``kata.testing.judge_statement``),
+and the experiments that settle them have weight 0: they teach, they fail until the learner's
+code is right, and they never cost points. A question is *complete* only when every one of its
+tests passes, experiments included.
 """
 
 from __future__ import annotations

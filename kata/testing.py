@@ -1,4 +1,14 @@
-"""Small helpers for the kata's tests: describe a call, seed everything, mark an empty answer."""
+"""Helpers for the kata's tests: describe a call and a result, check a contract, mark a statement.
+
+Every failure message of the kata says what was called, what came back and what was expected
+(and why). These helpers make the first two parts uniform:
+
+- ``called("feature_map", image, kernel, stride=2)`` describes a call, arrays by shape;
+- ``show(value)`` describes a result so that a wrong *type* shows as one ('875' (a str) is not
+  875);
+- ``check_equal``, ``expect_float_array`` and ``expect_raises`` fail with such messages;
+- ``judge_statement`` marks one true/false statement of a negatively marked question.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,19 @@ import sys
 
 import pytest
 
-__all__ = ["Unanswered", "called", "describe", "seed_everything", "unanswered"]
+__all__ = [
+    "Unanswered",
+    "called",
+    "check_equal",
+    "describe",
+    "expect_float_array",
+    "expect_raises",
+    "judge_statement",
+    "run_command",
+    "seed_everything",
+    "show",
+    "unanswered",
+]
 
 
 def describe(value) -> str:
@@ -28,6 +50,114 @@ def called(name: str, *args, **kwargs) -> str:
     """``called("feature_map", image, kernel, stride=2)``: 'called feature_map(<5x5 int64>, ...'."""
     parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
     return f"called {name}({', '.join(parts)})"
+
+
+# Types whose repr already says what they are: an int shows as 875, a str as '875'.
+_PLAIN = (bool, int, float, type(None))
+
+
+def show(value, limit: int = 80) -> str:
+    """A result as the learner should see it: its repr, plus its type where the repr hides it.
+
+    ``show("875")`` is ``'875' (a str)``, ``show(np.int64(875))`` is ``875 (a numpy.int64)``,
+    ``show([1.0, 2.0])`` is ``[1.0, 2.0] (a list)``, an array shows its shape, dtype and values.
+    """
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype"):
+        kind = type(value).__module__.split(".")[0] + "." + type(value).__name__
+        dims = "x".join(str(d) for d in tuple(shape)) or "scalar"
+        text = f"a {dims} {getattr(value.dtype, 'name', value.dtype)} {kind}"
+        try:
+            import numpy as np
+
+            values = np.array2string(np.asarray(value), precision=4, threshold=12)
+            values = " ".join(values.split())
+            if len(values) <= limit:
+                text += f" {values}"
+        except Exception:  # noqa: BLE001 - a description must never fail
+            pass
+        return text
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    if type(value) in _PLAIN:
+        return text
+    kind = type(value).__name__
+    if type(value).__module__ not in ("builtins", None):
+        kind = f"{type(value).__module__.split('.')[0]}.{kind}"
+    return f"{text} (a {kind})"
+
+
+def check_equal(got, expected, call: str, why: str, slips=()) -> None:
+    """Fail unless ``got == expected`` with the same type family (numbers as numbers).
+
+    ``call`` is the call that produced ``got`` ("called dense_params(3, 4)"); ``why`` says why
+    ``expected`` is right; ``slips`` maps a known wrong value to what it reveals.
+    """
+    __tracebackhide__ = True
+    import numbers
+
+    same_kind = isinstance(got, numbers.Number) == isinstance(expected, numbers.Number) and (
+        isinstance(got, str) == isinstance(expected, str)
+    )
+    if isinstance(expected, numbers.Integral) and isinstance(got, bool):
+        same_kind = False  # True == 1 in Python, but a count is not a truth value
+    if same_kind and got == expected:
+        return
+    reason = why
+    try:
+        reason = dict(slips).get(got, why)
+    except TypeError:  # an unhashable result, e.g. a list
+        pass
+    if not same_kind:
+        reason = (
+            f"{show(got)} is not a {type(expected).__name__}; return the number itself. {why}"
+            if isinstance(expected, numbers.Number)
+            else why
+        )
+    pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
+
+
+def expect_float_array(got, call: str, shape=None, what: str = "a NumPy float array"):
+    """Return ``got`` if it is a NumPy array of floats (of ``shape``, if given); fail otherwise.
+
+    A list, a tuple, an int array or a TensorFlow tensor is a different contract from a float
+    array, even when its numbers are right: the caller indexes, slices and broadcasts it.
+    """
+    __tracebackhide__ = True
+    import numpy as np
+
+    if got is None:
+        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
+    if not isinstance(got, np.ndarray):
+        hint = ""
+        if isinstance(got, (list, tuple)):
+            hint = " (np.asarray(...) turns it into one; `.tolist()` turns an array into a list)"
+        elif hasattr(got, "numpy"):
+            hint = " (a TensorFlow tensor: call `.numpy()` on it)"
+        pytest.fail(f"{call} returned {show(got)}, expected {what}{hint}", pytrace=False)
+    if got.dtype.kind != "f":
+        pytest.fail(
+            f"{call} returned an array of dtype {got.dtype}, expected {what} (dtype float32 or "
+            "float64): sums of products of real numbers are not integers",
+            pytrace=False,
+        )
+    if shape is not None and got.shape != tuple(shape):
+        pytest.fail(f"{call} returned shape {got.shape}, expected {tuple(shape)}", pytrace=False)
+    return got
+
+
+def expect_raises(exception, function, call: str, why: str):
+    """Call ``function()`` and fail unless it raises ``exception`` (precisely that type)."""
+    __tracebackhide__ = True
+    try:
+        got = function()
+    except exception as error:
+        return error
+    pytest.fail(
+        f"{call} returned {show(got)}, expected it to raise {exception.__name__}: {why}",
+        pytrace=False,
+    )
 
 
 def seed_everything(seed: int, tensorflow: bool | None = None) -> None:
@@ -51,3 +181,51 @@ def unanswered(statement: str) -> None:
     """Fail the current test as *unanswered* (scored 0 under negative marking)."""
     __tracebackhide__ = True
     raise Unanswered(f"not answered yet: {statement}", pytrace=False)
+
+
+def run_command(target, test: str) -> str:
+    """The command that runs one test of ``target``'s question against the same folder.
+
+    ``run_command(target, "test_spike_height_is_fixed")`` ->
+    ``pytest exercises/q01_neurons.py::test_spike_height_is_fixed``.
+    """
+    describe_target = getattr(target, "_kata_command", None)
+    if describe_target is None:  # not the kata's target proxy (a test of the helpers)
+        return f"pytest -k {test}"
+    return describe_target(test)
+
+
+def judge_statement(target, key: str, expected: bool, experiment: str, answers="ANSWERS") -> None:
+    """Mark the learner's answer to one true/false statement, as the exam marks it.
+
+    ``target.ANSWERS[key]`` is None (unanswered: 0 points), True or False. A wrong answer fails
+    and names ``experiment``, the test whose experiment settles the statement, with the command
+    that runs it; the message never says what the right answer is or why.
+    """
+    __tracebackhide__ = True
+    given = getattr(target, answers)
+    name = f"{answers}[{key!r}]"
+    if not isinstance(given, dict) or key not in given:
+        pytest.fail(
+            f"{answers} is {show(given)} with no entry {key!r}: keep the dict of the stub and "
+            "write True or False as the value of each statement",
+            pytrace=False,
+        )
+    answer = given[key]
+    if answer is None:
+        unanswered(
+            f"{name} is None; the experiment `{experiment}` settles it: "
+            f"{run_command(target, experiment)}"
+        )
+    if not isinstance(answer, bool):
+        raise Unanswered(
+            f"{name} is {show(answer)}, which is neither True nor False; it counts as not "
+            "answered (0 points). Write the bool itself, without quotes.",
+            pytrace=False,
+        )
+    if answer != expected:
+        pytest.fail(
+            f"{name} = {answer}: the experiment `{experiment}` says otherwise. Make it pass, "
+            f"read what it measures, and answer again: {run_command(target, experiment)}",
+            pytrace=False,
+        )

@@ -50,6 +50,14 @@ def test_everything_outside_regions_is_kept():
         assert line in stub
 
 
+def test_a_whole_body_after_the_docstring_and_a_method_are_accepted():
+    source = (
+        'class A:\n    def f(self):\n        """Doc."""\n        # BEGIN SOLUTION: a\n'
+        "        return 1\n        # END SOLUTION\n"
+    )
+    assert "raise NotImplementedError" in make_stub(source)
+
+
 def test_hint_with_quotes_is_escaped():
     stub = make_stub('def f():\n    # BEGIN SOLUTION: say "hi"\n    pass\n    # END SOLUTION\n')
     assert 'raise NotImplementedError("say \\"hi\\"")' in stub
@@ -63,8 +71,32 @@ def test_hint_with_quotes_is_escaped():
         ("x = 1\n# END SOLUTION\n", "without BEGIN"),
         ("# BEGIN SOLUTION: a\n# BEGIN SOLUTION: b\n# END SOLUTION\n", "inside another"),
         ("def f():\n# BEGIN SOLUTION: a\n    return 1\n# END SOLUTION\n", "not valid Python"),
+        (
+            "def f(x):\n    y = 2 * x\n    # BEGIN SOLUTION: a\n    z = y + 1\n"
+            "    # END SOLUTION\n    return z\n",
+            "whole body of `f`",
+        ),
+        (
+            "def f(x):\n    # BEGIN SOLUTION: a\n    z = x + 1\n    # END SOLUTION\n"
+            "    return z\n",
+            "whole body of `f`",
+        ),
+        ("# BEGIN SOLUTION: a\nANSWER = 1\n# END SOLUTION\n", "needs `# STUB:` lines"),
+        (
+            "# BEGIN SOLUTION: a\nX = 1\n# STUB: X = helper()\n# END SOLUTION\n",
+            "never defines: helper",
+        ),
     ],
-    ids=["unclosed", "end-without-begin", "nested", "invalid-stub"],
+    ids=[
+        "unclosed",
+        "end-without-begin",
+        "nested",
+        "invalid-stub",
+        "middle-of-a-body",
+        "start-of-a-body",
+        "module-level-raise",
+        "undefined-name",
+    ],
 )
 def test_broken_regions_are_reported_with_their_line(source, problem):
     with pytest.raises(StubError, match=problem):
