@@ -26,7 +26,7 @@ def _agents():
 
 
 def _report(name, result, returns):
-    first = next((s for s, m in result.evaluations if m >= SOLVED), None)
+    first = next((e[0] for e in result.evaluations if e[1] >= SOLVED), None)
     print(
         f"\n[q19] {name}: training stopped after {result.steps} env steps, {result.seconds:.1f} s "
         f"({result.steps / result.seconds:.0f} steps/s); first in-training mean >= {SOLVED:g} at "

@@ -45,14 +45,6 @@ class StubError(ValueError):
     """A solution file whose regions cannot be turned into a stub."""
 
 
-# Files written before the whole-body rule; issue 6 rewrites them. Do not add to this set.
-_NOT_YET_WHOLE_BODY = {
-    "solutions/q19_lunar_lander/blocks.py",
-    "solutions/q19_lunar_lander/dqn.py",
-    "solutions/q19_lunar_lander/ppo.py",
-}
-
-
 def make_stub(source: str, filename: str = "<solution>") -> str:
     """The stub for one solution file's text.
 
@@ -92,10 +84,9 @@ def make_stub(source: str, filename: str = "<solution>") -> str:
         tree = ast.parse(stub_text, filename)
     except SyntaxError as exc:
         raise StubError(f"{filename}: the generated stub is not valid Python: {exc}") from exc
-    if Path(filename).as_posix() not in _NOT_YET_WHOLE_BODY:
-        for start, first, last, explicit in regions:
-            _check_region(tree, filename, start, first, last, explicit)
-        _check_names(stub_text, filename)
+    for start, first, last, explicit in regions:
+        _check_region(tree, filename, start, first, last, explicit)
+    _check_names(stub_text, filename)
     return stub_text
 
 

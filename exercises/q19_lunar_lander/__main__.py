@@ -1,16 +1,22 @@
 """Train, evaluate and watch the Lunar Lander agents from the command line.
 
-    python -m exercises.q19_lunar_lander train --algo dqn --env LunarLander-v3 --out runs/dqn
-    python -m exercises.q19_lunar_lander evaluate --algo dqn --env LunarLander-v3 --out runs/dqn
+    python -m exercises.q19_lunar_lander train --algo dqn --out runs/dqn
+    python -m exercises.q19_lunar_lander evaluate --algo dqn --out runs/dqn
     python -m exercises.q19_lunar_lander watch --algo ppo --out runs/ppo
 
 (`python -m solutions.q19_lunar_lander ...` runs the reference the same way.)
 
-`train` trains (a progress bar on stderr), saves the weights, the learning curve
-(`learning_curve.png`) and one evaluation episode (`episode.gif`) into --out, and prints the mean
-return over --episodes evaluation episodes. `evaluate` and `watch` load the weights saved there:
-`evaluate` prints the evaluation, `watch` writes a new GIF. `sweep` trains once per --seeds and
-prints a table of steps, seconds and evaluations (how the test budgets were chosen).
+`train` trains (a progress bar on stderr), saves the model (`dqn.keras` or `ppo.keras`), the
+learning curve (`learning_curve.png`) and one evaluation episode (`episode.gif`) into --out, and
+prints the mean return over --episodes evaluation episodes. `evaluate` and `watch` load the model
+saved there: `evaluate` prints the evaluation, `watch` writes a new GIF.
+
+`sweep` trains once per seed of --seeds, each in a fresh process (at most --jobs at once), and
+prints a table of steps, wall and CPU seconds and the final evaluation: how the budgets and
+timeouts of the slow tests were chosen. `--threads` and `--onednn` change TensorFlow's
+floating-point path (another machine's rounding), `--set name=value` any field of the Config:
+
+    python -m solutions.q19_lunar_lander sweep --algo dqn --seeds 1 2 3 --jobs 2 --onednn 0
 """
 
 from __future__ import annotations
@@ -19,51 +25,56 @@ import argparse
 import dataclasses
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
-
 ALGOS = ("dqn", "ppo")
 ENVS = ("LunarLander-v3", "LunarLanderContinuous-v3")
+DEFAULT_ENV = {"dqn": "LunarLander-v3", "ppo": "LunarLanderContinuous-v3"}
+SOLVED = 200.0
 
 
 def _module(algo):
-    from . import dqn, ppo
+    """The agent's module, imported after TensorFlow was imported quietly."""
+    from .common import import_tensorflow_quietly
 
-    return {"dqn": dqn, "ppo": ppo}[algo]
+    import_tensorflow_quietly()
+    if algo == "dqn":
+        from . import dqn
+
+        return dqn
+    from . import ppo
+
+    return ppo
 
 
-def _build_policy(algo, env_id, directory):
-    """Rebuild the policy saved in `directory` by `train`."""
-    import gymnasium as gym
+def model_path(algo, directory):
+    return Path(directory) / f"{algo}.keras"
+
+
+def load_policy(algo, directory):
+    """The policy that `train` saved in `directory`."""
     import keras
 
-    directory = Path(directory)
+    module = _module(algo)
     if algo == "dqn":
-        from .dqn import GreedyPolicy
-
-        return GreedyPolicy(keras.models.load_model(directory / "dqn.keras"))
-    from .ppo import PPOPolicy
-
-    saved = json.loads((directory / "config.json").read_text())
-    env = gym.make(env_id)
-    policy = PPOPolicy(env.observation_space.shape[0], env.action_space, tuple(saved["hidden"]))
-    env.close()
-    return policy.load(directory)
+        return module.GreedyPolicy(keras.models.load_model(model_path(algo, directory)))
+    return keras.models.load_model(
+        model_path(algo, directory), custom_objects={"PPOPolicy": module.PPOPolicy}
+    )
 
 
 def save_policy(algo, policy, directory):
-    """Write the policy's weights into `directory`."""
-    if algo == "dqn":
-        policy.q_network.save(Path(directory) / "dqn.keras")
-    else:
-        policy.save(directory)
+    """Write the policy's model into `directory`."""
+    model = policy.q_network if algo == "dqn" else policy
+    model.save(model_path(algo, directory))
 
 
-def plot_learning_curve(curve, path, title, evaluations=(), threshold=200.0, window=20):
+def plot_learning_curve(curve, path, title, evaluations=(), threshold=SOLVED, window=20):
     """Save the training episodes' returns against environment steps, with a moving average and
     the in-training evaluations of the deterministic policy, as a PNG."""
     import matplotlib
@@ -77,10 +88,16 @@ def plot_learning_curve(curve, path, title, evaluations=(), threshold=200.0, win
     ax.plot(steps, returns, ".", alpha=0.35, markersize=4, label="episode return")
     if len(returns) >= window:
         smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:], smooth, label=f"mean of the last {window}")
+        ax.plot(steps[window - 1 :], smooth, label=f"mean of the last {window}")
     if len(evaluations):
-        ax.plot([s for s, _ in evaluations], [m for _, m in evaluations], "s-", color="black",
-                markersize=5, label="evaluation (deterministic policy)")
+        ax.plot(
+            [e[0] for e in evaluations],
+            [e[1] for e in evaluations],
+            "s-",
+            color="black",
+            markersize=5,
+            label="evaluation (deterministic policy)",
+        )
     ax.axhline(threshold, color="green", linestyle="--", label=f"solved ({threshold:g})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("return")
@@ -98,14 +115,14 @@ def record_gif(policy, env_id, path, seed, fps=30, every=2):
     import gymnasium as gym
     from PIL import Image
 
-    from .dqn import EVAL_SEED_OFFSET
+    from .common import EVAL_SEED_OFFSET, as_numpy_policy
 
+    act = as_numpy_policy(policy)
     env = gym.make(env_id, render_mode="rgb_array")
     obs, _ = env.reset(seed=EVAL_SEED_OFFSET + seed)
     frames, total, done, t = [env.render()], 0.0, False, 0
     while not done:
-        action = policy(obs[None])[0]
-        obs, reward, terminated, truncated, _ = env.step(action)
+        obs, reward, terminated, truncated, _ = env.step(act(obs[None])[0])
         total += float(reward)
         done = terminated or truncated
         t += 1
@@ -113,81 +130,248 @@ def record_gif(policy, env_id, path, seed, fps=30, every=2):
             frames.append(env.render())
     env.close()
     images = [Image.fromarray(f).convert("P", palette=Image.Palette.ADAPTIVE) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 * every / fps),
-                   loop=0)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=int(1000 * every / fps), loop=0
+    )
     return total
 
 
-def sweep(module, env_id, steps, seeds, episodes):
-    """Train once per seed and print a Markdown table: steps, seconds, evaluation, verdict."""
-    print(f"| seed | steps | train s | eval mean +- std ({episodes} ep) | solved |")
-    print("|---|---|---|---|---|")
-    solved = 0
-    for seed in seeds:
-        config = module.Config(env_id=env_id, seed=seed)
-        if steps is not None:
-            config = dataclasses.replace(config, total_steps=steps)
-        result = module.train(config, progress=False)
-        returns = module.evaluate(result.policy, env_id, episodes, seed=seed)
-        solved += returns.mean() >= 200
-        print(f"| {seed} | {result.steps} | {result.seconds:.1f} | {returns.mean():.1f} +- "
-              f"{returns.std():.1f} | {'yes' if returns.mean() >= 200 else 'NO'} |", flush=True)
-    print(f"\nsolved {solved} of {len(seeds)} seeds")
+def parse_overrides(config_class, items):
+    """`["hidden=128,128", "learning_rate=5e-4"]` -> {"hidden": (128, 128), ...}, typed by the
+    Config's defaults."""
+    defaults = config_class()
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    overrides = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in fields:
+            raise SystemExit(
+                f"--set {item}: Config has no field {name!r}; fields: " + ", ".join(sorted(fields))
+            )
+        default = getattr(defaults, name)
+        if text.lower() == "none":
+            value = None
+        elif isinstance(default, bool):
+            value = text.lower() in ("1", "true", "yes")
+        elif isinstance(default, tuple):
+            value = tuple(int(w) for w in text.split(",") if w)
+        elif isinstance(default, int):
+            value = int(float(text))
+        elif isinstance(default, float) or default is None:
+            value = float(text)
+        else:
+            value = text
+        overrides[name] = value
+    return overrides
+
+
+def make_config(module, env_id, seed, steps, overrides):
+    config = module.Config(env_id=env_id, seed=seed, **overrides)
+    if steps is not None:
+        config = dataclasses.replace(config, total_steps=steps)
+    return config
+
+
+def run_seed(args, env_id):
+    """Train and evaluate one seed in this process; the sweep's row as a dict."""
+    module = _module(args.algo)
+    config = make_config(
+        module, env_id, args.seeds[0], args.steps, parse_overrides(module.Config, args.set)
+    )
+    result = module.train(config, progress=False)
+    start = time.process_time()
+    returns = module.evaluate(result.policy, env_id, args.episodes, seed=config.seed)
+    return {
+        "seed": config.seed,
+        "steps": result.steps,
+        "wall": round(result.seconds, 1),
+        "cpu": round(result.cpu_seconds, 1),
+        "mean": round(float(returns.mean()), 1),
+        "std": round(float(returns.std()), 1),
+        "eval_cpu": round(time.process_time() - start, 1),
+        "evaluations": [[s, round(m, 1), k] for s, m, k in result.evaluations],
+    }
+
+
+def sweep(args, env_id):
+    """Train once per seed, each in a fresh process, and print a Markdown table."""
+    if len(args.seeds) == 1 and args.jobs == 1 and args.json:
+        print(json.dumps(run_seed(args, env_id)), flush=True)
+        return 0
+    fp_path = (
+        f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}, "
+        f"threads={args.threads}"
+    )
+    print(
+        f"{args.algo} on {env_id}, budget {args.steps or 'default'}, {fp_path}, "
+        f"overrides {args.set or 'none'}; final evaluation over {args.episodes} episodes\n"
+    )
+    print("| seed | steps | wall s | CPU s | eval mean +- std | solved |")
+    print("|---|---|---|---|---|---|", flush=True)
+    base = [
+        sys.executable,
+        "-m",
+        __package__,
+        "sweep",
+        "--algo",
+        args.algo,
+        "--env",
+        env_id,
+        "--episodes",
+        str(args.episodes),
+        "--threads",
+        str(args.threads),
+        "--json",
+    ]
+    base += ["--steps", str(args.steps)] if args.steps is not None else []
+    base += [f"--set={item}" for item in args.set]
+    pending, running, rows = list(args.seeds), [], []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            seed = pending.pop(0)
+            running.append(
+                subprocess.Popen(
+                    base + ["--seeds", str(seed)],
+                    text=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        process = running.pop(0)
+        out, _ = process.communicate()
+        if process.returncode != 0 or not out.strip():
+            print(f"| {process.args[-1]} | failed (exit code {process.returncode}) |", flush=True)
+            continue
+        row = json.loads(out.strip().splitlines()[-1])
+        rows.append(row)
+        solved = "yes" if row["mean"] >= SOLVED else "NO"
+        print(
+            f"| {row['seed']} | {row['steps']} | {row['wall']:.1f} | {row['cpu']:.1f} | "
+            f"{row['mean']:.1f} +- {row['std']:.1f} | {solved} |",
+            flush=True,
+        )
+    if rows:
+        solved = sum(r["mean"] >= SOLVED for r in rows)
+        print(
+            f"\nsolved {solved} of {len(rows)} seeds; slowest: "
+            f"{max(r['cpu'] for r in rows):.1f} CPU s, {max(r['steps'] for r in rows)} steps"
+        )
+        if args.json:
+            print(json.dumps(rows))
     return 0
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("command", choices=("train", "evaluate", "watch", "sweep"))
     parser.add_argument("--algo", choices=ALGOS, default="dqn")
-    parser.add_argument("--env", choices=ENVS, default=None,
-                        help="default: LunarLander-v3 for dqn, LunarLanderContinuous-v3 for ppo")
+    parser.add_argument(
+        "--env",
+        choices=ENVS,
+        default=None,
+        help="default: LunarLander-v3 for dqn, LunarLanderContinuous-v3 for ppo",
+    )
     parser.add_argument("--steps", type=int, default=None, help="training budget (env steps)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5],
-                        help="sweep: the training seeds to run one after the other")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[1, 2, 3, 4, 5],
+        help="sweep: the training seeds, one fresh process each",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="sweep: processes at once")
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads")
+    parser.add_argument(
+        "--onednn",
+        choices=("0", "1"),
+        default=None,
+        help="set TF_ENABLE_ONEDNN_OPTS (another floating-point path)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a field of the agent's Config (repeatable)",
+    )
+    parser.add_argument("--json", action="store_true", help="sweep: also print rows as JSON")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes")
-    parser.add_argument("--out", default="runs/q19", help="folder for weights, PNG and GIF")
+    parser.add_argument(
+        "--out", default=None, help="folder for the model, PNG and GIF (default: runs/q19_<algo>)"
+    )
     args = parser.parse_args(argv)
+    if args.onednn is not None:  # read by TensorFlow when it loads, which it has not yet
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = args.onednn
+    args.set = list(args.set) + ([f"threads={args.threads}"] if args.threads != 1 else [])
 
-    env_id = args.env or ("LunarLander-v3" if args.algo == "dqn" else "LunarLanderContinuous-v3")
+    out = Path(args.out or f"runs/q19_{args.algo}")
+    saved = out / "config.json"
+    env_id = args.env
+    if env_id is None and args.command in ("evaluate", "watch") and saved.exists():
+        env_id = json.loads(saved.read_text()).get("env_id")
+    env_id = env_id or DEFAULT_ENV[args.algo]
     if args.algo == "dqn" and env_id != "LunarLander-v3":
         parser.error("DQN needs discrete actions: use --env LunarLander-v3")
-    module = _module(args.algo)
     if args.command == "sweep":
-        return sweep(module, env_id, args.steps, args.seeds, args.episodes)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+        return sweep(args, env_id)
+    if args.command != "train" and not model_path(args.algo, out).exists():
+        parser.exit(
+            2,
+            f"{parser.prog} {args.command}: there is no trained {args.algo.upper()} "
+            f"in {out}/ yet (no {model_path(args.algo, out).name}); train one first:\n"
+            f"    python -m {__package__} train --algo {args.algo} --out {out}\n",
+        )
 
+    module = _module(args.algo)
     if args.command == "train":
-        config = module.Config(env_id=env_id, seed=args.seed)
-        if args.steps is not None:
-            config = dataclasses.replace(config, total_steps=args.steps)
+        out.mkdir(parents=True, exist_ok=True)
+        config = make_config(
+            module, env_id, args.seed, args.steps, parse_overrides(module.Config, args.set)
+        )
         result = module.train(config, progress=True)
         policy = result.policy
         save_policy(args.algo, policy, out)
-        (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
-        (out / "learning_curve.json").write_text(json.dumps(
-            {"curve": result.curve, "evaluations": result.evaluations,
-             "steps": result.steps, "seconds": result.seconds}))
-        plot_learning_curve(result.curve, out / "learning_curve.png",
-                            f"{args.algo.upper()} on {env_id}, seed {args.seed}",
-                            evaluations=result.evaluations)
-        print(f"trained {result.steps} steps in {result.seconds:.1f} s "
-              f"({result.steps / result.seconds:.0f} steps/s)")
+        saved.write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        (out / "learning_curve.json").write_text(
+            json.dumps(
+                {
+                    "curve": result.curve,
+                    "evaluations": result.evaluations,
+                    "steps": result.steps,
+                    "seconds": result.seconds,
+                    "cpu_seconds": result.cpu_seconds,
+                }
+            )
+        )
+        plot_learning_curve(
+            result.curve,
+            out / "learning_curve.png",
+            f"{args.algo.upper()} on {env_id}, seed {args.seed}",
+            evaluations=result.evaluations,
+        )
+        print(
+            f"trained {result.steps} steps in {result.seconds:.1f} s "
+            f"({result.steps / result.seconds:.0f} steps/s, {result.cpu_seconds:.1f} CPU s)"
+        )
     else:
-        policy = _build_policy(args.algo, env_id, out)
+        policy = load_policy(args.algo, out)
 
     if args.command in ("train", "evaluate"):
         returns = module.evaluate(policy, env_id, args.episodes, seed=args.seed)
-        verdict = "solved" if returns.mean() >= 200 else "not solved"
-        print(f"evaluation over {args.episodes} episodes: {returns.mean():.1f} "
-              f"+- {returns.std():.1f} ({verdict}; the threshold is 200)")
+        verdict = "solved" if returns.mean() >= SOLVED else "not solved"
+        print(
+            f"evaluation over {args.episodes} episodes: {returns.mean():.1f} "
+            f"+- {returns.std():.1f} ({verdict}; the threshold is {SOLVED:g})"
+        )
     if args.command in ("train", "watch"):
         total = record_gif(policy, env_id, out / "episode.gif", seed=args.seed)
-        print(f"wrote {out / 'episode.gif'} (return {total:.1f})"
-              + (f" and {out / 'learning_curve.png'}" if args.command == "train" else ""))
+        print(
+            f"wrote {out / 'episode.gif'} (return {total:.1f})"
+            + (f" and {out / 'learning_curve.png'}" if args.command == "train" else "")
+        )
     return 0
 
 

@@ -10,6 +10,10 @@ Implement these first; `dqn.py` and `ppo.py` are built from them, and each has e
 - `discounted_returns`, `gae`: returns and advantages of a rollout (NumPy).
 - `gaussian_log_prob`, `ppo_clip_objective`: the pieces of the PPO loss (TensorFlow ops).
 
+The TensorFlow blocks are decorated with the given `float_tensors`: whatever the caller passes
+(NumPy arrays, lists, tensors, Python numbers, bools), they receive tensors of one float dtype.
+Import TensorFlow inside each function (`import tensorflow as tf`), as the rest of the kata does.
+
 Termination versus truncation, the rule that runs through this file: an episode *terminates* when
 the MDP itself ends (the lander crashed, flew off screen or came to rest); there is no future
 reward, so the value of the next state is 0. An episode is *truncated* when the time limit
@@ -18,6 +22,7 @@ still bootstrap from the value of the next state. Treating a truncation like a t
 the agent that hovering near step 1000 is worth nothing, a bias the tests check for.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -57,12 +62,11 @@ class ReplayBuffer:
     bootstraps (see `td_targets`).
     """
 
-    def __init__(self, capacity, obs_shape, obs_dtype=np.float32, action_shape=(),
-                 action_dtype=np.int64):
-        self.capacity = int(capacity)
-        obs_shape = tuple(obs_shape)
-        action_shape = tuple(action_shape)
-        raise NotImplementedError("preallocate one array per field, and keep a write position and a size")
+    def __init__(
+        self, capacity, obs_shape, obs_dtype=np.float32, action_shape=(), action_dtype=np.int64
+    ):
+        """Preallocate the arrays; the buffer starts empty, writing at slot 0."""
+        raise NotImplementedError("preallocate one array per field; keep a position and a size")
 
     def add(self, obs, actions, rewards, next_obs, terminated):
         """Store a batch of transitions (one row per environment), wrapping around at the end."""
@@ -83,25 +87,37 @@ def linear_epsilon(step, start, end, duration):
     raise NotImplementedError("interpolate by the fraction of the duration done, capped at 1")
 
 
-def _float_dtype(*xs):
-    """tf.float64 if any of `xs` (NumPy arrays, tensors or lists) holds float64, else tf.float32."""
-    import tensorflow as tf
+def float_tensors(function):
+    """Given: `function` receives every argument as a TensorFlow tensor of one float dtype.
 
-    for x in xs:
-        dtype = getattr(x, "dtype", None)
-        if dtype is None:
-            dtype = np.asarray(x).dtype
-        if tf.as_dtype(dtype) == tf.float64:
-            return tf.float64
-    return tf.float32
+    The dtype is tf.float64 if any array argument (a NumPy array, a list or a tensor) holds
+    float64, else tf.float32; Python numbers (gamma, clip_eps) take that dtype too, and bool or
+    integer flags become 0.0 / 1.0.
+    """
+
+    @functools.wraps(function)
+    def with_float_tensors(*args):
+        import tensorflow as tf
+
+        dtype = tf.float32
+        for x in args:
+            if isinstance(x, (bool, int, float)):
+                continue  # a Python number does not decide the dtype
+            kind = getattr(x, "dtype", None)
+            if tf.as_dtype(kind if kind is not None else np.asarray(x).dtype) == tf.float64:
+                dtype = tf.float64
+        return function(*(tf.cast(x, dtype) for x in args))
+
+    return with_float_tensors
 
 
+@float_tensors
 def td_targets(rewards, next_q, terminated, gamma):
     """The DQN regression target of each transition, with TensorFlow ops.
 
     rewards (batch,), next_q (batch, n_actions) = Q_target(s', .), terminated (batch,) 0/1 or
-    bool; NumPy arrays or tensors. Returns a tensor (batch,), float32 (float64 if rewards or
-    next_q are float64):
+    bool; NumPy arrays or tensors (`float_tensors` turns them into tensors of one float dtype).
+    Returns a tensor (batch,) of that dtype:
 
         y = r + gamma * (1 - terminated) * max_a next_q[a]
 
@@ -110,16 +126,10 @@ def td_targets(rewards, next_q, terminated, gamma):
     it still bootstraps: the lander was still flying, and zeroing its future would make the net
     believe the states seen near the time limit are worthless.
     """
-    import tensorflow as tf
-
-    dtype = _float_dtype(rewards, next_q)
-    rewards = tf.cast(rewards, dtype)  # (batch,)
-    next_q = tf.cast(next_q, dtype)  # (batch, n_actions)
-    terminated = tf.cast(terminated, dtype)  # (batch,)
-    gamma = tf.cast(gamma, dtype)
-    raise NotImplementedError("reward plus the discounted best next value, unless the episode terminated")
+    raise NotImplementedError("reward plus the discounted best next value, unless terminated")
 
 
+@float_tensors
 def double_dqn_targets(rewards, next_q_online, next_q_target, terminated, gamma):
     """The Double DQN target of each transition, with TensorFlow ops.
 
@@ -133,14 +143,6 @@ def double_dqn_targets(rewards, next_q_online, next_q_target, terminated, gamma)
     network. Shapes, dtypes and the termination/truncation rule as in `td_targets`: a truncated
     transition is not terminated and bootstraps. Returns a tensor (batch,).
     """
-    import tensorflow as tf
-
-    dtype = _float_dtype(rewards, next_q_target)
-    rewards = tf.cast(rewards, dtype)  # (batch,)
-    next_q_online = tf.convert_to_tensor(next_q_online)  # (batch, n_actions)
-    next_q_target = tf.cast(next_q_target, dtype)  # (batch, n_actions)
-    terminated = tf.cast(terminated, dtype)  # (batch,)
-    gamma = tf.cast(gamma, dtype)
     raise NotImplementedError("pick a* with the online net, take its value from the target net")
 
 
@@ -157,9 +159,7 @@ def discounted_returns(rewards, dones, gamma, last_value=0.0):
     An episode end stops the sum, so no reward of the next episode leaks into this one. (This
     treats every end alike; `gae` is the one that tells truncation from termination.)
     """
-    rewards = np.asarray(rewards)
-    dtype = np.result_type(rewards.dtype, np.float32)
-    raise NotImplementedError("sweep backwards through time, resetting the running return at episode ends")
+    raise NotImplementedError("sweep backwards, restarting the return at episode ends")
 
 
 def gae(rewards, values, next_values, terminated, episode_ends, gamma, lam):
@@ -179,37 +179,31 @@ def gae(rewards, values, next_values, terminated, episode_ends, gamma, lam):
     sum of advantages at any episode boundary (the next step belongs to another episode).
     Float32 inputs give float32 outputs; anything else gives float64.
     """
-    rewards = np.asarray(rewards)
-    values = np.asarray(values)
-    dtype = np.result_type(rewards.dtype, values.dtype, np.float32)
-    raise NotImplementedError("compute the TD errors, then sweep backwards accumulating gamma * lam")
+    raise NotImplementedError("TD errors, then a backward sweep accumulating gamma * lam")
 
 
+@float_tensors
 def gaussian_log_prob(actions, mean, log_std):
     """log pi(a | s) of a diagonal Gaussian policy, with TensorFlow ops.
 
     actions, mean: (batch, action_dim); log_std: (action_dim,) or (batch, action_dim), the log of
-    the standard deviation of each action dimension. NumPy arrays or tensors. Returns a tensor
-    (batch,), float32 (float64 if any input is float64): the log density of each action, summed
-    over the independent action dimensions:
+    the standard deviation of each action dimension. NumPy arrays or tensors (`float_tensors`
+    makes them tensors of one float dtype). Returns a tensor (batch,) of that dtype: the log
+    density of each action, summed over the independent action dimensions:
 
         sum_i [ -(a_i - mu_i)^2 / (2 sigma_i^2) - log sigma_i - log(2 pi) / 2 ]
     """
-    import tensorflow as tf
-
-    dtype = _float_dtype(actions, mean, log_std)
-    actions = tf.cast(actions, dtype)  # (batch, action_dim)
-    mean = tf.cast(mean, dtype)  # (batch, action_dim)
-    log_std = tf.cast(log_std, dtype)  # (action_dim,) or (batch, action_dim)
     raise NotImplementedError("the per-dimension normal log density, summed over the last axis")
 
 
+@float_tensors
 def ppo_clip_objective(log_prob_new, log_prob_old, advantages, clip_eps):
     """The clipped surrogate objective of PPO (to be *maximised*), with TensorFlow ops.
 
     log_prob_new: (batch,) log pi_new(a|s) of the policy being trained; log_prob_old: (batch,)
-    log pi_old(a|s) recorded when the actions were taken; advantages (batch,). Returns a scalar
-    tensor, float32 (float64 if any input is float64):
+    log pi_old(a|s) recorded when the actions were taken; advantages (batch,); NumPy arrays or
+    tensors (`float_tensors` makes them tensors of one float dtype). Returns a scalar tensor of
+    that dtype:
 
         ratio = exp(log_prob_new - log_prob_old)
         mean over the batch of min(ratio * A, clip(ratio, 1 - clip_eps, 1 + clip_eps) * A)
@@ -218,10 +212,4 @@ def ppo_clip_objective(log_prob_new, log_prob_old, advantages, clip_eps):
     increase it, so one batch cannot push the policy far from the one that collected the data.
     A training step minimises its negative.
     """
-    import tensorflow as tf
-
-    dtype = _float_dtype(log_prob_new, log_prob_old, advantages)
-    log_prob_new = tf.cast(log_prob_new, dtype)  # (batch,)
-    log_prob_old = tf.cast(log_prob_old, dtype)  # (batch,)
-    advantages = tf.cast(advantages, dtype)  # (batch,)
     raise NotImplementedError("the mean of the smaller of the unclipped and the clipped surrogate")

@@ -188,7 +188,7 @@ def choose_algorithm(env_id):
     (the mean and standard deviation of a Gaussian) and samples from it, so it never takes that
     max. Raises ValueError for any other id.
     """
-    raise NotImplementedError("a value-based method for finite actions, a policy gradient for continuous ones")
+    raise NotImplementedError("value-based for finite actions, policy gradient for continuous")
 
 
 @dataclass(frozen=True)

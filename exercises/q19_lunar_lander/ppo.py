@@ -5,7 +5,8 @@ over infinitely many actions exists, so instead of a Q-network this agent learns
 diagonal Gaussian whose mean comes from an MLP and whose log standard deviation is a learned
 vector (the same in every state). For the discrete `LunarLander-v3` the same agent uses a
 categorical policy over the four actions. A second MLP, the critic, estimates the state value
-V(s) for generalized advantage estimation (GAE).
+V(s) for generalized advantage estimation (GAE). Both live in `PPOPolicy`, a Keras model that
+also holds the observation statistics, so that `policy.save("ppo.keras")` keeps everything.
 
 One iteration of PPO:
 
@@ -23,29 +24,38 @@ Observations are normalised by a running mean and variance (updated after each i
 stored in the policy, so evaluation sees the same inputs); rewards are divided by a running
 standard deviation of the discounted return, which keeps the value loss near 1.
 
-What you implement (the fenced regions): the action sampling with its log-probability, the true
-next values for GAE at episode ends, and the PPO loss.
+What you implement (the fenced functions): `act` (inside `make_act`), the action sampling with
+its log-probability; `final_values`, the values of the true final observations of truncated
+episodes; `advantages_and_returns`, the next values and GAE of a rollout; `ppo_loss`.
 
 Given (read them): many small minibatches (128) per rollout learn much faster here than a few
 large ones; the learning rate decays linearly over the budget; in-training evaluations on their
 own seeds may stop the run early, and the best evaluated policy is kept.
 
-Run it: ``python -m solutions.q19_lunar_lander train --algo ppo``.
+Run it: ``python -m solutions.q19_lunar_lander train --algo ppo``. (Unlike the other files,
+this one imports Keras when it loads: a Keras model class needs it.)
 """
 
 from __future__ import annotations
 
-import random
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from .blocks import gae, gaussian_log_prob, ppo_clip_objective
-from .dqn import EVAL_SEED_OFFSET, ProgressBar, configure_threads, evaluate
+from .common import (
+    InTrainingEvaluation,
+    ProgressBar,
+    TrainResult,
+    configure_threads,
+    evaluate,
+    seed_everything,
+    training_seeds,
+)
 
-__all__ = ["Config", "TrainResult", "PPOPolicy", "train", "evaluate", "RunningMeanStd"]
+__all__ = ["Config", "PPOPolicy", "RunningMeanStd", "TrainResult", "evaluate", "train"]
 
 
 @dataclass
@@ -94,32 +104,20 @@ class Config:
     """environment steps between in-training evaluations (0: none)"""
     eval_start: int = 100_000
     """no in-training evaluation before this many environment steps"""
-    eval_episodes: int = 30
-    """deterministic episodes per in-training evaluation"""
+    eval_screen_episodes: int = 10
+    """deterministic episodes of every in-training evaluation (a cheap, noisy screen)"""
+    eval_confirm_above: float = 200.0
+    """a screen with at least this mean is confirmed by eval_confirm_episodes more episodes"""
+    eval_confirm_episodes: int = 30
+    """extra episodes that confirm a good screen (only confirmed means may stop the run)"""
     stop_return: float | None = 220.0
-    """stop training once an in-training evaluation reaches this mean return (None: never)"""
+    """stop once a confirmed in-training evaluation reaches this mean return (None: never)"""
     restore_best: bool = True
     """at the end, go back to the policy of the best in-training evaluation"""
     threads: int = 1
     """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
-
-
-@dataclass
-class TrainResult:
-    """What `train` returns."""
-
-    policy: PPOPolicy
-    """the trained policy; calling it gives the deterministic (mean or most likely) action"""
-    curve: list[tuple[int, float]] = field(default_factory=list)
-    """the learning curve: (environment step at the episode's end, episode return)"""
-    steps: int = 0
-    """environment steps actually taken (less than total_steps if training stopped early)"""
-    seconds: float = 0.0
-    """wall-clock seconds of training, in-training evaluations included"""
-    losses: list[float] = field(default_factory=list)
-    """the mean total loss of each update"""
-    evaluations: list[tuple[int, float]] = field(default_factory=list)
-    """in-training evaluations: (environment step, mean deterministic return)"""
+    jit_compile: bool = False
+    """compile the update with XLA (pays off only for long runs)"""
 
 
 class RunningMeanStd:
@@ -142,150 +140,206 @@ class RunningMeanStd:
         self.count = total
 
 
+class RewardScaler:
+    """Divides rewards by a running standard deviation of the discounted return of each env."""
+
+    def __init__(self, num_envs, gamma, enabled=True):
+        self.rms, self.returns = RunningMeanStd(), np.zeros(num_envs)
+        self.gamma, self.enabled = gamma, enabled
+
+    def __call__(self, rewards, ended):
+        if not self.enabled:
+            return rewards
+        self.returns = self.returns * self.gamma + rewards
+        self.rms.update(self.returns)
+        self.returns[ended] = 0.0
+        return rewards / np.sqrt(self.rms.var + 1e-8)
+
+
 def build_mlp(in_dim, out_dim, hidden, out_scale):
     """An MLP with tanh hidden layers and orthogonal initialisation; the output layer starts
     small (`out_scale`) so that the first policy is nearly uniform and the first values near 0."""
-    import keras
-
     init = keras.initializers.Orthogonal
     layers = [keras.Input((in_dim,))]
-    layers += [keras.layers.Dense(w, activation="tanh", kernel_initializer=init(np.sqrt(2)))
-               for w in hidden]
+    layers += [
+        keras.layers.Dense(w, activation="tanh", kernel_initializer=init(np.sqrt(2)))
+        for w in hidden
+    ]
     layers += [keras.layers.Dense(out_dim, kernel_initializer=init(out_scale))]
     return keras.Sequential(layers)
 
 
-class PPOPolicy:
+@keras.saving.register_keras_serializable(package="q19_lunar_lander")
+class PPOPolicy(keras.Model):
     """The actor, the critic, the Gaussian log std and the observation statistics, together.
 
-    `policy(obs)` maps raw observations (n, obs_dim) to deterministic actions: the Gaussian mean
-    clipped to the action bounds, or the most likely discrete action.
+    Every method takes *raw* observations (n, obs_dim) and normalises them itself with the
+    statistics it holds (`obs_mean`, `obs_var`, non-trainable weights set by
+    `set_obs_statistics`). `policy(obs)` is the deterministic action: the Gaussian mean clipped
+    to [low, high], or the most likely discrete action (int64).
     """
 
-    def __init__(self, obs_dim, action_space, hidden, init_log_std=0.0):
-        import keras
-        import tensorflow as tf
-
-        self.continuous = not hasattr(action_space, "n")
-        self.obs_dim = obs_dim
-        self.action_dim = action_space.shape[0] if self.continuous else int(action_space.n)
-        self.low = action_space.low if self.continuous else None
-        self.high = action_space.high if self.continuous else None
-        self.actor = build_mlp(obs_dim, self.action_dim, hidden, out_scale=0.01)
+    def __init__(
+        self,
+        obs_dim,
+        action_dim,
+        continuous=True,
+        hidden=(64, 64),
+        init_log_std=0.0,
+        low=-1.0,
+        high=1.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.obs_dim, self.action_dim = int(obs_dim), int(action_dim)
+        self.continuous, self.hidden, self.init_log_std = (
+            bool(continuous),
+            tuple(hidden),
+            init_log_std,
+        )
+        self.low = np.broadcast_to(np.asarray(low, np.float32), (self.action_dim,)).copy()
+        self.high = np.broadcast_to(np.asarray(high, np.float32), (self.action_dim,)).copy()
+        self.actor = build_mlp(obs_dim, action_dim, hidden, out_scale=0.01)
         self.critic = build_mlp(obs_dim, 1, hidden, out_scale=1.0)
-        self.log_std = keras.Variable(np.full(self.action_dim, init_log_std, np.float32),
-                                      name="log_std")
-        self.obs_rms = RunningMeanStd((obs_dim,))
-        self.normalize_obs = True
-        self.trainable_variables = (self.actor.trainable_variables
-                                    + self.critic.trainable_variables
-                                    + ([self.log_std] if self.continuous else []))
+        self.log_std = self.add_weight(
+            shape=(action_dim,),
+            initializer=keras.initializers.Constant(init_log_std),
+            trainable=self.continuous,
+            name="log_std",
+        )
+        self.obs_mean = self.add_weight(
+            shape=(obs_dim,), initializer="zeros", trainable=False, name="obs_mean"
+        )
+        self.obs_var = self.add_weight(
+            shape=(obs_dim,), initializer="ones", trainable=False, name="obs_var"
+        )
+        self.built = True
 
-        @tf.function(reduce_retracing=True)
-        def deterministic(obs):
-            """(n, obs_dim) normalised -> the mean action (n, action_dim) or the argmax (n,)."""
-            out = self.actor(obs)
-            if self.continuous:
-                return tf.clip_by_value(out, self.low, self.high)
-            return tf.argmax(out, axis=-1, output_type=tf.int64)
+    @classmethod
+    def for_space(cls, obs_dim, action_space, hidden=(64, 64), init_log_std=0.0):
+        """A policy for a gymnasium action space (Box: Gaussian, Discrete: categorical)."""
+        if hasattr(action_space, "n"):
+            return cls(obs_dim, int(action_space.n), False, hidden, init_log_std)
+        return cls(
+            obs_dim,
+            action_space.shape[0],
+            True,
+            hidden,
+            init_log_std,
+            action_space.low.tolist(),
+            action_space.high.tolist(),
+        )
 
-        @tf.function(reduce_retracing=True)
-        def value(obs):
-            """(n, obs_dim) normalised -> V(s) (n,)."""
-            return self.critic(obs)[:, 0]
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "obs_dim": self.obs_dim,
+            "action_dim": self.action_dim,
+            "continuous": self.continuous,
+            "hidden": list(self.hidden),
+            "init_log_std": self.init_log_std,
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
+        }
 
-        self.deterministic = deterministic
-        self.value = value
+    def set_obs_statistics(self, mean, var):
+        """Use this mean and variance (obs_dim,) to normalise observations from now on."""
+        self.obs_mean.assign(np.asarray(mean, np.float32))
+        self.obs_var.assign(np.asarray(var, np.float32))
 
     def normalize(self, obs):
-        """Raw observations (n, obs_dim) -> the float32 inputs of the networks."""
-        obs = np.asarray(obs, dtype=np.float64)
-        if self.normalize_obs:
-            obs = np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + 1e-8), -10, 10)
-        return obs.astype(np.float32)
+        """Raw observations (n, obs_dim) -> standardised and clipped to [-10, 10], float32."""
+        obs = tf.cast(obs, tf.float32)
+        return tf.clip_by_value(
+            (obs - self.obs_mean) * tf.math.rsqrt(self.obs_var + 1e-8), -10.0, 10.0
+        )
+
+    def mean_or_logits(self, obs):
+        """The actor's output (n, action_dim): the Gaussian's mean, or the categorical logits."""
+        return self.actor(self.normalize(obs))
+
+    def value(self, obs):
+        """The critic's estimate V(s), shape (n,)."""
+        return self.critic(self.normalize(obs))[:, 0]
 
     def log_prob_entropy(self, obs, actions):
         """log pi(a|s) (n,) and the mean entropy of the policy, with TensorFlow ops."""
-        import tensorflow as tf
-
-        out = self.actor(obs)
+        out = self.mean_or_logits(obs)
         if self.continuous:
             log_prob = gaussian_log_prob(actions, out, self.log_std)
             entropy = tf.reduce_sum(self.log_std) + float(
-                0.5 * self.action_dim * np.log(2 * np.pi * np.e))
+                0.5 * self.action_dim * np.log(2 * np.pi * np.e)
+            )
         else:
             log_p = tf.nn.log_softmax(out)  # (n, n_actions)
             log_prob = tf.gather(log_p, actions, axis=-1, batch_dims=1)
             entropy = -tf.reduce_mean(tf.reduce_sum(tf.exp(log_p) * log_p, axis=-1))
         return log_prob, entropy
 
-    def __call__(self, obs):
-        return self.deterministic(self.normalize(obs)).numpy()
-
-    def snapshot(self):
-        """A copy of everything that defines the policy (for `restore`)."""
-        return (self.actor.get_weights(), self.critic.get_weights(), self.log_std.numpy(),
-                self.obs_rms.mean.copy(), self.obs_rms.var.copy())
-
-    def restore(self, snapshot):
-        """Go back to a `snapshot()`."""
-        actor, critic, log_std, mean, var = snapshot
-        self.actor.set_weights(actor)
-        self.critic.set_weights(critic)
-        self.log_std.assign(log_std)
-        self.obs_rms.mean, self.obs_rms.var = mean.copy(), var.copy()
-
-    def save(self, directory):
-        """Write the weights and the observation statistics into `directory`."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.actor.save_weights(directory / "ppo_actor.weights.h5")
-        self.critic.save_weights(directory / "ppo_critic.weights.h5")
-        np.savez(directory / "ppo_extra.npz", log_std=self.log_std.numpy(),
-                 obs_mean=self.obs_rms.mean, obs_var=self.obs_rms.var,
-                 normalize_obs=self.normalize_obs)
-
-    def load(self, directory):
-        """Read what `save` wrote (into a policy built with the same sizes)."""
-        directory = Path(directory)
-        self.actor.load_weights(directory / "ppo_actor.weights.h5")
-        self.critic.load_weights(directory / "ppo_critic.weights.h5")
-        extra = np.load(directory / "ppo_extra.npz")
-        self.log_std.assign(extra["log_std"])
-        self.obs_rms.mean, self.obs_rms.var = extra["obs_mean"], extra["obs_var"]
-        self.normalize_obs = bool(extra["normalize_obs"])
-        return self
+    def call(self, obs):
+        out = self.mean_or_logits(obs)
+        if self.continuous:
+            return tf.clip_by_value(out, self.low, self.high)
+        return tf.argmax(out, axis=-1, output_type=tf.int64)
 
 
 def make_act(policy):
-    """The compiled action sampler: `act(obs, noise)` with normalised obs (n, obs_dim) and noise
+    """The compiled action sampler: `act(obs, noise)` with raw obs (n, obs_dim) and noise
     (n, action_dim) (standard normal for a Gaussian, Gumbel for a categorical policy) returns
-    (actions, log_probs (n,), values (n,))."""
-    import tensorflow as tf
+    (actions, log_probs (n,), values (n,)).
+
+    A Gaussian policy's action is mean + exp(log_std) * noise, with the mean from
+    `policy.mean_or_logits(obs)` and the log-probability from `gaussian_log_prob`. A categorical
+    one takes the argmax of logits + Gumbel noise (a sample of the categorical, int64) and the
+    log-softmax of the logits at that action. The values come from `policy.value(obs)`.
+    """
 
     @tf.function(reduce_retracing=True)
     def act(obs, noise):
-        raise NotImplementedError("sample an action with the given noise, its log-probability and V(s)")
+        raise NotImplementedError("sample an action with the noise, its log-probability, V(s)")
 
     return act
+
+
+def ppo_loss(policy, obs, actions, old_log_probs, advantages, returns, config):
+    """The loss of one PPO minibatch, to be minimised (a scalar tensor; TensorFlow ops).
+
+    obs (B, obs_dim) raw; actions as `act` sampled them; old_log_probs (B,) recorded then;
+    advantages (B,) already normalised; returns (B,) the critic's regression targets.
+
+        loss = -ppo_clip_objective(new log-probs, old_log_probs, advantages, clip_eps)
+               + value_coef * 0.5 * mean((V(s) - returns)^2)
+               - entropy_coef * entropy
+
+    with the new log-probabilities and the entropy from `policy.log_prob_entropy` and V(s) from
+    `policy.value`. The entropy bonus keeps the policy from becoming deterministic too soon.
+    """
+    raise NotImplementedError("minus the clipped objective, plus value loss, minus entropy")
 
 
 def make_update(policy, optimizer, config):
     """The compiled PPO update: `update(obs, actions, old_log_probs, advantages, returns, index)`
     with the rollout flattened to (N, ...) and `index` (n_minibatches, minibatch_size) rows of a
-    shuffle per epoch runs one optimizer step per row and returns the mean loss."""
-    import tensorflow as tf
+    shuffle per epoch runs one optimizer step on `ppo_loss` per row (advantages normalised per
+    minibatch) and returns the mean loss."""
 
-    @tf.function
+    @tf.function(jit_compile=config.jit_compile)
     def update(obs, actions, old_log_probs, advantages, returns, index):
         total = tf.constant(0.0)
         for i in tf.range(tf.shape(index)[0]):
             mb = index[i]  # (minibatch_size,)
-            mb_obs, mb_actions = tf.gather(obs, mb), tf.gather(actions, mb)
             mb_adv = tf.gather(advantages, mb)
             mb_adv = (mb_adv - tf.reduce_mean(mb_adv)) / (tf.math.reduce_std(mb_adv) + 1e-8)
             with tf.GradientTape() as tape:
-                raise NotImplementedError("minus the clipped objective, plus the value loss, minus entropy")
+                loss = ppo_loss(
+                    policy,
+                    tf.gather(obs, mb),
+                    tf.gather(actions, mb),
+                    tf.gather(old_log_probs, mb),
+                    mb_adv,
+                    tf.gather(returns, mb),
+                    config,
+                )
             grads = tape.gradient(loss, policy.trainable_variables)
             optimizer.apply_gradients(zip(grads, policy.trainable_variables, strict=True))
             total += loss
@@ -294,125 +348,163 @@ def make_update(policy, optimizer, config):
     return update
 
 
-def training_seeds(config):
-    """The reset seeds of the training environments: seed, seed + 1, ... (one per environment)."""
-    return [config.seed + i for i in range(config.num_envs)]
+@dataclass
+class Rollout:
+    """What one rollout recorded, every array (rollout_steps, num_envs, ...)."""
+
+    obs: np.ndarray  # (T, n, obs_dim) raw observations the actions were taken in
+    actions: np.ndarray  # (T, n, action_dim) float32, or (T, n) int64
+    log_probs: np.ndarray  # (T, n) log pi_old(a|s)
+    values: np.ndarray  # (T, n) V(s_t)
+    rewards: np.ndarray  # (T, n) scaled rewards
+    terminated: np.ndarray  # (T, n) 1.0 where the MDP ended at step t
+    ended: np.ndarray  # (T, n) 1.0 where the episode ended (terminated or truncated)
+    final_values: np.ndarray  # (T, n) V(true final obs) where truncated at step t, else 0
+
+    @classmethod
+    def empty(cls, steps, num_envs, obs_dim, action_shape, action_dtype):
+        zeros = lambda: np.zeros((steps, num_envs), np.float32)
+        return cls(
+            np.zeros((steps, num_envs, obs_dim), np.float32),
+            np.zeros((steps, num_envs, *action_shape), action_dtype),
+            zeros(),
+            zeros(),
+            zeros(),
+            zeros(),
+            zeros(),
+            zeros(),
+        )
+
+    def flat(self, advantages, returns):
+        """The arrays `update` takes, (T * n, ...)."""
+        n = self.rewards.size
+        return (
+            self.obs.reshape(n, -1),
+            self.actions.reshape(n, *self.actions.shape[2:]),
+            self.log_probs.reshape(n),
+            advantages.reshape(n).astype(np.float32),
+            returns.reshape(n).astype(np.float32),
+        )
+
+
+def final_values(policy, truncated, info):
+    """V(true final observation) where an episode was truncated at this step, 0 elsewhere.
+
+    truncated (n,) bool; info is what `envs.step` returned in SAME_STEP autoreset mode: where an
+    episode ended, `info["final_obs"][i]` holds its true last observation (the observation
+    returned is already the next episode's first). Returns a float32 array (n,), with
+    `policy.value` of the final observations of the truncated environments in their rows.
+    """
+    raise NotImplementedError("V(final observation) where truncated, 0 elsewhere")
+
+
+def advantages_and_returns(rollout, last_values, gamma, lam):
+    """GAE advantages and returns (T, n) of a `Rollout`, by `gae`.
+
+    The next value of step t is V(s_{t+1}), the value recorded at step t + 1 (`last_values`
+    (n,), the values of the observations after the rollout, for t = T - 1), except where an
+    episode ended at step t: there the next step belongs to a new episode, and the next value is
+    `rollout.final_values[t]` (V of the true final observation if truncated; with terminated set,
+    `gae` does not bootstrap anyway).
+    """
+    raise NotImplementedError("next values (final_values at episode ends), then GAE")
+
+
+def shuffled_minibatches(rng, size, minibatch_size, epochs):
+    """Row indices (epochs * n_minibatches, minibatch_size): one fresh shuffle per epoch."""
+    n_minibatches = max(1, size // minibatch_size)
+    return np.concatenate(
+        [
+            rng.permutation(size)[: n_minibatches * minibatch_size].reshape(
+                n_minibatches, minibatch_size
+            )
+            for _ in range(epochs)
+        ]
+    )
 
 
 def train(config=None, progress=True):
     """Train a PPO agent as `config` says and return a `TrainResult`."""
     import gymnasium as gym
-    import keras
 
     config = config or Config()
-    assert config.seed + config.num_envs < EVAL_SEED_OFFSET // 2, "training seeds must stay small"
     configure_threads(config.threads)
 
     # ---- seeding: every source of randomness ----
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    keras.utils.set_random_seed(config.seed)  # python, numpy and TensorFlow
-    rng = np.random.default_rng(config.seed)  # action noise and minibatch shuffles
+    rng = seed_everything(config.seed)  # python, numpy, TF; rng: action noise, shuffles
     envs = gym.vector.SyncVectorEnv(  # SAME_STEP: the ended episode's last obs is in the info
         [lambda: gym.make(config.env_id)] * config.num_envs,
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-    obs, _ = envs.reset(seed=training_seeds(config))
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    obs, _ = envs.reset(seed=training_seeds(config.seed, config.num_envs))
     envs.action_space.seed(config.seed)
 
-    # ---- policy, optimizer ----
-    obs_dim = envs.single_observation_space.shape[0]
-    policy = PPOPolicy(obs_dim, envs.single_action_space, config.hidden, config.init_log_std)
-    policy.normalize_obs = config.normalize_obs
-    n, T = config.num_envs, config.rollout_steps
+    # ---- policy, optimizer, rollout storage ----
+    n, T, obs_dim = config.num_envs, config.rollout_steps, envs.single_observation_space.shape[0]
+    policy = PPOPolicy.for_space(
+        obs_dim, envs.single_action_space, config.hidden, config.init_log_std
+    )
     iterations = max(1, config.total_steps // (n * T))
-    n_minibatches = max(1, n * T // config.minibatch_size)
     learning_rate = config.learning_rate
     if config.anneal_lr:
         learning_rate = keras.optimizers.schedules.PolynomialDecay(
-            config.learning_rate, iterations * config.epochs * n_minibatches, 0.0)
-    optimizer = keras.optimizers.Adam(learning_rate, global_clipnorm=config.max_grad_norm,
-                                      epsilon=1e-5)
+            config.learning_rate,
+            iterations * config.epochs * max(1, n * T // config.minibatch_size),
+            0.0,
+        )
+    optimizer = keras.optimizers.Adam(
+        learning_rate, global_clipnorm=config.max_grad_norm, epsilon=1e-5
+    )
+    optimizer.build(policy.trainable_variables)  # its slots exist before `update` is traced
     act, update = make_act(policy), make_update(policy, optimizer, config)
-    reward_rms, discounted = RunningMeanStd(), np.zeros(n)
-
-    # ---- rollout storage, (T, n, ...) ----
     action_shape = (policy.action_dim,) if policy.continuous else ()
-    b_obs = np.zeros((T, n, obs_dim), np.float32)
-    b_raw_obs = np.zeros((T, n, obs_dim), np.float64)
-    b_actions = np.zeros((T, n, *action_shape), np.float32 if policy.continuous else np.int64)
-    b_log_probs, b_values, b_next_values, b_rewards, b_terminated, b_ended = (
-        np.zeros((T, n), np.float32) for _ in range(6))
+    rollout = Rollout.empty(
+        T, n, obs_dim, action_shape, np.float32 if policy.continuous else np.int64
+    )
+    obs_rms, scale_rewards = (
+        RunningMeanStd((obs_dim,)),
+        RewardScaler(n, config.gamma, config.normalize_rewards),
+    )
 
     # ---- the loop ----
-    result = TrainResult(policy=policy)
-    episode_return = np.zeros(n)
-    next_eval = max(config.eval_start, config.eval_every) if config.eval_every else None
-    best = (-np.inf, None)  # (mean return, snapshot) of the best in-training evaluation
+    result, episode_return, step = TrainResult(policy), np.zeros(n), 0
     bar = ProgressBar(iterations * n * T, progress, "PPO " + config.env_id)
-    start = time.perf_counter()
-    step = 0
+    evaluation = InTrainingEvaluation(config, policy, policy, bar)
     for iteration in range(iterations):
         for t in range(T):
-            b_raw_obs[t] = obs
-            b_obs[t] = policy.normalize(obs)
-            if policy.continuous:
-                noise = rng.standard_normal((n, policy.action_dim)).astype(np.float32)
-            else:
-                noise = rng.gumbel(size=(n, policy.action_dim)).astype(np.float32)
-            actions, log_probs, values = (x.numpy() for x in act(b_obs[t], noise))
-            env_actions = actions  # the Gaussian's sample may leave the box: clip for the env
-            if policy.continuous:
-                env_actions = np.clip(actions, policy.low, policy.high)
-            obs, rewards, terminated, truncated, info = envs.step(env_actions)
+            noise = (
+                rng.standard_normal((n, policy.action_dim))
+                if policy.continuous
+                else rng.gumbel(size=(n, policy.action_dim))
+            ).astype(np.float32)
+            actions, log_probs, values = (x.numpy() for x in act(obs.astype(np.float32), noise))
+            env_actions = (
+                np.clip(actions, policy.low, policy.high) if policy.continuous else actions
+            )
+            next_obs, rewards, terminated, truncated, info = envs.step(env_actions)
             ended = terminated | truncated
-            b_actions[t], b_log_probs[t], b_values[t] = actions, log_probs, values
-            b_terminated[t], b_ended[t] = terminated, ended
-
+            rollout.obs[t], rollout.actions[t], rollout.log_probs[t] = obs, actions, log_probs
+            rollout.values[t], rollout.terminated[t], rollout.ended[t] = values, terminated, ended
+            rollout.final_values[t] = final_values(policy, truncated, info)
+            rollout.rewards[t] = scale_rewards(rewards, ended)
+            step, obs = step + n, next_obs
             episode_return += rewards
-            step += n
-            for i in np.flatnonzero(ended):
-                result.curve.append((step, float(episode_return[i])))
+            result.curve += [(step, float(episode_return[i])) for i in np.flatnonzero(ended)]
             episode_return[ended] = 0.0
-            if config.normalize_rewards:
-                discounted = discounted * config.gamma + rewards
-                reward_rms.update(discounted)
-                rewards = rewards / np.sqrt(reward_rms.var + 1e-8)
-                discounted[ended] = 0.0
-            b_rewards[t] = rewards
+            bar.update(n, result.curve)
 
-            raise NotImplementedError("V(true next obs) for episodes cut by the time limit (from final_obs)")
-            bar.update(n)
-            if bar.due():
-                bar.report(result.curve, std=float(np.exp(policy.log_std.numpy()).mean())
-                           if policy.continuous else 0.0)
-
-        raise NotImplementedError("next values are the next step's values, except at episode ends")
-
-        index = np.stack([rng.permutation(n * T)[: n_minibatches * config.minibatch_size]
-                          .reshape(n_minibatches, config.minibatch_size)
-                          for _ in range(config.epochs)]).reshape(-1, config.minibatch_size)
-        loss = update(b_obs.reshape(n * T, obs_dim), b_actions.reshape(n * T, *action_shape),
-                      b_log_probs.reshape(-1), advantages.reshape(-1).astype(np.float32),
-                      returns.reshape(-1).astype(np.float32), index)
-        result.losses.append(float(loss))
+        last_values = policy.value(obs.astype(np.float32)).numpy()  # V of the obs after T
+        advantages, returns = advantages_and_returns(
+            rollout, last_values, config.gamma, config.gae_lambda
+        )
+        index = shuffled_minibatches(rng, n * T, config.minibatch_size, config.epochs)
+        result.losses.append(float(update(*rollout.flat(advantages, returns), index)))
         if config.normalize_obs:
-            policy.obs_rms.update(b_raw_obs.reshape(n * T, obs_dim))
-
+            obs_rms.update(rollout.obs.reshape(n * T, obs_dim))
+            policy.set_obs_statistics(obs_rms.mean, obs_rms.var)
         last = iteration == iterations - 1
-        if next_eval is not None and (step >= next_eval or last):
-            next_eval += config.eval_every
-            mean = float(np.mean(evaluate(policy, config.env_id, config.eval_episodes,
-                                          seed=config.seed + EVAL_SEED_OFFSET // 2)))
-            result.evaluations.append((step, mean))
-            bar.write(f"step {step}: deterministic evaluation {mean:.1f}")
-            if mean > best[0]:
-                best = (mean, policy.snapshot())
-            if config.stop_return is not None and mean >= config.stop_return:
-                break
-    if config.restore_best and best[1] is not None:
-        policy.restore(best[1])  # the policy of the best in-training evaluation
-    result.steps = step
-    result.seconds = time.perf_counter() - start
-    bar.close()
+        if evaluation.due(step, last) and evaluation(step, result):
+            break
+    evaluation.restore_best()  # the policy of the best in-training evaluation
     envs.close()
-    return result
+    return bar.close(result, step)

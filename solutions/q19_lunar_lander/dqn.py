@@ -1,18 +1,18 @@
 """Question 19, part 3: a DQN agent that lands the discrete Lunar Lander.
 
 `LunarLander-v3` has four discrete actions, so a Q-network can score every action in one forward
-pass and act greedily with an argmax. This file is the whole agent, readable top to bottom:
-the hyperparameters, the Q-network, the compiled action selection and training step, and the
-training loop on gymnasium's vector environments. It is built from `blocks.py`
-(`ReplayBuffer`, `linear_epsilon`, `double_dqn_targets`).
+pass and act greedily with an argmax. This file is the whole agent, readable top to bottom: the
+hyperparameters, the Q-network and its greedy policy, the compiled training step, and `train`,
+the loop on gymnasium's vector environments. It is built from `blocks.py` (`ReplayBuffer`,
+`linear_epsilon`, `double_dqn_targets`) and the given `common.py` (seeding, evaluation).
 
-What you implement (the fenced regions):
+What you implement (the fenced functions):
 
-1. `greedy_actions`: the action with the highest Q-value, batched over environments.
-2. `train_step`: Double DQN targets from the target network, the Huber loss on Q(s, a), one
-   optimizer step; several minibatches per call so that TensorFlow is entered rarely.
+1. `greedy_actions` (inside `GreedyPolicy`): the action with the highest Q-value, batched.
+2. `gradient_step`: Double DQN targets from the target network, the Huber loss on Q(s, a), one
+   optimizer step. The compiled `train_step` calls it once per minibatch.
 3. `update_target`: move the target network towards the online one (a copy when tau = 1).
-4. In `train`: pass on only real steps. Gymnasium's vector environments reset an ended
+4. `store_transitions`: pass on only real steps. Gymnasium's vector environments reset an ended
    sub-environment on the *next* call to `step` (autoreset mode NEXT_STEP): that call ignores the
    action and returns the first observation of the new episode with reward 0. The pair
    (last observation of the old episode, first observation of the new one) is no transition of
@@ -34,17 +34,22 @@ Run it: ``python -m solutions.q19_lunar_lander train --algo dqn``.
 
 from __future__ import annotations
 
-import random
-import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .blocks import ReplayBuffer, double_dqn_targets, linear_epsilon
+from .common import (
+    InTrainingEvaluation,
+    ProgressBar,
+    TrainResult,
+    configure_threads,
+    evaluate,
+    seed_everything,
+    training_seeds,
+)
 
-EVAL_SEED_OFFSET = 1_000_000
-"""Evaluation episodes use reset seeds from here on; training seeds stay below it."""
+__all__ = ["Config", "GreedyPolicy", "TrainResult", "evaluate", "train"]
 
 
 @dataclass
@@ -97,47 +102,20 @@ class Config:
     """environment steps between in-training evaluations (0: none)"""
     eval_start: int = 40_000
     """no in-training evaluation before this many environment steps"""
-    eval_episodes: int = 50
-    """greedy episodes per in-training evaluation (fewer: a lucky evaluation picks the weights)"""
+    eval_screen_episodes: int = 10
+    """greedy episodes of every in-training evaluation (a cheap, noisy screen)"""
+    eval_confirm_above: float = 200.0
+    """a screen with at least this mean is confirmed by eval_confirm_episodes more episodes"""
+    eval_confirm_episodes: int = 50
+    """extra episodes that confirm a good screen (only confirmed means may stop the run)"""
     stop_return: float | None = 220.0
-    """stop training once an in-training evaluation reaches this mean return (None: never)"""
-    confirm_episodes: int = 50
-    """extra episodes that must confirm an evaluation above stop_return before stopping"""
+    """stop once a confirmed in-training evaluation reaches this mean return (None: never)"""
     restore_best: bool = True
     """at the end, go back to the weights of the best in-training evaluation"""
     threads: int = 1
     """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
     jit_compile: bool = True
-    """compile the training step with XLA (about twice as fast on a CPU)"""
-
-
-@dataclass
-class TrainResult:
-    """What `train` returns."""
-
-    policy: GreedyPolicy
-    """the trained greedy policy; `policy.q_network` is the Keras Q-network"""
-    curve: list[tuple[int, float]] = field(default_factory=list)
-    """the learning curve: (environment step at the episode's end, episode return)"""
-    steps: int = 0
-    """environment steps actually taken (less than total_steps if training stopped early)"""
-    seconds: float = 0.0
-    """wall-clock seconds of training, in-training evaluations included"""
-    losses: list[float] = field(default_factory=list)
-    """the mean loss of each training-step call"""
-    evaluations: list[tuple[int, float]] = field(default_factory=list)
-    """in-training evaluations: (environment step, mean greedy return)"""
-
-
-def configure_threads(threads):
-    """Ask TensorFlow for `threads` intra- and inter-op threads (only possible before first use)."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # TensorFlow already initialised its thread pools: keep them
-        pass
+    """compile the training step with XLA (faster per step; a few seconds more to compile)"""
 
 
 def build_q_network(obs_dim, n_actions, hidden):
@@ -171,32 +149,74 @@ class GreedyPolicy:
         return self.greedy_actions(np.asarray(obs, dtype=np.float32)).numpy()
 
 
+def gradient_step(
+    q_network,
+    target_network,
+    optimizer,
+    loss_fn,
+    discount,
+    obs,
+    actions,
+    rewards,
+    next_obs,
+    terminated,
+):
+    """One Double DQN optimizer step on one minibatch; returns its loss (a scalar tensor).
+
+    TensorFlow ops only: the compiled `train_step` calls this once per minibatch. obs, next_obs
+    (B, obs_dim) float32; actions (B,) int64; rewards (B,) float32, the n-step returns;
+    terminated (B,) float32; discount = gamma ** n_step, the bootstrap's discount.
+
+    1. The targets `double_dqn_targets(rewards, Q_online(s'), Q_target(s'), terminated,
+       discount)` are constants: no gradient flows into them (`tf.stop_gradient`).
+    2. Under a `tf.GradientTape`: Q_online(s, a) of the actions taken (one value per row, e.g.
+       `tf.gather(..., actions, axis=-1, batch_dims=1)`) and `loss_fn(targets, q_taken)`.
+    3. The gradient of that loss with respect to `q_network.trainable_variables`, applied with
+       `optimizer.apply_gradients`. The target network is only read.
+    """
+    # BEGIN SOLUTION: Double DQN targets, the loss on Q(s, a), one optimizer step
+    import tensorflow as tf
+
+    targets = double_dqn_targets(  # (B,)
+        rewards, q_network(next_obs), target_network(next_obs), terminated, discount
+    )
+    with tf.GradientTape() as tape:
+        q_taken = tf.gather(q_network(obs), actions, axis=-1, batch_dims=1)  # (B,)
+        loss = loss_fn(tf.stop_gradient(targets), q_taken)
+    grads = tape.gradient(loss, q_network.trainable_variables)
+    optimizer.apply_gradients(zip(grads, q_network.trainable_variables, strict=True))
+    return loss
+    # END SOLUTION
+
+
 def make_train_step(q_network, target_network, optimizer, config):
     """The compiled training step: `train_step(obs, actions, rewards, next_obs, terminated)` with
-    every argument stacked as (gradient_steps, batch, ...) runs one optimizer step per minibatch
-    and returns the mean loss (a scalar tensor). The rewards are n-step returns, so the targets
-    bootstrap with gamma ** n_step."""
+    every argument stacked as (gradient_steps, batch, ...) runs `gradient_step` once per
+    minibatch and returns the mean loss (a scalar tensor). The rewards are n-step returns, so the
+    targets bootstrap with gamma ** n_step."""
     import keras
     import tensorflow as tf
 
     huber = keras.losses.Huber(delta=config.huber_delta)
+    discount = config.gamma**config.n_step
 
     @tf.function(jit_compile=config.jit_compile)
     def train_step(obs, actions, rewards, next_obs, terminated):
         # obs, next_obs (G, B, obs_dim); actions (G, B) int64; rewards, terminated (G, B)
         total = tf.constant(0.0)
         for g in tf.range(tf.shape(obs)[0]):
-            # BEGIN SOLUTION: Double DQN targets, Huber loss on Q(s, a), one clipped Adam step
-            targets = double_dqn_targets(  # (B,), constants for the gradient
-                rewards[g], q_network(next_obs[g]), target_network(next_obs[g]),
-                terminated[g], config.gamma**config.n_step)
-            with tf.GradientTape() as tape:
-                q_taken = tf.gather(q_network(obs[g]), actions[g], axis=-1, batch_dims=1)  # (B,)
-                loss = huber(tf.stop_gradient(targets), q_taken)
-            grads = tape.gradient(loss, q_network.trainable_variables)
-            optimizer.apply_gradients(zip(grads, q_network.trainable_variables, strict=True))
-            # END SOLUTION
-            total += loss
+            total += gradient_step(
+                q_network,
+                target_network,
+                optimizer,
+                huber,
+                discount,
+                obs[g],
+                actions[g],
+                rewards[g],
+                next_obs[g],
+                terminated[g],
+            )
         return total / tf.cast(tf.shape(obs)[0], tf.float32)
 
     return train_step
@@ -209,7 +229,7 @@ def make_update_target(q_network, target_network, tau=1.0):
 
     @tf.function
     def update_target():
-        # BEGIN SOLUTION: move each target weight towards the matching online weight by tau
+        # BEGIN SOLUTION: move each target weight towards its online weight by tau
         for target_w, online_w in zip(target_network.weights, q_network.weights, strict=True):
             target_w.assign(tau * online_w + (1.0 - tau) * target_w)
         # END SOLUTION
@@ -233,7 +253,8 @@ class NStepTransitions:
 
     def add(self, obs, actions, rewards, next_obs, terminated, truncated, real):
         """One vector step; `real[i]` is False where env i only reset. Returns the completed
-        transitions as arrays (obs, actions, rewards, next_obs, terminated), one row each."""
+        transitions as arrays (obs, actions, rewards, next_obs, terminated), one row each, or
+        None when this step completes none."""
         out = []
         for i in np.flatnonzero(real):
             queue = self.pending[i]
@@ -256,35 +277,24 @@ class NStepTransitions:
         return first_obs, first_action, np.float32(ret), next_obs, np.float32(terminated)
 
 
-def training_seeds(config):
-    """The reset seeds of the training environments: seed, seed + 1, ... (one per environment)."""
-    return [config.seed + i for i in range(config.num_envs)]
+def store_transitions(
+    buffer, collector, autoreset, obs, actions, rewards, next_obs, terminated, truncated
+):
+    """Pass one vector step to the n-step `collector`, and what it completes to the `buffer`.
 
-
-def evaluate(policy, env_id, episodes, seed, max_envs=50):
-    """Run `episodes` episodes with `policy` (greedy) and return their returns, shape (episodes,).
-
-    Episode i is reset with seed EVAL_SEED_OFFSET + seed + i, disjoint from the training seeds.
-    Episodes run side by side in a vector environment, `max_envs` at a time, so that the policy
-    is called once per step for all of them.
+    Every array has one row per environment, as `envs.step` returned them (obs is the
+    observation the actions were taken in). `autoreset[i]` is True where environment i's
+    episode ended at the previous step: this step only reset it (autoreset mode NEXT_STEP), so
+    its row is no transition of the MDP. Call `collector.add(obs, actions, rewards, next_obs,
+    terminated, truncated, real)` with `real` True for the other rows, and `terminated` and
+    `truncated` as they came (never merged); when it returns transitions (not None), add them
+    to the replay buffer with `buffer.add(*transitions)`.
     """
-    import gymnasium as gym
-
-    seeds = [EVAL_SEED_OFFSET + seed + i for i in range(episodes)]
-    returns = []
-    for start in range(0, episodes, max_envs):
-        wave = seeds[start:start + max_envs]
-        envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id)] * len(wave))
-        obs, _ = envs.reset(seed=wave)
-        total = np.zeros(len(wave))
-        running = np.ones(len(wave), dtype=bool)
-        while running.any():
-            obs, rewards, terminated, truncated, _ = envs.step(policy(obs))
-            total += np.where(running, rewards, 0.0)
-            running &= ~(terminated | truncated)
-        envs.close()
-        returns.append(total)
-    return np.concatenate(returns)
+    # BEGIN SOLUTION: pass on the real steps only, with terminated and truncated apart
+    transitions = collector.add(obs, actions, rewards, next_obs, terminated, truncated, ~autoreset)
+    if transitions is not None:
+        buffer.add(*transitions)
+    # END SOLUTION
 
 
 def train(config=None, progress=True):
@@ -293,138 +303,76 @@ def train(config=None, progress=True):
     import keras
 
     config = config or Config()
-    assert config.seed + config.num_envs < EVAL_SEED_OFFSET // 2, "training seeds must stay small"
     configure_threads(config.threads)
 
     # ---- seeding: every source of randomness ----
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    keras.utils.set_random_seed(config.seed)  # python, numpy and TensorFlow
-    rng = np.random.default_rng(config.seed)  # replay sampling and epsilon draws
+    rng = seed_everything(config.seed)  # python, numpy, TF; rng: replay sampling, exploration
     envs = gym.vector.SyncVectorEnv(  # autoreset mode NEXT_STEP, gymnasium's default
-        [lambda: gym.make(config.env_id)] * config.num_envs)
-    obs, _ = envs.reset(seed=training_seeds(config))
+        [lambda: gym.make(config.env_id)] * config.num_envs
+    )
+    obs, _ = envs.reset(seed=training_seeds(config.seed, config.num_envs))
     envs.action_space.seed(config.seed)
 
-    # ---- networks, optimizer, replay ----
-    obs_dim = envs.single_observation_space.shape[0]
-    n_actions = int(envs.single_action_space.n)
+    # ---- networks, optimizer, replay buffer ----
+    obs_dim, n_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
     q_network = build_q_network(obs_dim, n_actions, config.hidden)
     target_network = build_q_network(obs_dim, n_actions, config.hidden)
     target_network.set_weights(q_network.get_weights())
     updates = max(1, (config.total_steps - config.learning_starts) // config.train_every)
     learning_rate = keras.optimizers.schedules.PolynomialDecay(
-        config.learning_rate, updates * config.gradient_steps, config.final_learning_rate)
+        config.learning_rate, updates * config.gradient_steps, config.final_learning_rate
+    )
     optimizer = keras.optimizers.Adam(learning_rate, clipnorm=config.clipnorm)
-    policy = GreedyPolicy(q_network)
+    optimizer.build(q_network.trainable_variables)  # its slots exist before the step is traced
     train_step = make_train_step(q_network, target_network, optimizer, config)
     update_target = make_update_target(q_network, target_network, config.tau)
+    policy = GreedyPolicy(q_network)
     buffer = ReplayBuffer(config.buffer_size, (obs_dim,))
     collector = NStepTransitions(config.num_envs, config.n_step, config.gamma)
 
     # ---- the loop ----
-    result = TrainResult(policy=policy)
-    n = config.num_envs
+    result, n = TrainResult(policy), config.num_envs
+    bar = ProgressBar(config.total_steps, progress, "DQN " + config.env_id)
+    evaluation = InTrainingEvaluation(config, policy, q_network, bar)
     episode_return = np.zeros(n)
     autoreset = np.zeros(n, dtype=bool)  # True: this env's next step() is a reset, not a move
-    optimizer_steps, last_target_update, next_train = 0, 0, config.learning_starts
-    next_eval = max(config.eval_start, config.eval_every) if config.eval_every else None
-    best = (-np.inf, None)  # (mean return, weights) of the best in-training evaluation
-    bar = ProgressBar(config.total_steps, progress, "DQN " + config.env_id)
-    start = time.perf_counter()
-    step = 0
+    step, next_train, optimizer_steps, target_updated = 0, config.learning_starts, 0, 0
     while step < config.total_steps:
-        epsilon = linear_epsilon(step, config.epsilon_start, config.epsilon_end,
-                                 config.exploration_fraction * config.total_steps)
+        epsilon = linear_epsilon(
+            step,
+            config.epsilon_start,
+            config.epsilon_end,
+            config.exploration_fraction * config.total_steps,
+        )
         actions = envs.action_space.sample()  # (n,) random actions
         explore = rng.random(n) < epsilon
         if not explore.all():
             actions = np.where(explore, actions, policy(obs))
         next_obs, rewards, terminated, truncated, _ = envs.step(actions)
-
-        # BEGIN SOLUTION: pass on the real steps only (not the reset steps), with terminated
-        real = ~autoreset
-        completed = collector.add(obs, actions, rewards, next_obs, terminated, truncated, real)
-        # END SOLUTION
-        if completed is not None:
-            buffer.add(*completed)
-
-        episode_return += np.where(autoreset, 0.0, rewards)
+        store_transitions(
+            buffer, collector, autoreset, obs, actions, rewards, next_obs, terminated, truncated
+        )
         step += n
-        for i in np.flatnonzero(terminated | truncated):
-            result.curve.append((step, float(episode_return[i])))
-        episode_return[terminated | truncated] = 0.0
-        autoreset = terminated | truncated
-        obs = next_obs
+        episode_return += np.where(autoreset, 0.0, rewards)
+        autoreset, obs = terminated | truncated, next_obs
+        result.curve += [(step, float(episode_return[i])) for i in np.flatnonzero(autoreset)]
+        episode_return[autoreset] = 0.0
 
         if step >= next_train:
             next_train = step + config.train_every
             batch = buffer.sample(config.gradient_steps * config.batch_size, rng)
             shape = (config.gradient_steps, config.batch_size)
-            loss = train_step(*(x.reshape(shape + x.shape[1:]) for x in batch))
-            result.losses.append(float(loss))
+            result.losses.append(
+                float(train_step(*(x.reshape(shape + x.shape[1:]) for x in batch)))
+            )
             optimizer_steps += config.gradient_steps
-            if optimizer_steps - last_target_update >= config.target_update_every:
+            if optimizer_steps - target_updated >= config.target_update_every:
                 update_target()
-                last_target_update = optimizer_steps
+                target_updated = optimizer_steps
 
-        bar.update(n)
-        if bar.due():
-            bar.report(result.curve, epsilon=epsilon)
-        last = step >= config.total_steps
-        if next_eval is not None and (step >= next_eval or last):
-            next_eval += config.eval_every
-            eval_seed = config.seed + EVAL_SEED_OFFSET // 2
-            returns = evaluate(policy, config.env_id, config.eval_episodes, seed=eval_seed)
-            if config.stop_return is not None and returns.mean() >= config.stop_return:
-                # a greedy DQN policy often lands or crashes: confirm a good score on more
-                # episodes before stopping on it
-                returns = np.concatenate([returns, evaluate(
-                    policy, config.env_id, config.confirm_episodes,
-                    seed=eval_seed + config.eval_episodes)])
-            mean = float(np.mean(returns))
-            result.evaluations.append((step, mean))
-            bar.write(f"step {step}: greedy evaluation {mean:.1f} ({len(returns)} episodes)")
-            if mean > best[0]:
-                best = (mean, q_network.get_weights())
-            if config.stop_return is not None and mean >= config.stop_return:
-                break
-    if config.restore_best and best[1] is not None:
-        q_network.set_weights(best[1])  # the policy of the best in-training evaluation
-    result.steps = step
-    result.seconds = time.perf_counter() - start
-    bar.close()
+        bar.update(n, result.curve, epsilon=epsilon)
+        if evaluation.due(step, last=step >= config.total_steps) and evaluation(step, result):
+            break
+    evaluation.restore_best()  # the weights of the best in-training evaluation
     envs.close()
-    return result
-
-
-class ProgressBar:
-    """A tqdm bar on stderr (steps, steps per second, recent mean return), refreshed a few times
-    per second; silent when `enabled` is false."""
-
-    def __init__(self, total, enabled, desc):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr, disable=not enabled,
-                        mininterval=0.25, smoothing=0.1, dynamic_ncols=True)
-        self.last = time.perf_counter()
-
-    def update(self, n):
-        self.bar.update(n)
-
-    def due(self):
-        return time.perf_counter() - self.last >= 0.5
-
-    def report(self, curve, **extra):
-        self.last = time.perf_counter()
-        recent = [ret for _, ret in curve[-20:]]
-        fields = {"return": f"{np.mean(recent):.1f}" if recent else "-"}
-        fields.update({k: f"{v:.3g}" for k, v in extra.items()})
-        self.bar.set_postfix(fields, refresh=False)
-
-    def write(self, text):
-        if not self.bar.disable:
-            self.bar.write(text, file=sys.stderr)
-
-    def close(self):
-        self.bar.close()
+    return bar.close(result, step)

@@ -125,20 +125,39 @@ class LunarLanderMDP:
 
 # BEGIN SOLUTION: describe the 8 entries of the observation vector (shared by both environments)
 OBSERVATION = (
-    ObservationVariable(0, "x", "horizontal position; 0 is the pad centre, +-1 the edges of the "
-                        "view", -2.5, 2.5),
-    ObservationVariable(1, "y", "height; 0 is about the pad's level with the legs standing on it, "
-                        "the lander starts near 1.4", -2.5, 2.5),
+    ObservationVariable(
+        0, "x", "horizontal position; 0 is the pad centre, +-1 the edges of the view", -2.5, 2.5
+    ),
+    ObservationVariable(
+        1,
+        "y",
+        "height; 0 is about the pad's level with the legs standing on it, "
+        "the lander starts near 1.4",
+        -2.5,
+        2.5,
+    ),
     ObservationVariable(2, "vx", "horizontal velocity (scaled)", -10.0, 10.0),
     ObservationVariable(3, "vy", "vertical velocity (scaled), negative when falling", -10.0, 10.0),
-    ObservationVariable(4, "angle", "tilt in radians, 0 upright, positive counter-clockwise",
-                        -6.2831855, 6.2831855),
-    ObservationVariable(5, "angular_velocity", "turn rate, 0.4 times radians per second",
-                        -10.0, 10.0),
-    ObservationVariable(6, "right_leg_contact", "1.0 while the leg on the +x side (right on "
-                        "screen) touches the ground, else 0.0", 0.0, 1.0),
-    ObservationVariable(7, "left_leg_contact", "1.0 while the leg on the -x side (left on "
-                        "screen) touches the ground, else 0.0", 0.0, 1.0),
+    ObservationVariable(
+        4, "angle", "tilt in radians, 0 upright, positive counter-clockwise", -6.2831855, 6.2831855
+    ),
+    ObservationVariable(
+        5, "angular_velocity", "turn rate, 0.4 times radians per second", -10.0, 10.0
+    ),
+    ObservationVariable(
+        6,
+        "right_leg_contact",
+        "1.0 while the leg on the +x side (right on screen) touches the ground, else 0.0",
+        0.0,
+        1.0,
+    ),
+    ObservationVariable(
+        7,
+        "left_leg_contact",
+        "1.0 while the leg on the -x side (left on screen) touches the ground, else 0.0",
+        0.0,
+        1.0,
+    ),
 )
 # STUB: OBSERVATION = (
 # STUB:     # one ObservationVariable(index, name, meaning, low, high) per entry, in order, e.g.
@@ -170,11 +189,15 @@ REWARD = RewardModel(
 # END SOLUTION
 
 # BEGIN SOLUTION: say how an episode starts, what moves the state, and what ends the MDP
-START = ("the lander appears at the top centre of the view and is pushed by a random force; "
-         "the terrain heights are random except for the flat pad at the centre")
-TRANSITION = ("Box2D physics at 50 frames per second: gravity, the chosen engine impulses, "
-              "contacts with the ground; a random dispersion of every engine impulse makes it "
-              "stochastic")
+START = (
+    "the lander appears at the top centre of the view and is pushed by a random force; "
+    "the terrain heights are random except for the flat pad at the centre"
+)
+TRANSITION = (
+    "Box2D physics at 50 frames per second: gravity, the chosen engine impulses, "
+    "contacts with the ground; a random dispersion of every engine impulse makes it "
+    "stochastic"
+)
 TERMINATES_WHEN = (
     "the lander's body touches the ground (a crash)",
     "the lander leaves the view: |x| >= 1",
@@ -194,12 +217,24 @@ DISCRETE = LunarLanderMDP(
     action_shape=(),
     actions=(
         DiscreteAction(0, "none", "no engine fires; the lander falls and drifts"),
-        DiscreteAction(1, "left", "the left orientation engine fires: the lander turns "
-                       "counter-clockwise and is pushed to the left"),
-        DiscreteAction(2, "main", "the main engine fires at full power: thrust along the lander's "
-                       "axis, upwards when upright"),
-        DiscreteAction(3, "right", "the right orientation engine fires: the lander turns "
-                       "clockwise and is pushed to the right"),
+        DiscreteAction(
+            1,
+            "left",
+            "the left orientation engine fires: the lander turns "
+            "counter-clockwise and is pushed to the left",
+        ),
+        DiscreteAction(
+            2,
+            "main",
+            "the main engine fires at full power: thrust along the lander's "
+            "axis, upwards when upright",
+        ),
+        DiscreteAction(
+            3,
+            "right",
+            "the right orientation engine fires: the lander turns "
+            "clockwise and is pushed to the right",
+        ),
     ),
     reward=REWARD,
     start=START,
@@ -232,13 +267,28 @@ CONTINUOUS = LunarLanderMDP(
     action_kind="continuous",
     action_shape=(2,),
     actions=(
-        EngineControl(0, "main", -1.0, 1.0, off=(-1.0, 0.0), min_throttle=0.5, max_throttle=1.0,
-                      meaning="main engine: off for values <= 0; from just above 0 to 1 the "
-                      "throttle rises linearly from 50% to 100%"),
-        EngineControl(1, "lateral", -1.0, 1.0, off=(-0.5, 0.5), min_throttle=0.5,
-                      max_throttle=1.0,
-                      meaning="side engines: off in [-0.5, 0.5]; below -0.5 the left engine, "
-                      "above 0.5 the right engine fires, 50% to 100% as |value| goes to 1"),
+        EngineControl(
+            0,
+            "main",
+            -1.0,
+            1.0,
+            off=(-1.0, 0.0),
+            min_throttle=0.5,
+            max_throttle=1.0,
+            meaning="main engine: off for values <= 0; from just above 0 to 1 the "
+            "throttle rises linearly from 50% to 100%",
+        ),
+        EngineControl(
+            1,
+            "lateral",
+            -1.0,
+            1.0,
+            off=(-0.5, 0.5),
+            min_throttle=0.5,
+            max_throttle=1.0,
+            meaning="side engines: off in [-0.5, 0.5]; below -0.5 the left engine, "
+            "above 0.5 the right engine fires, 50% to 100% as |value| goes to 1",
+        ),
     ),
     reward=REWARD,
     start=START,
@@ -278,7 +328,7 @@ def choose_algorithm(env_id):
     (the mean and standard deviation of a Gaussian) and samples from it, so it never takes that
     max. Raises ValueError for any other id.
     """
-    # BEGIN SOLUTION: a value-based method for finite actions, a policy gradient for continuous ones
+    # BEGIN SOLUTION: value-based for finite actions, policy gradient for continuous
     algorithms = {"LunarLander-v3": "dqn", "LunarLanderContinuous-v3": "ppo"}
     if env_id not in algorithms:
         raise ValueError(f"unknown environment {env_id!r}; expected one of {sorted(algorithms)}")

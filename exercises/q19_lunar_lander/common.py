@@ -1,0 +1,258 @@
+"""Question 19: what both agents share (given code: nothing to implement here).
+
+- `seed_everything`, `training_seeds`, `EVAL_SEED_OFFSET`: one seeding rule for both agents.
+  Training environments are reset with seeds `seed, seed + 1, ...`; evaluation episodes with
+  seeds from `EVAL_SEED_OFFSET` on, so an agent is never judged on an episode it trained on.
+- `configure_threads`, `import_tensorflow_quietly`: TensorFlow set up for small networks on a
+  CPU, without its start-up log lines.
+- `evaluate`: episodes of the deterministic policy, side by side, one batched policy call per
+  step.
+- `InTrainingEvaluation`: when to evaluate during training, a cheap screen first and a longer
+  confirmation only near the goal, the best weights seen, and when to stop.
+- `TrainResult`, `ProgressBar`: what `train` returns, and the bar it shows while it runs.
+
+Keep this file as it is: `dqn.py` and `ppo.py` import from it, and a mistake in one agent never
+breaks the other.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EVAL_SEED_OFFSET = 1_000_000
+"""Evaluation episodes use reset seeds from here on; training seeds stay below it."""
+IN_TRAINING_EVAL_SEEDS = EVAL_SEED_OFFSET // 2
+"""In-training evaluations use seeds from EVAL_SEED_OFFSET + this on: disjoint from the final
+evaluation's seeds (EVAL_SEED_OFFSET + seed + i), so the weights are not picked on the very
+episodes that judge them."""
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow without its C++ start-up lines (CUDA probing, oneDNN notice) on stderr.
+
+    TF_CPP_MIN_LOG_LEVEL only works if it is set before TensorFlow is imported, and a few lines
+    are written before TensorFlow reads it: stderr is sent to /dev/null while it loads.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tensorflow
+
+
+def configure_threads(threads):
+    """Ask TensorFlow for `threads` intra- and inter-op threads (only possible before first use)."""
+    tf = import_tensorflow_quietly()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already initialised its thread pools: keep them
+        pass
+
+
+def seed_everything(seed):
+    """Seed python, NumPy and TensorFlow/Keras; return a NumPy generator for the agent's own
+    draws (replay sampling, exploration, action noise, minibatch shuffles)."""
+    import keras
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def training_seeds(seed, num_envs):
+    """The reset seeds of the training environments: seed, seed + 1, ... (one per environment)."""
+    assert seed + num_envs < IN_TRAINING_EVAL_SEEDS, "training seeds must stay small"
+    return [seed + i for i in range(num_envs)]
+
+
+def as_numpy_policy(policy):
+    """`policy` as a function from a NumPy batch of observations to a NumPy batch of actions.
+
+    A Keras model is called through one compiled function: a Keras call from Python costs about
+    a millisecond, a compiled call a tenth of that, and an evaluation makes thousands.
+    """
+    import keras
+
+    if not isinstance(policy, keras.Model):
+        return lambda obs: np.asarray(policy(obs))
+    tf = import_tensorflow_quietly()
+    compiled = tf.function(lambda obs: policy(obs, training=False), reduce_retracing=True)
+    return lambda obs: compiled(np.asarray(obs, dtype=np.float32)).numpy()
+
+
+def evaluate(policy, env_id, episodes, seed, max_envs=32):
+    """Run `episodes` episodes with the deterministic `policy`; return their returns (episodes,).
+
+    Episode i is reset with seed EVAL_SEED_OFFSET + seed + i, disjoint from the training seeds.
+    Up to `max_envs` episodes run side by side and the policy is called once per step for all
+    of them; an environment whose episode ended starts the next pending episode, and one with
+    nothing left to do is no longer stepped (a vector environment would keep stepping it).
+    """
+    import gymnasium as gym
+
+    act = as_numpy_policy(policy)
+    pending = list(range(episodes))[::-1]  # episode numbers, the next one last
+    returns = np.zeros(episodes)
+    envs, obs, running = [], [], []  # per slot: env, current observation, episode number
+    for _ in range(min(episodes, max_envs)):
+        envs.append(gym.make(env_id))
+        obs.append(None)
+        running.append(None)
+
+    def start(slot):
+        episode = pending.pop()
+        obs[slot], _ = envs[slot].reset(seed=EVAL_SEED_OFFSET + seed + episode)
+        running[slot] = episode
+
+    for slot in range(len(envs)):
+        start(slot)
+    while True:
+        slots = [s for s in range(len(envs)) if running[s] is not None]
+        if not slots:
+            break
+        actions = act(np.stack([obs[s] for s in slots]))
+        for slot, action in zip(slots, actions, strict=True):
+            obs[slot], reward, terminated, truncated, _ = envs[slot].step(action)
+            returns[running[slot]] += float(reward)
+            if terminated or truncated:
+                running[slot] = None
+                if pending:
+                    start(slot)
+    for env in envs:
+        env.close()
+    return returns
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns."""
+
+    policy: object
+    """the trained policy: `evaluate(policy, ...)` runs it deterministically"""
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    """the learning curve: (environment step at the episode's end, episode return)"""
+    steps: int = 0
+    """environment steps actually taken (less than total_steps if training stopped early)"""
+    seconds: float = 0.0
+    """wall-clock seconds of training, in-training evaluations included"""
+    cpu_seconds: float = 0.0
+    """CPU seconds of this process during training (all its threads; wall time on an idle
+    machine with one TensorFlow thread, whatever else the machine was doing)"""
+    losses: list[float] = field(default_factory=list)
+    """the mean loss of each update"""
+    evaluations: list[tuple[int, float, int]] = field(default_factory=list)
+    """in-training evaluations: (environment step, mean return, number of episodes)"""
+
+
+class InTrainingEvaluation:
+    """Evaluations during training: a screen, a confirmation, the best weights, when to stop.
+
+    Every `eval_every` steps from `eval_start` on (and at the end of the budget), `screen`
+    episodes of the deterministic policy are played. Only when their mean reaches
+    `confirm_above` are `confirm` more played: an evaluation of few episodes is cheap but
+    noisy, and a lucky one must not stop the run or pick the weights. The weights of the best
+    evaluation are kept (confirmed ones rank above screens), and training stops once a
+    confirmed mean reaches `stop_return`.
+
+    `model` is the Keras model whose weights define the policy (its `get_weights()` and
+    `set_weights()` keep and restore the best ones).
+    """
+
+    def __init__(self, config, policy, model, bar):
+        self.config, self.policy, self.model, self.bar = config, policy, model, bar
+        self.next = max(config.eval_start, config.eval_every) if config.eval_every else None
+        self.best = ((False, -np.inf), None)  # ((confirmed, mean), weights)
+        self.seed = config.seed + IN_TRAINING_EVAL_SEEDS
+        self.seconds = 0.0
+
+    def due(self, step, last=False):
+        """True when an evaluation is due at `step` (`last`: the budget is spent)."""
+        return self.next is not None and (step >= self.next or last)
+
+    def __call__(self, step, result):
+        """Evaluate at `step`, record it in `result`; return True when training should stop."""
+        config, start = self.config, time.perf_counter()
+        while self.next <= step:
+            self.next += config.eval_every
+        returns = evaluate(self.policy, config.env_id, config.eval_screen_episodes, self.seed)
+        confirmed = returns.mean() >= config.eval_confirm_above and config.eval_confirm_episodes
+        if confirmed:
+            more = evaluate(
+                self.policy, config.env_id, config.eval_confirm_episodes, self.seed + len(returns)
+            )
+            returns = np.concatenate([returns, more])
+        mean = float(returns.mean())
+        result.evaluations.append((step, mean, len(returns)))
+        self.bar.write(
+            f"step {step}: evaluation {mean:.1f} +- {returns.std():.1f} ({len(returns)} episodes)"
+        )
+        if (bool(confirmed), mean) > self.best[0]:
+            self.best = ((bool(confirmed), mean), self.model.get_weights())
+        self.seconds += time.perf_counter() - start
+        stop = config.stop_return is not None and bool(confirmed)
+        return stop and mean >= config.stop_return
+
+    def restore_best(self):
+        """Go back to the weights of the best evaluation (if `restore_best` and there was one)."""
+        if self.config.restore_best and self.best[1] is not None:
+            self.model.set_weights(self.best[1])
+
+
+class ProgressBar:
+    """A tqdm bar on stderr (steps, steps per second, recent mean return), refreshed a few times
+    per second; silent when `enabled` is false. Also times the run (wall and CPU seconds)."""
+
+    def __init__(self, total, enabled, desc):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            desc=desc,
+            unit="step",
+            file=sys.stderr,
+            disable=not enabled,
+            mininterval=0.25,
+            smoothing=0.1,
+            dynamic_ncols=True,
+        )
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
+        self.last = self.start
+
+    def update(self, n, curve, **extra):
+        """Count `n` more steps; every half second show the mean of the last 20 returns."""
+        self.bar.update(n)
+        if self.bar.disable or time.perf_counter() - self.last < 0.5:
+            return
+        self.last = time.perf_counter()
+        recent = [ret for _, ret in curve[-20:]]
+        fields = {"return": f"{np.mean(recent):.1f}" if recent else "-"}
+        fields.update({k: f"{v:.3g}" for k, v in extra.items()})
+        self.bar.set_postfix(fields, refresh=False)
+
+    def write(self, text):
+        if not self.bar.disable:
+            self.bar.write(text, file=sys.stderr)
+
+    def close(self, result, steps):
+        """Stop the bar and record the steps and the wall and CPU seconds in `result`."""
+        self.bar.close()
+        result.steps = steps
+        result.seconds = time.perf_counter() - self.start
+        result.cpu_seconds = time.process_time() - self.cpu_start
+        return result
