@@ -276,6 +276,11 @@ class PPOPolicy(keras.Model):
             entropy = -tf.reduce_mean(tf.reduce_sum(tf.exp(log_p) * log_p, axis=-1))
         return log_prob, entropy
 
+    def env_actions(self, actions):
+        """Actions as the environment takes them: a Gaussian's sample may leave the box, so it
+        is clipped to [low, high]; discrete actions pass unchanged."""
+        return np.clip(actions, self.low, self.high) if self.continuous else actions
+
     def call(self, obs):
         out = self.mean_or_logits(obs)
         if self.continuous:
@@ -362,11 +367,14 @@ class Rollout:
     final_values: np.ndarray  # (T, n) V(true final obs) where truncated at step t, else 0
 
     @classmethod
-    def empty(cls, steps, num_envs, obs_dim, action_shape, action_dtype):
+    def empty(cls, steps, num_envs, obs_dim, action_space):
+        """Zeros for a rollout of `steps` steps in `num_envs` environments."""
+        continuous = not hasattr(action_space, "n")
+        action_shape = (steps, num_envs, *(action_space.shape if continuous else ()))
         zeros = lambda: np.zeros((steps, num_envs), np.float32)
         return cls(
             np.zeros((steps, num_envs, obs_dim), np.float32),
-            np.zeros((steps, num_envs, *action_shape), action_dtype),
+            np.zeros(action_shape, np.float32 if continuous else np.int64),
             zeros(),
             zeros(),
             zeros(),
@@ -374,6 +382,11 @@ class Rollout:
             zeros(),
             zeros(),
         )
+
+    def record(self, t, obs, actions, log_probs, values, terminated, ended):
+        """Store step t of every environment (the rewards and final values are set apart)."""
+        self.obs[t], self.actions[t], self.log_probs[t] = obs, actions, log_probs
+        self.values[t], self.terminated[t], self.ended[t] = values, terminated, ended
 
     def flat(self, advantages, returns):
         """The arrays `update` takes, (T * n, ...)."""
@@ -423,6 +436,25 @@ def shuffled_minibatches(rng, size, minibatch_size, epochs):
     )
 
 
+def action_noise(rng, policy, n):
+    """The noise `act` turns into actions, (n, action_dim) float32: standard normal for a
+    Gaussian policy, Gumbel for a categorical one."""
+    if policy.continuous:
+        return rng.standard_normal((n, policy.action_dim)).astype(np.float32)
+    return rng.gumbel(size=(n, policy.action_dim)).astype(np.float32)
+
+
+def make_optimizer(config, iterations):
+    """Adam with the clipped global gradient norm; when `config.anneal_lr` its learning rate
+    decays linearly to 0 over the optimizer steps of `iterations` iterations."""
+    learning_rate = config.learning_rate
+    if config.anneal_lr:
+        batch = config.num_envs * config.rollout_steps
+        updates = iterations * config.epochs * max(1, batch // config.minibatch_size)
+        learning_rate = keras.optimizers.schedules.PolynomialDecay(learning_rate, updates, 0.0)
+    return keras.optimizers.Adam(learning_rate, global_clipnorm=config.max_grad_norm, epsilon=1e-5)
+
+
 def train(config=None, progress=True):
     """Train a PPO agent as `config` says and return a `TrainResult`."""
     import gymnasium as gym
@@ -441,30 +473,15 @@ def train(config=None, progress=True):
 
     # ---- policy, optimizer, rollout storage ----
     n, T, obs_dim = config.num_envs, config.rollout_steps, envs.single_observation_space.shape[0]
-    policy = PPOPolicy.for_space(
-        obs_dim, envs.single_action_space, config.hidden, config.init_log_std
-    )
+    space = envs.single_action_space
+    policy = PPOPolicy.for_space(obs_dim, space, config.hidden, config.init_log_std)
     iterations = max(1, config.total_steps // (n * T))
-    learning_rate = config.learning_rate
-    if config.anneal_lr:
-        learning_rate = keras.optimizers.schedules.PolynomialDecay(
-            config.learning_rate,
-            iterations * config.epochs * max(1, n * T // config.minibatch_size),
-            0.0,
-        )
-    optimizer = keras.optimizers.Adam(
-        learning_rate, global_clipnorm=config.max_grad_norm, epsilon=1e-5
-    )
+    optimizer = make_optimizer(config, iterations)
     optimizer.build(policy.trainable_variables)  # its slots exist before `update` is traced
     act, update = make_act(policy), make_update(policy, optimizer, config)
-    action_shape = (policy.action_dim,) if policy.continuous else ()
-    rollout = Rollout.empty(
-        T, n, obs_dim, action_shape, np.float32 if policy.continuous else np.int64
-    )
-    obs_rms, scale_rewards = (
-        RunningMeanStd((obs_dim,)),
-        RewardScaler(n, config.gamma, config.normalize_rewards),
-    )
+    rollout = Rollout.empty(T, n, obs_dim, space)
+    obs_rms = RunningMeanStd((obs_dim,))
+    scale_rewards = RewardScaler(n, config.gamma, config.normalize_rewards)
 
     # ---- the loop ----
     result, episode_return, step = TrainResult(policy), np.zeros(n), 0
@@ -472,23 +489,14 @@ def train(config=None, progress=True):
     evaluation = InTrainingEvaluation(config, policy, policy, bar)
     for iteration in range(iterations):
         for t in range(T):
-            noise = (
-                rng.standard_normal((n, policy.action_dim))
-                if policy.continuous
-                else rng.gumbel(size=(n, policy.action_dim))
-            ).astype(np.float32)
+            noise = action_noise(rng, policy, n)
             actions, log_probs, values = (x.numpy() for x in act(obs.astype(np.float32), noise))
-            env_actions = (
-                np.clip(actions, policy.low, policy.high) if policy.continuous else actions
-            )
-            next_obs, rewards, terminated, truncated, info = envs.step(env_actions)
+            next_obs, rewards, terminated, truncated, info = envs.step(policy.env_actions(actions))
             ended = terminated | truncated
-            rollout.obs[t], rollout.actions[t], rollout.log_probs[t] = obs, actions, log_probs
-            rollout.values[t], rollout.terminated[t], rollout.ended[t] = values, terminated, ended
+            rollout.record(t, obs, actions, log_probs, values, terminated, ended)
             rollout.final_values[t] = final_values(policy, truncated, info)
             rollout.rewards[t] = scale_rewards(rewards, ended)
-            step, obs = step + n, next_obs
-            episode_return += rewards
+            step, obs, episode_return = step + n, next_obs, episode_return + rewards
             result.curve += [(step, float(episode_return[i])) for i in np.flatnonzero(ended)]
             episode_return[ended] = 0.0
             bar.update(n, result.curve)
@@ -499,11 +507,10 @@ def train(config=None, progress=True):
         )
         index = shuffled_minibatches(rng, n * T, config.minibatch_size, config.epochs)
         result.losses.append(float(update(*rollout.flat(advantages, returns), index)))
-        if config.normalize_obs:
+        if config.normalize_obs:  # the statistics of all observations so far, from now on
             obs_rms.update(rollout.obs.reshape(n * T, obs_dim))
             policy.set_obs_statistics(obs_rms.mean, obs_rms.var)
-        last = iteration == iterations - 1
-        if evaluation.due(step, last) and evaluation(step, result):
+        if evaluation.due(step, last=iteration == iterations - 1) and evaluation(step, result):
             break
     evaluation.restore_best()  # the policy of the best in-training evaluation
     envs.close()

@@ -222,6 +222,18 @@ def make_train_step(q_network, target_network, optimizer, config):
     return train_step
 
 
+def make_optimizer(config):
+    """Adam with clipped gradients; its learning rate decays linearly from `learning_rate` to
+    `final_learning_rate` over the optimizer steps the budget allows."""
+    import keras
+
+    updates = max(1, (config.total_steps - config.learning_starts) // config.train_every)
+    learning_rate = keras.optimizers.schedules.PolynomialDecay(
+        config.learning_rate, updates * config.gradient_steps, config.final_learning_rate
+    )
+    return keras.optimizers.Adam(learning_rate, clipnorm=config.clipnorm)
+
+
 def make_update_target(q_network, target_network, tau=1.0):
     """The compiled target update: every target weight moves to tau * online + (1 - tau) * target
     (tau = 1: a hard copy)."""
@@ -300,7 +312,6 @@ def store_transitions(
 def train(config=None, progress=True):
     """Train a DQN agent as `config` says and return a `TrainResult`."""
     import gymnasium as gym
-    import keras
 
     config = config or Config()
     configure_threads(config.threads)
@@ -318,11 +329,7 @@ def train(config=None, progress=True):
     q_network = build_q_network(obs_dim, n_actions, config.hidden)
     target_network = build_q_network(obs_dim, n_actions, config.hidden)
     target_network.set_weights(q_network.get_weights())
-    updates = max(1, (config.total_steps - config.learning_starts) // config.train_every)
-    learning_rate = keras.optimizers.schedules.PolynomialDecay(
-        config.learning_rate, updates * config.gradient_steps, config.final_learning_rate
-    )
-    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=config.clipnorm)
+    optimizer = make_optimizer(config)
     optimizer.build(q_network.trainable_variables)  # its slots exist before the step is traced
     train_step = make_train_step(q_network, target_network, optimizer, config)
     update_target = make_update_target(q_network, target_network, config.tau)
@@ -338,12 +345,8 @@ def train(config=None, progress=True):
     autoreset = np.zeros(n, dtype=bool)  # True: this env's next step() is a reset, not a move
     step, next_train, optimizer_steps, target_updated = 0, config.learning_starts, 0, 0
     while step < config.total_steps:
-        epsilon = linear_epsilon(
-            step,
-            config.epsilon_start,
-            config.epsilon_end,
-            config.exploration_fraction * config.total_steps,
-        )
+        decay = config.exploration_fraction * config.total_steps
+        epsilon = linear_epsilon(step, config.epsilon_start, config.epsilon_end, decay)
         actions = envs.action_space.sample()  # (n,) random actions
         explore = rng.random(n) < epsilon
         if not explore.all():
@@ -360,8 +363,8 @@ def train(config=None, progress=True):
 
         if step >= next_train:
             next_train = step + config.train_every
-            batch = buffer.sample(config.gradient_steps * config.batch_size, rng)
-            shape = (config.gradient_steps, config.batch_size)
+            shape = (config.gradient_steps, config.batch_size)  # one minibatch per step
+            batch = buffer.sample(shape[0] * shape[1], rng)
             result.losses.append(
                 float(train_step(*(x.reshape(shape + x.shape[1:]) for x in batch)))
             )
