@@ -186,6 +186,8 @@ def run_seed(args, env_id):
         "steps": result.steps,
         "wall": round(result.seconds, 1),
         "cpu": round(result.cpu_seconds, 1),
+        "eval_wall": round(result.eval_seconds, 1),
+        "eval_cpu_in_training": round(result.eval_cpu_seconds, 1),
         "mean": round(float(returns.mean()), 1),
         "std": round(float(returns.std()), 1),
         "eval_cpu": round(time.process_time() - start, 1),
@@ -245,6 +247,8 @@ def sweep(args, env_id):
         row = json.loads(out.strip().splitlines()[-1])
         rows.append(row)
         solved = "yes" if row["mean"] >= SOLVED else "NO"
+        if args.json:
+            print(json.dumps(row))
         print(
             f"| {row['seed']} | {row['steps']} | {row['wall']:.1f} | {row['cpu']:.1f} | "
             f"{row['mean']:.1f} +- {row['std']:.1f} | {solved} |",
@@ -256,8 +260,6 @@ def sweep(args, env_id):
             f"\nsolved {solved} of {len(rows)} seeds; slowest: "
             f"{max(r['cpu'] for r in rows):.1f} CPU s, {max(r['steps'] for r in rows)} steps"
         )
-        if args.json:
-            print(json.dumps(rows))
     return 0
 
 

@@ -154,6 +154,10 @@ class TrainResult:
     cpu_seconds: float = 0.0
     """CPU seconds of this process during training (all its threads; wall time on an idle
     machine with one TensorFlow thread, whatever else the machine was doing)"""
+    eval_seconds: float = 0.0
+    """wall-clock seconds of the in-training evaluations (included in `seconds`)"""
+    eval_cpu_seconds: float = 0.0
+    """CPU seconds of the in-training evaluations (included in `cpu_seconds`)"""
     losses: list[float] = field(default_factory=list)
     """the mean loss of each update"""
     evaluations: list[tuple[int, float, int]] = field(default_factory=list)
@@ -179,7 +183,6 @@ class InTrainingEvaluation:
         self.next = max(config.eval_start, config.eval_every) if config.eval_every else None
         self.best = ((False, -np.inf), None)  # ((confirmed, mean), weights)
         self.seed = config.seed + IN_TRAINING_EVAL_SEEDS
-        self.seconds = 0.0
 
     def due(self, step, last=False):
         """True when an evaluation is due at `step` (`last`: the budget is spent)."""
@@ -187,12 +190,13 @@ class InTrainingEvaluation:
 
     def __call__(self, step, result):
         """Evaluate at `step`, record it in `result`; return True when training should stop."""
-        config, start = self.config, time.perf_counter()
+        config = self.config
+        start, cpu_start = time.perf_counter(), time.process_time()
         while self.next <= step:
             self.next += config.eval_every
         returns = evaluate(self.policy, config.env_id, config.eval_screen_episodes, self.seed)
-        confirmed = returns.mean() >= config.eval_confirm_above and config.eval_confirm_episodes
-        if confirmed:
+        confirmed = bool(returns.mean() >= config.eval_confirm_above)
+        if confirmed and config.eval_confirm_episodes:
             more = evaluate(
                 self.policy, config.env_id, config.eval_confirm_episodes, self.seed + len(returns)
             )
@@ -202,11 +206,11 @@ class InTrainingEvaluation:
         self.bar.write(
             f"step {step}: evaluation {mean:.1f} +- {returns.std():.1f} ({len(returns)} episodes)"
         )
-        if (bool(confirmed), mean) > self.best[0]:
-            self.best = ((bool(confirmed), mean), self.model.get_weights())
-        self.seconds += time.perf_counter() - start
-        stop = config.stop_return is not None and bool(confirmed)
-        return stop and mean >= config.stop_return
+        if (confirmed, mean) > self.best[0]:
+            self.best = ((confirmed, mean), self.model.get_weights())
+        result.eval_seconds += time.perf_counter() - start
+        result.eval_cpu_seconds += time.process_time() - cpu_start
+        return confirmed and config.stop_return is not None and mean >= config.stop_return
 
     def restore_best(self):
         """Go back to the weights of the best evaluation (if `restore_best` and there was one)."""

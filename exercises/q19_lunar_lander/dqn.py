@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .blocks import ReplayBuffer, double_dqn_targets, linear_epsilon
+from .blocks import Batch, ReplayBuffer, double_dqn_targets, linear_epsilon
 from .common import (
     InTrainingEvaluation,
     ProgressBar,
@@ -147,23 +147,13 @@ class GreedyPolicy:
         return self.greedy_actions(np.asarray(obs, dtype=np.float32)).numpy()
 
 
-def gradient_step(
-    q_network,
-    target_network,
-    optimizer,
-    loss_fn,
-    discount,
-    obs,
-    actions,
-    rewards,
-    next_obs,
-    terminated,
-):
+def gradient_step(q_network, target_network, optimizer, loss_fn, discount, batch):
     """One Double DQN optimizer step on one minibatch; returns its loss (a scalar tensor).
 
-    TensorFlow ops only: the compiled `train_step` calls this once per minibatch. obs, next_obs
-    (B, obs_dim) float32; actions (B,) int64; rewards (B,) float32, the n-step returns;
-    terminated (B,) float32; discount = gamma ** n_step, the bootstrap's discount.
+    TensorFlow ops only: the compiled `train_step` calls this once per minibatch. `batch` is a
+    `blocks.Batch` of tensors: obs, next_obs (B, obs_dim) float32; actions (B,) int64; rewards
+    (B,) float32, the n-step returns; terminated (B,) float32. discount = gamma ** n_step, the
+    bootstrap's discount.
 
     1. The targets `double_dqn_targets(rewards, Q_online(s'), Q_target(s'), terminated,
        discount)` are constants: no gradient flows into them (`tf.stop_gradient`).
@@ -191,18 +181,8 @@ def make_train_step(q_network, target_network, optimizer, config):
         # obs, next_obs (G, B, obs_dim); actions (G, B) int64; rewards, terminated (G, B)
         total = tf.constant(0.0)
         for g in tf.range(tf.shape(obs)[0]):
-            total += gradient_step(
-                q_network,
-                target_network,
-                optimizer,
-                huber,
-                discount,
-                obs[g],
-                actions[g],
-                rewards[g],
-                next_obs[g],
-                terminated[g],
-            )
+            batch = Batch(obs[g], actions[g], rewards[g], next_obs[g], terminated[g])
+            total += gradient_step(q_network, target_network, optimizer, huber, discount, batch)
         return total / tf.cast(tf.shape(obs)[0], tf.float32)
 
     return train_step
