@@ -46,6 +46,9 @@ DQN_CARTPOLE_STEPS = 12_000
 DQN_CARTPOLE_THRESHOLD = 60.0
 PPO_CARTPOLE_STEPS = 25_000
 PPO_CARTPOLE_THRESHOLD = 150.0
+CARTPOLE_SEED = 0
+DQN_CARTPOLE_TIMEOUT = 300
+PPO_CARTPOLE_TIMEOUT = 300
 
 SHORT_CARTPOLE = "Q19ShortCartPole-v0"  # CartPole cut by a time limit of 8 steps: truncations
 
@@ -77,6 +80,7 @@ def tiny_dqn(target, **overrides):
         buffer_size=1_000,
         target_update_every=8,
         n_step=1,
+        exploration_steps=100,
         eval_every=0,
         jit_compile=False,
     )
@@ -464,12 +468,11 @@ def test_ppo_bootstraps_truncated_episodes_from_their_final_observation(target):
 # --- learning moves returns (slow) --------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_dqn_learning_raises_cartpole_returns(target):
-    config = target.dqn.Config(
+def cartpole_dqn(dqn, seed=CARTPOLE_SEED):
+    """The CartPole DQN run of the slow test (also swept over seeds by the benchmarks)."""
+    return dqn.Config(
         env_id=CARTPOLE,
-        seed=0,
+        seed=seed,
         total_steps=DQN_CARTPOLE_STEPS,
         num_envs=4,
         learning_starts=1_000,
@@ -478,7 +481,7 @@ def test_dqn_learning_raises_cartpole_returns(target):
         train_every=4,
         gradient_steps=2,
         target_update_every=100,
-        exploration_fraction=0.3,
+        exploration_steps=3_600,
         learning_rate=1e-3,
         final_learning_rate=1e-3,
         n_step=3,
@@ -486,21 +489,13 @@ def test_dqn_learning_raises_cartpole_returns(target):
         huber_delta=1.0,
         eval_every=0,
     )
-    result = target.dqn.train(config, progress=False)
-    returns = target.dqn.evaluate(result.policy, CARTPOLE, 20, seed=0)
-    assert returns.mean() >= DQN_CARTPOLE_THRESHOLD, (
-        f"after {config.total_steps} steps of DQN on CartPole-v1 the greedy policy averages "
-        f"{returns.mean():.1f} over 20 episodes (a random policy: about {RANDOM_CARTPOLE:g}); "
-        f"the reference reaches at least {DQN_CARTPOLE_THRESHOLD:g} on every seed tried"
-    )
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_ppo_learning_raises_cartpole_returns(target):
-    config = target.ppo.Config(
+def cartpole_ppo(ppo, seed=CARTPOLE_SEED):
+    """The CartPole PPO run of the slow test (also swept over seeds by the benchmarks)."""
+    return ppo.Config(
         env_id=CARTPOLE,
-        seed=0,
+        seed=seed,
         total_steps=PPO_CARTPOLE_STEPS,
         num_envs=8,
         rollout_steps=128,
@@ -512,8 +507,27 @@ def test_ppo_learning_raises_cartpole_returns(target):
         hidden=(64, 64),
         eval_every=0,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(DQN_CARTPOLE_TIMEOUT)
+def test_dqn_learning_raises_cartpole_returns(target):
+    config = cartpole_dqn(target.dqn)
+    result = target.dqn.train(config, progress=False)
+    returns = target.dqn.evaluate(result.policy, CARTPOLE, 20, seed=config.seed)
+    assert returns.mean() >= DQN_CARTPOLE_THRESHOLD, (
+        f"after {config.total_steps} steps of DQN on CartPole-v1 the greedy policy averages "
+        f"{returns.mean():.1f} over 20 episodes (a random policy: about {RANDOM_CARTPOLE:g}); "
+        f"the reference reaches at least {DQN_CARTPOLE_THRESHOLD:g} on every seed tried"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(PPO_CARTPOLE_TIMEOUT)
+def test_ppo_learning_raises_cartpole_returns(target):
+    config = cartpole_ppo(target.ppo)
     result = target.ppo.train(config, progress=False)
-    returns = target.ppo.evaluate(result.policy, CARTPOLE, 20, seed=0)
+    returns = target.ppo.evaluate(result.policy, CARTPOLE, 20, seed=config.seed)
     assert returns.mean() >= PPO_CARTPOLE_THRESHOLD, (
         f"after {config.total_steps} steps of PPO on CartPole-v1 the most likely action "
         f"averages {returns.mean():.1f} over 20 episodes (random: about {RANDOM_CARTPOLE:g}); "
