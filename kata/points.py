@@ -114,7 +114,27 @@ QUESTIONS: dict[int, Question] = {
                 "test_pictures_are_written": 0,
             },
         ),
-        Question(14, "GAN loss and autoencoder loss", 5),
+        Question(
+            14,
+            "GAN loss and autoencoder loss",
+            5,
+            weights={
+                # the autoencoder's loss: 1
+                "test_reconstruction_loss_hand_computed": 0.25,
+                "test_reconstruction_loss_matches_keras": 0.75,
+                # the GAN's losses: 1.75
+                "test_discriminator_loss_matches_keras": 0.75,
+                "test_discriminator_loss_is_stable_for_confident_logits": 0.25,
+                "test_generator_loss_matches_keras": 0.5,
+                "test_generator_loss_keeps_its_gradient_when_the_discriminator_wins": 0.25,
+                # why a squared error blurs and an adversarial loss does not: 1
+                "test_best_squared_error_prediction_matches_gradient_descent": 0.5,
+                "test_squared_error_prefers_a_blur_of_neither_mode": 0.25,
+                "test_discriminator_rejects_the_blur": 0.25,
+                # the free-text parts as choices: 1.25
+                "test_choice": 1.25,
+            },
+        ),
         Question(15, "GANs", 2, negative_marking=True),
         Question(16, "Bahdanau attention", 4),
         Question(17, "Word embeddings and negative sampling", 4),
