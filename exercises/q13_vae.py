@@ -203,7 +203,8 @@ def train_vae(images, kl_weight=1.0, steps=400, batch_size=64, learning_rate=0.1
     keras.utils.set_random_seed(seed)
     vae = make_vae(kl_weight=kl_weight)
     vae.compile(optimizer=keras.optimizers.SGD(learning_rate))
-    step = tf.function(vae.train_step)  # what fit() compiles, too
+    # what fit() compiles, too; without autograph, an error in your code points at your line
+    step = tf.function(vae.train_step, autograph=False)
     rng = np.random.default_rng(seed)
     batches = images[rng.integers(0, len(images), size=(steps, batch_size))]  # (steps, batch, 8, 8)
     for batch in batches:

@@ -48,6 +48,13 @@ def test_statements(target, key):
     judge_statement(target, key, KEY[key], experiment=EXPERIMENT[key])
 
 
+def brief(values):
+    """Numbers for a message: shape and rounded values, without a misleading dtype."""
+    array = np.asarray(values, dtype=np.float64)
+    text = " ".join(np.array2string(array, precision=4, threshold=12).split())
+    return f"{text} (shape {array.shape})"
+
+
 def as_array(value, call):
     """``value`` as a float64 NumPy array; fail if it cannot be one."""
     __tracebackhide__ = True
@@ -99,7 +106,9 @@ def test_reparameterize_with_given_eps_matches_the_formula(target, tf, seed):
     for wrong, why in slips:
         if got.shape == wrong.shape and np.allclose(got, wrong, rtol=1e-5, atol=1e-6):
             reason = why
-    pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
+    pytest.fail(
+        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
+    )
 
 
 def test_epsilon_is_standard_normal_noise(target, tf):
@@ -214,7 +223,9 @@ def test_kl_divergence_hand_computed(target, tf, case):
     for wrong, why in slips:
         if got.shape == wrong.shape and np.allclose(got, wrong, atol=1e-6):
             reason = why
-    pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
+    pytest.fail(
+        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
@@ -260,7 +271,9 @@ def test_reconstruction_loss_matches_keras(target, tf, seed):
     reason = "sum keras.losses.binary_crossentropy over the 64 pixels of each image"
     if got.shape == expected.shape and np.allclose(got * 64, expected, rtol=1e-4):
         reason = "sum over the pixels, do not average: each pixel is one term of the likelihood"
-    pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
+    pytest.fail(
+        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
+    )
 
 
 # --------------------------------------------------------------------------------------------

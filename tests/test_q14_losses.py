@@ -10,6 +10,13 @@ from kata.testing import called, show
 SEEDS = range(5)
 
 
+def brief(values):
+    """Numbers for a message: shape and rounded values, without a misleading dtype."""
+    array = np.asarray(values, dtype=np.float64)
+    text = " ".join(np.array2string(array, precision=4, threshold=12).split())
+    return f"{text} (shape {array.shape})"
+
+
 def as_array(value, call):
     """``value`` as a float64 NumPy array; fail if it cannot be one."""
     __tracebackhide__ = True
@@ -42,7 +49,9 @@ def fail_with_slips(call, got, expected, why, slips):
         if np.shape(got) == np.shape(wrong) and np.allclose(got, wrong, rtol=1e-4, atol=1e-6):
             reason = what
             break
-    pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
+    pytest.fail(
+        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +184,8 @@ def test_discriminator_loss_is_stable_for_confident_logits(target, tf, case):
     call = called("discriminator_loss", real, fake)
     got = as_scalar(target.discriminator_loss(real, fake), call)
     assert math.isfinite(got), (
-        f"{call} returned {got}: sigmoid(150) is 1.0 in float32 and log(1 - 1.0) is -inf. "
+        f"{call} returned {got}: in float32 sigmoid(l) rounds to 1.0 once l is above about 17, "
+        "and log(1 - 1.0) is -inf. "
         "Compute from the logits: -log(sigmoid(l)) = softplus(-l), -log(1 - sigmoid(l)) = "
         "softplus(l) (or keras.losses.binary_crossentropy(..., from_logits=True))"
     )
@@ -267,8 +277,8 @@ def test_best_squared_error_prediction_matches_gradient_descent(target, tf, seed
         "like one target"
     )
     assert np.allclose(got, expected, atol=1e-4), (
-        f"{call} returned {show(got)}, but gradient descent on the mean squared error reaches "
-        f"{show(expected)}: set the derivative of mean_i (p - t_i)^2 to zero"
+        f"{call} returned {brief(got)}, but gradient descent on the mean squared error reaches "
+        f"{brief(expected)}: set the derivative of mean_i (p - t_i)^2 to zero"
     )
 
 
