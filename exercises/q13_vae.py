@@ -184,7 +184,8 @@ def make_vae(latent_dim=LATENT_DIM, kl_weight=1.0, hidden=HIDDEN):
             return self.decoder(mean)
 
         def train_step(self, data):
-            return vae_train_step(self, data)
+            images = data[0] if isinstance(data, tuple) else data  # fit() may wrap x in a tuple
+            return vae_train_step(self, images)
 
     return VAE()
 
@@ -249,7 +250,7 @@ def save_pictures(models, images, out_dir):
         samples = prior_samples(model, 64)  # (64, 8, 8)
         grid = samples.reshape(8, 8, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 1, 3)
         ax.imshow(grid.reshape(8 * IMAGE_SIZE, 8 * IMAGE_SIZE), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{title}:\ndecoded draws from N(0, I)")
+        ax.set_title(f"{title}: decoded draws from N(0, I)", fontsize=10)
         ax.axis("off")
     samples_path = out_dir / "q13_samples.png"
     fig.tight_layout()
@@ -264,10 +265,11 @@ def save_pictures(models, images, out_dir):
         ax.scatter(mean[:, dims[0]], mean[:, dims[1]], c=columns, s=6, cmap="viridis")
         circle = plt.Circle((0, 0), 2.0, fill=False, linestyle="--", color="gray")
         ax.add_patch(circle)  # 2 standard deviations of N(0, I)
-        ax.set_title(f"{title}: latent means\n(dashed: 2 std of N(0, I))")
+        ax.set_title(f"{title}: latent means", fontsize=10)
         ax.set_xlabel(f"z[{dims[0]}]")
         ax.set_ylabel(f"z[{dims[1]}]")
         ax.set_aspect("equal", adjustable="datalim")
+    fig.suptitle("colour: the blob's column; dashed: 2 standard deviations of N(0, I)", fontsize=9)
     means_path = out_dir / "q13_latent_means.png"
     fig.tight_layout()
     fig.savefig(means_path, dpi=100)
