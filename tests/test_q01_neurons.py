@@ -57,10 +57,13 @@ def test_artificial_neuron_matches_keras_dense(target, keras, activation, seed):
     got = expect_float_array(
         target.artificial_neuron(inputs, weights, bias, activation), call, shape=(batch,)
     )
+    without_bias = np.asarray(layer.activation(inputs @ weights[:, None] + 0.0))[:, 0]
+    why = "activation(inputs @ weights + bias), one value per row"
+    if np.allclose(got, without_bias):
+        why = "the bias is added to the weighted sum, before the activation"
     assert np.allclose(got, want, rtol=1e-10, atol=1e-12), (
         f"{call} returned {np.round(got, 6).tolist()}, expected {np.round(want, 6).tolist()} "
-        f"(keras.layers.Dense(1, activation={activation!r}) with the same weights): "
-        "activation(inputs @ weights + bias), one value per row"
+        f"(keras.layers.Dense(1, activation={activation!r}) with the same weights): {why}"
     )
 
 

@@ -138,7 +138,7 @@ def slip_step(name, hyper, slip, params, grads, state):
         if slip == "eps_inside":
             alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
             return params - alpha * m / np.sqrt(v + eps), {"m": m, "v": v, "t": t}
-    if name == "sgd" and slip == "momentum_without_learning_rate":  # v = mu v - g; w += lr v?
+    if name == "sgd" and slip == "momentum_without_learning_rate":  # v = mu v - g
         v = h["momentum"] * state.get("v", 0.0 * params) - grads
         return params + v, {"v": v}
     raise ValueError(f"no slip {slip} for {name}")
@@ -154,8 +154,9 @@ DEFAULTS = {
 
 SLIPS = {
     "sgd": {
-        "momentum_without_learning_rate": "Keras's velocity already holds the learning rate: "
-        "v <- momentum * v - learning_rate * g, then params <- params + v",
+        "momentum_without_learning_rate": "the learning rate scales every step, and Keras's "
+        "velocity already holds it: v <- momentum * v - learning_rate * g, then "
+        "params <- params + v",
     },
     "adagrad": {
         "acc0": "the accumulator starts at initial_accumulator_value, not at 0",
@@ -198,23 +199,16 @@ def slip_path(name, hyper, slip, start, gradient, steps):
 # Every hyper-parameter is exactly representable in float32: Keras stores the learning rate in a
 # float32 variable and turns Python floats into float32 tensors, so 0.1 would differ from
 # NumPy's 0.1 in the 8th digit. With these values both sides compute the same float64 numbers.
+# Epsilon is about as large as the averages of squared gradients, so that where it goes shows.
 CASES = {
     "sgd-plain": ("sgd", {"learning_rate": 0.125}),
     "sgd-momentum": ("sgd", {"learning_rate": 0.0625, "momentum": 0.875}),
-    "adagrad": ("adagrad", {"learning_rate": 0.25, "initial_accumulator_value": 0.125,
-                            "epsilon": 2.0**-20}),
-    "adagrad-large-epsilon": ("adagrad", {"learning_rate": 0.5, "initial_accumulator_value": 0.5,
-                                          "epsilon": 0.25}),
-    "rmsprop": ("rmsprop", {"learning_rate": 0.03125, "rho": 0.875, "epsilon": 2.0**-20}),
-    "rmsprop-large-epsilon": ("rmsprop", {"learning_rate": 0.125, "rho": 0.9375,
-                                          "epsilon": 0.25}),
-    "adadelta": ("adadelta", {"learning_rate": 2.0, "rho": 0.9375, "epsilon": 2.0**-14}),
-    "adadelta-large-epsilon": ("adadelta", {"learning_rate": 0.5, "rho": 0.875,
-                                            "epsilon": 0.0625}),
-    "adam": ("adam", {"learning_rate": 0.0625, "beta_1": 0.875, "beta_2": 0.9921875,
-                      "epsilon": 2.0**-20}),
-    "adam-large-epsilon": ("adam", {"learning_rate": 0.125, "beta_1": 0.75,
-                                    "beta_2": 0.96875, "epsilon": 0.25}),
+    "adagrad": ("adagrad", {"learning_rate": 0.5, "initial_accumulator_value": 0.5,
+                            "epsilon": 0.25}),
+    "rmsprop": ("rmsprop", {"learning_rate": 0.125, "rho": 0.9375, "epsilon": 0.25}),
+    "adadelta": ("adadelta", {"learning_rate": 0.5, "rho": 0.875, "epsilon": 0.0625}),
+    "adam": ("adam", {"learning_rate": 0.125, "beta_1": 0.75, "beta_2": 0.96875,
+                      "epsilon": 0.25}),
 }  # fmt: skip
 STEPS = 25
 RTOL, ATOL = 1e-10, 1e-12
@@ -243,8 +237,6 @@ def test_update_matches_keras(target, keras, tf, case):
     step = int(np.argmax(~np.all(np.isclose(got, want, rtol=RTOL, atol=ATOL), axis=(1, 2))))
     reason = "the first differing step shows where your rule departs from Keras's update_step"
     for slip, why in SLIPS.get(name, {}).items():
-        if slip == "momentum_without_learning_rate" and not hyper.get("momentum"):
-            continue
         if np.allclose(got, slip_path(name, hyper, slip, start, gradient, STEPS), rtol=1e-8):
             reason = why
             break
@@ -377,8 +369,9 @@ def test_momentum_rolls_through_a_shallow_local_minimum(target):
         "the global minimum at 0: the velocity it gathers on the way down carries it over the "
         f"crest at {bump}; check your velocity update"
     )
-    # Measured with rng seed 0: plain 58 %, momentum 0 %; seeds 0-9: plain 50-68 %, momentum 0 %.
-    assert trapped[0.9] < trapped[0.0] - 0.3, (
+    # Measured with rng seed 0: plain 58 %, momentum 5 %. Seeds 0-9: plain 50-68 %, momentum
+    # 5-17 %; momentum's share is at most 0.33 x plain's (seed 8), the threshold is 0.5 x.
+    assert trapped[0.9] < 0.5 * trapped[0.0], (
         f"from 60 random starts, {trapped[0.0]:.0%} of plain SGD's runs and {trapped[0.9]:.0%} "
         "of momentum's ended in the local minimum; expected far fewer with momentum"
     )

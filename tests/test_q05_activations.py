@@ -88,8 +88,8 @@ def check_values(got, want, call, what, why):
         i = np.argwhere(bad)[0]
         index = tuple(int(k) for k in i)
         pytest.fail(
-            f"{call} returned {got[index]!r} at index {index} (and {int(bad.sum()) - 1} more "
-            f"differences), expected {want[index]!r} ({what}): {why}",
+            f"{call} returned {float(got[index])!r} at index {index} (and {int(bad.sum()) - 1} "
+            f"more differences), expected {float(want[index])!r} ({what}): {why}",
             pytrace=False,
         )
 
