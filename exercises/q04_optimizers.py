@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +120,7 @@ class Adagrad:
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
-        raise NotImplementedError("add g^2 to the accumulator, then step by lr * g / sqrt(acc + eps)")
+        raise NotImplementedError("add g^2 to the accumulator, step by lr * g / sqrt(acc + eps)")
 
 
 class RMSprop:
@@ -143,7 +142,7 @@ class RMSprop:
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
-        raise NotImplementedError("average g^2 with weight 1 - rho, then step by lr * g / sqrt(avg + eps)")
+        raise NotImplementedError("average g^2 (weight 1 - rho), step by lr * g / sqrt(avg + eps)")
 
 
 class Adadelta:
@@ -168,7 +167,7 @@ class Adadelta:
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
-        raise NotImplementedError("average g^2, take the unit-corrected step, then average its square")
+        raise NotImplementedError("average g^2, take the step, then average its square")
 
 
 class Adam:

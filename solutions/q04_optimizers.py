@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +136,7 @@ class Adagrad:
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
-        # BEGIN SOLUTION: add g^2 to the accumulator, then step by lr * g / sqrt(acc + eps)
+        # BEGIN SOLUTION: add g^2 to the accumulator, step by lr * g / sqrt(acc + eps)
         accumulator = state["accumulator"] + np.square(grads)
         step = self.learning_rate * grads / np.sqrt(accumulator + self.epsilon)
         return params - step, {"accumulator": accumulator}
@@ -165,7 +164,7 @@ class RMSprop:
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
-        # BEGIN SOLUTION: average g^2 with weight 1 - rho, then step by lr * g / sqrt(avg + eps)
+        # BEGIN SOLUTION: average g^2 (weight 1 - rho), step by lr * g / sqrt(avg + eps)
         velocity = self.rho * state["velocity"] + (1 - self.rho) * np.square(grads)
         step = self.learning_rate * grads / np.sqrt(velocity + self.epsilon)
         return params - step, {"velocity": velocity}
@@ -197,7 +196,7 @@ class Adadelta:
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
-        # BEGIN SOLUTION: average g^2, take the unit-corrected step, then average its square
+        # BEGIN SOLUTION: average g^2, take the step, then average its square
         rho, eps = self.rho, self.epsilon
         accumulated_grad = rho * state["accumulated_grad"] + (1 - rho) * np.square(grads)
         delta = -np.sqrt(state["accumulated_delta"] + eps) * grads / np.sqrt(accumulated_grad + eps)
@@ -370,7 +369,8 @@ def gradient_floats(layer_sizes):
     biases. Returns an int.
     """
     # BEGIN SOLUTION: one entry per weight and per bias
-    return int(sum((n_in + 1) * n_out for n_in, n_out in pairwise(layer_sizes)))
+    pairs = zip(layer_sizes[:-1], layer_sizes[1:], strict=True)
+    return int(sum((n_in + 1) * n_out for n_in, n_out in pairs))
     # END SOLUTION
 
 
