@@ -21,11 +21,21 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "kata", "solutions", "tests", "benchmarks", "noxfile.py")
 
 
+# The oldest pytest plugins pyproject.toml allows, and the newest: the plugin must work on both.
+PYTEST_OLDEST = ("pytest==8.0.0", "pytest-timeout==2.3.1", "pytest-xdist==3.5.0")
+PYTEST_NEWEST = ("pytest", "pytest-timeout", "pytest-xdist")
+
+
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Test the kata's own infrastructure: plugin, scoring, stub generator."""
+@nox.parametrize(
+    "plugins",
+    [nox.param(PYTEST_OLDEST, id="oldest"), nox.param(PYTEST_NEWEST, id="newest")],
+)
+def tests(session: nox.Session, plugins: tuple[str, ...]) -> None:
+    """Test the kata's own infrastructure (plugin, score, stubs) on the oldest and newest pytest."""
     session.install("-e", ".", "--no-deps")
-    session.install("pytest>=8", "pytest-timeout>=2.3", "numpy")
+    session.install("--upgrade", *plugins, "numpy", "jsonschema")
+    session.run("pytest", "--version")
     session.run("pytest", "kata/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
