@@ -92,12 +92,20 @@ def layer_array(step, field, layer, call, shapes):
             "the output down (going backwards, fill the list by index, or reverse it)",
             pytrace=False,
         )
-    return expect_float_array(
-        layers[layer],
-        f"{call}: its {field}[{layer}]",
-        shape=shapes[layer],
-        what="a float64 NumPy array (one per layer)",
-    )
+    part = f"{call}: its {field}[{layer}]"
+    array = expect_float_array(layers[layer], part, what="a float64 NumPy array (one per layer)")
+    if (
+        array.shape != shapes[layer]
+        and len(shapes[layer]) == 2
+        and array.shape == shapes[layer][::-1]
+    ):
+        pytest.fail(
+            f"{part} has shape {array.shape}, expected {shapes[layer]}: W_l has one row per "
+            "neuron of layer l and one column per unit of layer l-1, so its gradient is "
+            "outer(delta^l, a^{l-1}), in that order",
+            pytrace=False,
+        )
+    return expect_float_array(array, part, shape=shapes[layer])
 
 
 # --------------------------------------------------------------------------------------------
