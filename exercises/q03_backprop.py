@@ -127,4 +127,4 @@ def backprop_step(x, target, weights, biases, learning_rate, activation="relu"):
     activations, the deltas dL/dd^l, and the updated weights and biases.
     The arguments are not modified. An unknown ``activation`` raises ``ValueError``.
     """
-    raise NotImplementedError("forward pass, then backward pass from the output down, then the SGD step")
+    raise NotImplementedError("forward pass, backward pass from the output down, then the SGD step")

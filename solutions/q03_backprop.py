@@ -136,7 +136,7 @@ def backprop_step(x, target, weights, biases, learning_rate, activation="relu"):
     activations, the deltas dL/dd^l, and the updated weights and biases.
     The arguments are not modified. An unknown ``activation`` raises ``ValueError``.
     """
-    # BEGIN SOLUTION: forward pass, then backward pass from the output down, then the SGD step
+    # BEGIN SOLUTION: forward pass, backward pass from the output down, then the SGD step
     weights = [np.asarray(w, dtype=np.float64) for w in weights]
     biases = [np.asarray(b, dtype=np.float64) for b in biases]
     a = np.asarray(x, dtype=np.float64)  # (n_0,)
