@@ -478,3 +478,17 @@ def test_head_params_match_keras(target, keras, seed):
             f"{classes} biases",
             slips={expected - classes: "you forgot the Dense layer's biases: one per class"},
         )
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_shows_every_experiment(target, tf):
+    # `python -m exercises.q09_advanced_cnns` prints this: what each experiment measured.
+    text = target.report()
+    for number in "1234":
+        assert f"\n{number}. " in f"\n{text}", (
+            f"report() printed no line for experiment {number}:\n{text}"
+        )

@@ -218,12 +218,15 @@ def test_residual_block_has_a_projection_only_where_needed(
             "gradient's path"
         )
     # The same structure built from Keras's layers has this many parameters.
-    inputs = keras.Input(x.shape[1:])
-    branch = keras.layers.Conv2D(filters, 3, strides=strides, padding="same")(inputs)
-    branch = keras.layers.Conv2D(filters, 3, padding="same")(branch)
+    layers = [  # (input channels, layer)
+        (in_channels, keras.layers.Conv2D(filters, 3, strides, padding="same")),
+        (filters, keras.layers.Conv2D(filters, 3, padding="same")),
+    ]
     if needs_projection(in_channels, filters, strides):
-        branch = keras.layers.Add()([branch, keras.layers.Conv2D(filters, 1, strides)(inputs)])
-    expected = keras.Model(inputs, branch).count_params()
+        layers.append((in_channels, keras.layers.Conv2D(filters, 1, strides)))
+    for channels, layer in layers:
+        layer.build((None, 6, 7, channels))
+    expected = sum(layer.count_params() for _, layer in layers)
     got = block.count_params()
     assert got == expected, (
         f"{call} has {got} parameters, expected {expected}: two 3x3 convolutions "
@@ -355,12 +358,24 @@ def test_backward_gradient_norms_match_gradient_tape(target, tf, keras):
 
 
 def test_residual_network_keeps_the_gradient(target, keras):
+    check_depth_experiment(target, keras, seed=0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("seed", range(1, 10), ids=[f"seed{s}" for s in range(1, 10)])
+def test_residual_network_keeps_the_gradient_on_other_seeds(target, keras, seed):
+    check_depth_experiment(target, keras, seed)
+
+
+def check_depth_experiment(target, keras, seed):
+    """Plain and residual networks of 30 convolutions: the gradient that reaches the input."""
+    __tracebackhide__ = True
     # At initialisation, with Keras's default initialisers, over seeds 0-9 (and with
     # TF_ENABLE_ONEDNN_OPTS=0 and =1 alike), the gradient reaching the input was:
-    #   plain network:    1.1e-5 .. 1.6e-5 times the gradient at its output,
+    #   plain network:    3.2e-6 .. 1.6e-5 times the gradient at its output,
     #   residual network: 2.3 .. 3.3 times it, and 1.5e5 .. 7.1e5 times the plain network's.
     # The thresholds below leave a margin of more than 60 on every seed.
-    seed = 0
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     shape = (8, 8, 16)
@@ -420,11 +435,23 @@ def test_input_gradient_norms_match_gradient_tape(target, tf, keras):
 
 
 def test_lstm_keeps_the_gradient_over_50_steps(target, keras):
+    check_time_experiment(target, keras, seed=0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("seed", range(1, 10), ids=[f"seed{s}" for s in range(1, 10)])
+def test_lstm_keeps_the_gradient_over_50_steps_on_other_seeds(target, keras, seed):
+    check_time_experiment(target, keras, seed)
+
+
+def check_time_experiment(target, keras, seed):
+    """A SimpleRNN and an RNN of the learner's LSTMCell: the gradient that reaches input 1."""
+    __tracebackhide__ = True
     # At initialisation, over seeds 0-9 (TF_ENABLE_ONEDNN_OPTS=0 and =1 alike), of the
     # gradient at the last input, the first of 50 inputs received:
     #   SimpleRNN(32): 5.6e-8 .. 4.7e-7;   LSTM(32) with Keras's initialisers: 2.8e-5 .. 2.0e-4,
     # that is 93 .. 1100 times as much. Thresholds: margins of 200 and 9 on every seed.
-    seed = 0
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     inputs = rng.standard_normal((8, 50, 8)).astype(np.float32)
@@ -613,7 +640,7 @@ def test_lstm_cell_round_trips_through_config(target):
 def test_gradient_picture_is_written(target, tmp_path):
     # A tiny-budget run of `python -m exercises.q10_deep_models --out DIR` (defaults: 15
     # blocks, 50 steps).
-    path = target.main(["--out", str(tmp_path), "--blocks", "2", "--steps", "5"])
+    path = target.main(["--out", str(tmp_path), "--blocks", "1", "--steps", "3"])
     png = tmp_path / "gradient_norms.png"
     assert png.exists(), f"main(['--out', DIR]) wrote no gradient_norms.png (it returned {path})"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000, (
