@@ -112,7 +112,7 @@ def check_equal(got, expected, call: str, why: str, slips=()) -> None:
         pass
     if not same_kind and isinstance(expected, numbers.Number):
         wanted = "an int" if isinstance(expected, numbers.Integral) else "a number"
-        reason = f"a {type(got).__name__} is not {wanted}; return {wanted}. {why}"
+        reason = f"a {type(got).__name__} is not {wanted}; return {wanted} itself. {reason}"
     pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
 
 

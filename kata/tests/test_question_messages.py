@@ -515,7 +515,7 @@ def test_q12_a_count_as_a_string_shows_as_a_string(kata_run):
     run = kata_run("tf_types")[12]
     for test, outcome in run.matching("test_dense_params_matches_keras").items():
         assert outcome.outcome == "failed", test
-        assert "(a str)" in outcome.text and "return the number itself" in outcome.text, (
+        assert "(a str)" in outcome.text and "is not an int; return an int" in outcome.text, (
             outcome.text
         )
     run.passed("test_lstm_params_matches_keras[seed0]")

@@ -36,7 +36,7 @@ def test_a_string_is_not_the_number_it_spells():
         check_equal("875", 875, "called dense_params(10, 5)", "10 * 5 weights and 5 biases")
     assert str(failure.value) == (
         "called dense_params(10, 5) returned '875' (a str), expected 875: a str is not an int; "
-        "return an int. 10 * 5 weights and 5 biases"
+        "return an int itself. 10 * 5 weights and 5 biases"
     )
 
 
@@ -47,7 +47,7 @@ def test_a_bool_is_not_a_count():
 
 def test_a_float_is_not_a_count():
     with pytest.raises(
-        pytest.fail.Exception, match="875.0, expected 875: a float is not an int; return an int"
+        pytest.fail.Exception, match="875.0, expected 875: a float is not an int; return an int itself"
     ):
         check_equal(875.0, 875, "called f()", "why")
 
