@@ -281,8 +281,8 @@ def print_table(result: dict, tr, run: Run) -> None:
         tr.write_line(total)
     if result["slow_skipped"]:
         tr.write_line(
-            f"{_count(result['slow_skipped'], 'slow test')} (training) skipped: add --slow to run "
-            "them."
+            f"{_count(result['slow_skipped'], 'slow test')} skipped (training, seed sweeps): "
+            "add --slow to run them."
         )
     step = result.get("next")
     if step:

@@ -152,7 +152,7 @@ def test_solutions_folder_runs_every_test_against_the_reference(kata):
     result.stdout.fnmatch_lines(
         [
             "*Convolution*2.25 / 3*3/4 tests passed (1 slow test not run: add --slow)*",
-            "*1 slow test (training) skipped*",
+            "*1 slow test skipped (training, seed sweeps)*",
         ]
     )
 

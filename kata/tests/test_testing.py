@@ -47,7 +47,8 @@ def test_a_bool_is_not_a_count():
 
 def test_a_float_is_not_a_count():
     with pytest.raises(
-        pytest.fail.Exception, match="875.0, expected 875: a float is not an int; return an int itself"
+        pytest.fail.Exception,
+        match="875.0, expected 875: a float is not an int; return an int itself",
     ):
         check_equal(875.0, 875, "called f()", "why")
 
