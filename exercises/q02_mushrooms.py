@@ -154,13 +154,16 @@ def encode_targets(labels):
 def build_model(n_inputs):
     """Return a compiled Keras model that maps (batch, n_inputs) to the probability of poison.
 
-    A feed-forward network: one or more hidden Dense layers with ReLU, then one output unit with
-    a sigmoid (``keras.Sequential`` is enough). Compile it with the loss that fits a sigmoid
-    output and 0/1 targets, and an optimizer that trains it in the five short epochs of
-    ``train_and_evaluate``: Adam with a learning rate of about 0.01 does (its default, 0.001,
-    needs several times more epochs).
+    A feed-forward network whose hidden Dense layers use ReLU (``keras.Sequential`` is enough;
+    begin it with ``keras.Input(shape=(n_inputs,))``). The output layer, its activation and the
+    loss are the exam's questions, so they are yours to choose: the model reads what
+    ``transform`` makes, learns from the targets ``encode_targets`` makes, and its output must
+    be read as a probability of "poisonous" (``predict_poisonous`` reads it).
+
+    Pick an optimizer that trains it in the five short epochs of ``train_and_evaluate``: Adam
+    with a learning rate of about 0.01 does (its default, 0.001, needs several times more).
     """
-    raise NotImplementedError("hidden ReLU layers, one sigmoid unit, binary cross-entropy")
+    raise NotImplementedError("a feed-forward network, compiled with a loss that fits its output")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -32,8 +32,10 @@ WIDTH = 3 + len(COLOURS) + len(ODOURS)  # 1 + 1 + 10 + 10 + 1
 # Held-out accuracy after a short training (train_and_evaluate: 2000 training and 1000 test
 # mushrooms, 5 epochs of batches of 64, Adam with learning rate 0.01 in the reference).
 ACCURACY = 0.95
-# The default run trains once, on this seed; the slow run on SLOW_SEEDS.
-# Measured with the reference (ten seeds each, TF_ENABLE_ONEDNN_OPTS=0 and =1): see the report.
+# The default run trains once, on this seed; the slow run on SLOW_SEEDS. Measured with the
+# reference on seeds 0..9, with TF_ENABLE_ONEDNN_OPTS=0 and =1 (the same numbers): 10 of 10 pass,
+# held-out accuracy 0.968 to 0.989 (seed 0: 0.979; seeds 1..5: 0.972 to 0.983). With Adam's
+# default learning rate of 0.001 instead of 0.01 none passes (0.872 to 0.949), hence the hint.
 QUICK_SEED = 0
 SLOW_SEEDS = range(1, 6)
 
@@ -764,8 +766,11 @@ def test_loss_fits_the_output(target, keras):
 # --------------------------------------------------------------------------------------------
 
 
-def check_accuracy(target, seed):
+def check_accuracy(target, seed, capsys=None):
     accuracy = target.train_and_evaluate(seed)
+    if capsys is not None:  # the slow run shows each seed's result as it comes
+        with capsys.disabled():
+            print(f" [seed {seed}: held-out accuracy {accuracy:.3f}]", end="", flush=True)
     assert accuracy >= ACCURACY, (
         f"{called('train_and_evaluate', seed)} (your preprocessing and model, 5 epochs on 2000 "
         f"mushrooms) reached a held-out accuracy of {accuracy:.3f}, expected at least "
@@ -782,5 +787,5 @@ def test_held_out_accuracy_after_a_short_training(target, tf):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("seed", SLOW_SEEDS, ids=[f"seed{s}" for s in SLOW_SEEDS])
-def test_held_out_accuracy_on_several_seeds(target, tf, seed):
-    check_accuracy(target, seed)
+def test_held_out_accuracy_on_several_seeds(target, tf, seed, capsys):
+    check_accuracy(target, seed, capsys)
