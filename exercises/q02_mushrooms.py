@@ -104,7 +104,7 @@ def read_numbers(table, column):
     A value that is not a number (the string "big", say) raises ValueError whose message names
     the column and the value; ``float(value)`` alone would name only the value.
     """
-    raise NotImplementedError("each value as a float, nan for None; ValueError names column and value")
+    raise NotImplementedError("each value as a float, nan for None; ValueError names column, value")
 
 
 def fit_preprocessing(train):
@@ -120,7 +120,7 @@ def fit_preprocessing(train):
 
     Only the training split may be used here: the test split stands for mushrooms never seen.
     """
-    raise NotImplementedError("the training split's mean and std per number, its most frequent categories")
+    raise NotImplementedError("training means and stds, and the commonest categories")
 
 
 def transform(table, stats):
@@ -140,7 +140,7 @@ def transform(table, stats):
     that is not a feature nor the label; a number that is not a number ("big"); an unknown
     category or gills value.
     """
-    raise NotImplementedError("check the columns, then numbers, one-hot categories and gills, side by side")
+    raise NotImplementedError("check the columns; then numbers, one-hot categories and gills")
 
 
 def encode_targets(labels):

@@ -88,7 +88,7 @@ def dropout(x, rate, training, rng):
     divided by (1 - rate): the expected value of every entry stays x. At inference (training is
     False) ``x`` is returned unchanged. A rate outside [0, 1) raises ValueError.
     """
-    raise NotImplementedError("keep each entry with probability 1 - rate and scale the kept ones up")
+    raise NotImplementedError("keep each entry with probability 1 - rate; scale the kept ones up")
 
 
 def polynomial_features(x, degree):

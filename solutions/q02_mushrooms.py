@@ -129,7 +129,7 @@ def read_numbers(table, column):
     A value that is not a number (the string "big", say) raises ValueError whose message names
     the column and the value; ``float(value)`` alone would name only the value.
     """
-    # BEGIN SOLUTION: each value as a float, nan for None; ValueError names column and value
+    # BEGIN SOLUTION: each value as a float, nan for None; ValueError names column, value
     values = np.empty(len(table[column]))
     for i, value in enumerate(table[column]):
         try:
@@ -153,7 +153,7 @@ def fit_preprocessing(train):
 
     Only the training split may be used here: the test split stands for mushrooms never seen.
     """
-    # BEGIN SOLUTION: the training split's mean and std per number, its most frequent categories
+    # BEGIN SOLUTION: training means and stds, and the commonest categories
     stats = {}
     for column in NUMBERS:
         values = read_numbers(train, column)  # (n,), nan where missing
@@ -183,7 +183,7 @@ def transform(table, stats):
     that is not a feature nor the label; a number that is not a number ("big"); an unknown
     category or gills value.
     """
-    # BEGIN SOLUTION: check the columns, then numbers, one-hot categories and gills, side by side
+    # BEGIN SOLUTION: check the columns; then numbers, one-hot categories and gills
     unknown = sorted(set(table) - {*FEATURES, TARGET})
     missing = [column for column in FEATURES if column not in table]
     if unknown or missing:

@@ -99,7 +99,7 @@ def dropout(x, rate, training, rng):
     divided by (1 - rate): the expected value of every entry stays x. At inference (training is
     False) ``x`` is returned unchanged. A rate outside [0, 1) raises ValueError.
     """
-    # BEGIN SOLUTION: keep each entry with probability 1 - rate and scale the kept ones up
+    # BEGIN SOLUTION: keep each entry with probability 1 - rate; scale the kept ones up
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"rate must be in [0, 1), got {rate!r}")
     x = np.asarray(x, dtype=np.float64)
