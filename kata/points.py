@@ -75,8 +75,57 @@ QUESTIONS: dict[int, Question] = {
                 "test_conv2d_is_vectorised": 1,
             },
         ),
-        Question(9, "Advanced CNNs", 4, negative_marking=True),
-        Question(10, "Deep models: CNN and RNN adaptations", 10),
+        Question(
+            9,
+            "Advanced CNNs",
+            4,
+            negative_marking=True,
+            weights={
+                # the four statements carry the points; the experiments that settle them teach
+                "test_statement": 1,
+                "test_conv_cost_matches_keras": 0,
+                "test_bottleneck_costs_match_keras": 0,
+                "test_dense_block_channels_match_keras": 0,
+                "test_dense_block_layers_each_add_growth_rate_channels": 0,
+                "test_transposed_output_size_matches_keras": 0,
+                "test_transposed_conv_matches_tensorflow": 0,
+                "test_transposed_conv_is_the_adjoint_of_conv": 0,
+                "test_transposed_conv_restores_shape_not_values": 0,
+                "test_transposed_conv_rejects_bad_arguments": 0,
+                "test_head_params_match_keras": 0,
+                "test_report_shows_every_experiment": 0,
+            },
+        ),
+        Question(
+            10,
+            "Deep models: CNN and RNN adaptations",
+            10,
+            weights={
+                # 1. the problem and why depth causes it: 1
+                "test_problem_is_named": 0.5,
+                "test_cause_in_deep_models_is_named": 0.5,
+                # 2. two CNN adaptations, one in detail (a residual block, measured): 4
+                "test_cnn_adaptations_are_chosen": 1,
+                "test_residual_block_has_a_projection_only_where_needed": 0.75,
+                "test_residual_block_output_matches_its_equation": 1,
+                "test_residual_block_round_trips_through_config_and_keras_file": 0.25,
+                "test_backward_gradient_norms_match_gradient_tape": 0.25,
+                "test_residual_network_keeps_the_gradient": 0.5,
+                "test_residual_network_keeps_the_gradient_on_other_seeds": 0,  # slow: a check
+                "test_gradient_picture_is_written": 0.25,
+                # 3. why a one-layer RNN suffers too (depth in time, measured): 1
+                "test_cause_in_one_layer_rnns_is_named": 0.5,
+                "test_input_gradient_norms_match_gradient_tape": 0.25,
+                "test_lstm_keeps_the_gradient_over_50_steps": 0.25,
+                "test_lstm_keeps_the_gradient_over_50_steps_on_other_seeds": 0,  # slow: a check
+                # 4. two RNN adaptations, one in detail (an LSTM cell): 4
+                "test_rnn_adaptations_are_chosen": 1,
+                "test_lstm_cell_step_matches_keras": 1.5,
+                "test_lstm_cell_runs_a_sequence_like_keras_lstm": 0.75,
+                "test_lstm_cell_initialises_like_keras": 0.5,
+                "test_lstm_cell_round_trips_through_config": 0.25,
+            },
+        ),
         Question(
             11,
             "Which architecture?",

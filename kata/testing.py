@@ -100,8 +100,9 @@ def check_equal(got, expected, call: str, why: str, slips=()) -> None:
     same_kind = isinstance(got, numbers.Number) == isinstance(expected, numbers.Number) and (
         isinstance(got, str) == isinstance(expected, str)
     )
-    if isinstance(expected, numbers.Integral) and isinstance(got, bool):
-        same_kind = False  # True == 1 in Python, but a count is not a truth value
+    if isinstance(expected, numbers.Integral) and not isinstance(expected, bool):
+        # True == 1 and 875.0 == 875 in Python, but a count is an int
+        same_kind = same_kind and isinstance(got, numbers.Integral) and not isinstance(got, bool)
     if same_kind and got == expected:
         return
     reason = why
@@ -109,12 +110,9 @@ def check_equal(got, expected, call: str, why: str, slips=()) -> None:
         reason = dict(slips).get(got, why)
     except TypeError:  # an unhashable result, e.g. a list
         pass
-    if not same_kind:
-        reason = (
-            f"{show(got)} is not a {type(expected).__name__}; return the number itself. {why}"
-            if isinstance(expected, numbers.Number)
-            else why
-        )
+    if not same_kind and isinstance(expected, numbers.Number):
+        wanted = "an int" if isinstance(expected, numbers.Integral) else "a number"
+        reason = f"a {type(got).__name__} is not {wanted}; return {wanted} itself. {reason}"
     pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
 
 
