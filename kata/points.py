@@ -33,7 +33,25 @@ class Question:
 QUESTIONS: dict[int, Question] = {
     q.number: q
     for q in [
-        Question(1, "Biological and artificial neurons", 1.5, negative_marking=True),
+        Question(
+            1,
+            "Biological and artificial neurons",
+            1.5,
+            negative_marking=True,
+            weights={
+                "test_statement": 1,  # the three statements, an equal share each
+                # what the statements are decided by: weight 0 (they teach, never cost points)
+                "test_artificial_neuron_matches_keras_dense": 0,
+                "test_lif_follows_the_euler_recurrence": 0,
+                "test_lif_interspike_interval_matches_closed_form": 0,
+                "test_lif_stays_silent_below_the_threshold_current": 0,
+                "test_firing_rate_counts_spikes_per_second": 0,
+                "test_count_connections_matches_keras": 0,
+                "test_weights_excite_or_inhibit_in_both_neurons": 0,
+                "test_training_changes_weights_but_not_connections": 0,
+                "test_spike_height_is_fixed_while_the_rate_grows": 0,
+            },
+        ),
         Question(2, "Application: a mushroom classifier", 10),
         Question(
             3,
@@ -52,8 +70,47 @@ QUESTIONS: dict[int, Question] = {
                 "test_unknown_activation_raises_value_error": 0.25,
             },
         ),
-        Question(4, "Optimizers", 5, negative_marking=True),
-        Question(5, "Activations and gradients", 2.5, negative_marking=True),
+        Question(
+            4,
+            "Optimizers",
+            5,
+            negative_marking=True,
+            weights={
+                "test_statement": 1,  # the five statements, an equal share each
+                # what the statements are decided by: weight 0 (they teach, never cost points)
+                "test_update_matches_keras": 0,
+                "test_update_does_not_modify_its_arguments": 0,
+                "test_activation_floats_matches_keras": 0,
+                "test_gradient_floats_matches_keras": 0,
+                "test_momentum_rolls_through_a_shallow_local_minimum": 0,
+                "test_activation_memory_grows_with_the_batch_size": 0,
+                "test_adagrad_and_momentum_remember_different_things": 0,
+                "test_only_adagrads_effective_learning_rate_keeps_shrinking": 0,
+                "test_figures_are_written": 0,
+            },
+        ),
+        Question(
+            5,
+            "Activations and gradients",
+            2.5,
+            negative_marking=True,
+            weights={
+                "test_statement": 1,  # the five statements, an equal share each
+                # what the statements are decided by: weight 0 (they teach, never cost points)
+                "test_function_matches_keras": 0,
+                "test_derivative_matches_gradient_tape": 0,
+                "test_derivative_at_zero_is_the_left_slope": 0,
+                "test_large_inputs_give_finite_exact_results": 0,
+                "test_layer_gradient_norms_match_gradient_tape": 0,
+                "test_dead_units_match_gradient_tape": 0,
+                "test_linear_layers_collapse_into_one": 0,
+                "test_relu_gradients_explode_with_large_weights": 0,
+                "test_leaky_relu_explodes_like_relu": 0,
+                "test_a_negative_bias_kills_relu_units_but_no_leaky_relu_unit": 0,
+                "test_sigmoid_gradients_vanish_but_leaky_relu_gradients_do_not": 0,
+                "test_figures_are_written": 0,
+            },
+        ),
         Question(6, "Zero-centred drives", 3),
         Question(7, "Overfitting and regularisation", 5),
         Question(
