@@ -290,8 +290,6 @@ QUESTIONS: dict[int, Question] = {
         Question(13, "Variational autoencoders", 3, negative_marking=True),
         Question(14, "GAN loss and autoencoder loss", 5),
         Question(15, "GANs", 2, negative_marking=True),
-        Question(16, "Bahdanau attention", 4),
-        Question(17, "Word embeddings and negative sampling", 4),
         Question(
             18,
             "Reverse ML engineering",
@@ -307,6 +305,65 @@ QUESTIONS: dict[int, Question] = {
                 "test_from_config_gives_the_same_model": 1,
                 "test_keras_save_load_round_trip": 0.75,
                 "test_command_prints_the_shapes_beside_the_asked_ones": 0.25,
+            },
+        ),
+        Question(
+            16,
+            "Bahdanau attention",
+            4,
+            weights={
+                # the layer: 2.6
+                "test_weights_have_the_documented_shapes": 0.2,
+                "test_exam_example_by_hand": 0.4,
+                "test_zero_v_gives_uniform_weights_and_the_mean": 0.1,
+                "test_matches_numpy_hand_computation": 0.4,
+                "test_weights_sum_to_one": 0.2,
+                "test_masked_steps_get_zero_weight": 0.25,
+                "test_masking_the_tail_equals_cutting_it_off": 0.15,
+                "test_matches_keras_additive_attention_with_identity_projections": 0.2,
+                "test_matches_keras_additive_attention_after_dense_projections": 0.3,
+                "test_gradients_match_a_tensorflow_oracle": 0.2,
+                "test_works_inside_tf_function": 0.05,
+                "test_saved_model_loads_with_the_same_outputs": 0.15,
+                # the exam's question: 0.9
+                "test_problem_attention_removes": 0.6,
+                "test_what_queries_the_encoder_states": 0.3,
+                # the experiment and the picture: 0.5
+                "test_tiny_reverse_experiment_runs": 0.1,
+                "test_attention_beats_fixed_context_on_long_sequences": 0.3,
+                "test_heat_map_is_written": 0.1,
+            },
+        ),
+        Question(
+            17,
+            "Word embeddings and negative sampling",
+            4,
+            weights={
+                # training data: 0.8
+                "test_exam_skipgram_pairs_by_hand": 0.15,
+                "test_skipgram_pairs_match_keras": 0.25,
+                "test_skipgram_pairs_of_one_word_are_none": 0.05,
+                "test_exam_cbow_examples_by_hand": 0.1,
+                "test_cbow_examples_match_tensorflow_frames": 0.2,
+                "test_cbow_examples_of_a_short_sentence_are_none": 0.05,
+                # the noise distribution: 0.7
+                "test_exam_noise_distribution_by_hand": 0.15,
+                "test_noise_distribution_matches_the_formula": 0.2,
+                "test_negatives_follow_the_unigram_distribution_to_the_three_quarters": 0.25,
+                "test_sample_negatives_uses_the_given_generator": 0.1,
+                # the loss: 0.9
+                "test_exam_loss_at_word2vec_initialisation": 0.2,
+                "test_loss_matches_sigmoid_cross_entropy": 0.35,
+                "test_loss_gradients_match_sigmoid_cross_entropy": 0.2,
+                "test_loss_stays_finite_for_large_scores": 0.15,
+                # the cost and the exam's question: 1.3
+                "test_softmax_dot_products_match_tensorflow_logits": 0.3,
+                "test_negative_sampling_dot_products_match_tensorflow_logits": 0.2,
+                "test_problem_of_the_full_softmax": 0.4,
+                "test_what_negative_sampling_does": 0.4,
+                # the experiment and the picture: 0.3
+                "test_cooccurring_words_end_up_closer": 0.2,
+                "test_embedding_picture_is_written": 0.1,
             },
         ),
         Question(
@@ -365,7 +422,38 @@ QUESTIONS: dict[int, Question] = {
                 "test_ppo_solves_continuous_lunar_lander": 0.3,
             },
         ),
-        Question(20, "L0 regularisation (a paper)", 2, bonus=True),
+        Question(
+            20,
+            "L0 regularisation (a paper)",
+            2,
+            bonus=True,
+            weights={
+                # the gate: 0.8
+                "test_exam_gate_samples_by_hand": 0.15,
+                "test_gate_samples_match_tensorflow": 0.15,
+                "test_gate_samples_use_the_constants_given": 0.05,
+                "test_gate_samples_broadcast_one_noise_per_example": 0.05,
+                "test_exam_probability_nonzero_by_hand": 0.1,
+                "test_probability_nonzero_matches_the_noise_threshold": 0.1,
+                "test_probability_nonzero_matches_the_sampled_gates": 0.05,
+                "test_exam_deterministic_gate_by_hand": 0.05,
+                "test_deterministic_gate_matches_tensorflow": 0.05,
+                "test_without_the_stretch_no_gate_is_exactly_zero": 0.05,
+                # the layer: 0.5
+                "test_layer_weights_have_the_documented_shapes": 0.05,
+                "test_layer_at_test_time_uses_the_deterministic_gates": 0.1,
+                "test_layer_in_training_gates_with_the_given_noise": 0.1,
+                "test_layer_in_training_draws_one_gate_per_example": 0.05,
+                "test_expected_l0_counts_the_weights_each_gate_switches": 0.1,
+                "test_gradients_reach_the_gates_in_training": 0.05,
+                "test_saved_model_loads_with_the_same_outputs": 0.05,
+                # the summary of the paper: 0.5
+                "test_summary_of_the_paper": 0.5,
+                # the experiment: 0.2
+                "test_l0_training_switches_off_the_irrelevant_inputs": 0.15,
+                "test_without_the_penalty_the_irrelevant_inputs_stay_on": 0.05,
+            },
+        ),
     ]
 }
 
