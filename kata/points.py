@@ -61,7 +61,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     # the exam's choices: the task and the architecture
                     "test_task_type": 1,
                     "test_architecture_choice": 1,
-                    # preprocessing: the input vector, its width and how each feature becomes numbers
+                    # preprocessing: the input vector, its width, how each feature becomes numbers
                     "test_input_columns": 1,
                     "test_transform_makes_23_columns": 0.5,
                     "test_one_hot_matches_keras_string_lookup": 1,
