@@ -21,11 +21,21 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "kata", "solutions", "tests", "benchmarks", "noxfile.py")
 
 
+# The oldest pytest plugins pyproject.toml allows, and the newest: the plugin must work on both.
+PYTEST_OLDEST = ("pytest==8.0.0", "pytest-timeout==2.3.1", "pytest-xdist==3.5.0")
+PYTEST_NEWEST = ("pytest", "pytest-timeout", "pytest-xdist")
+
+
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Test the kata's own infrastructure: plugin, scoring, stub generator."""
+@nox.parametrize(
+    "plugins",
+    [nox.param(PYTEST_OLDEST, id="oldest"), nox.param(PYTEST_NEWEST, id="newest")],
+)
+def tests(session: nox.Session, plugins: tuple[str, ...]) -> None:
+    """Test the kata's own infrastructure (plugin, score, stubs) on the oldest and newest pytest."""
     session.install("-e", ".", "--no-deps")
-    session.install("pytest>=8", "pytest-timeout>=2.3", "numpy")
+    session.install("--upgrade", *plugins, "numpy", "jsonschema")
+    session.run("pytest", "--version")
     session.run("pytest", "kata/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -41,9 +51,11 @@ def solutions(session: nox.Session) -> None:
 
 @nox.session
 def integrity(session: nox.Session) -> None:
-    """Check that every kata test fails on pristine stubs and exercises/ is in sync."""
+    """Check that every kata test fails on pristine stubs, and that each message fits its slip."""
     session.install(*KATA)
     session.run("python", "-m", "kata.integrity", *session.posargs)
+    # Mutants of the references (needs TensorFlow, so not in the `tests` sessions)
+    session.run("pytest", "kata/tests/test_question_messages.py", "-p", "no:cacheprovider")
 
 
 @nox.session(python=False)

@@ -16,7 +16,11 @@ A learner's work is never lost: an exercise that differs from what was last gene
     python -m kata.stubs             # regenerate exercises/ from solutions/
     python -m kata.stubs --check     # exit 1 if exercises/ is not what the generator makes
     python -m kata.stubs --out DIR   # write pristine stubs into DIR instead
-    python -m kata.stubs --force q08_convolution   # overwrite (restore) one exercise
+    python -m kata.stubs --force q08               # restore one exercise (yours is backed up)
+    python -m kata.stubs --force q19_lunar_lander/blocks.py   # one file of a package question
+    python -m kata.stubs --force --all             # restore every exercise (all backed up)
+
+Before ``--force`` overwrites a file you changed, it copies it to ``.kata/backups/<time>/``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import datetime
 import hashlib
 import json
 import re
@@ -33,12 +38,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kata import naming
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".stubs.json"
+BACKUPS = ".kata/backups"
+"""Where `--force` copies a learner's changed files before it overwrites them."""
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 STUB = re.compile(r"^[ \t]*# STUB:(?: (?P<code>.*))?$")
-QUESTION = re.compile(r"^q\d\d_\w+(\.py)?$")
 
 
 class StubError(ValueError):
@@ -157,7 +165,7 @@ def solution_files(solutions: Path) -> list[Path]:
     """Every file of every question (``qNN_topic.py`` or the package ``qNN_topic/``)."""
     files = []
     for entry in sorted(solutions.iterdir()):
-        if not QUESTION.match(entry.name):
+        if naming.question_of_name(naming.stem(entry)) is None:
             continue
         if entry.is_dir():
             files += sorted(
@@ -184,6 +192,7 @@ class Report:
     unchanged: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # changed by the learner: left alone
     differ: list[str] = field(default_factory=list)  # --check: not what the generator makes
+    backed_up: list[tuple[str, Path]] = field(default_factory=list)  # (file, its backup)
 
 
 def generate(
@@ -191,13 +200,22 @@ def generate(
     exercises: Path = ROOT / "exercises",
     force: bool | list[str] = False,
     check: bool = False,
+    only: set[str] | None = None,
+    backup: Path | None = None,
 ) -> Report:
-    """Write (or with ``check``, compare) the stubs of every solution file."""
+    """Write (or with ``check``, compare) the stubs of the solution files.
+
+    ``only``: the files to consider (paths relative to ``solutions/``), all if None. ``force``:
+    overwrite files the learner changed (True), or only those of the named questions (a list).
+    ``backup``: a folder that receives a copy of every changed file before it is overwritten.
+    """
     report = Report()
     manifest_path = exercises / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     for path in solution_files(solutions):
         rel = path.relative_to(solutions).as_posix()
+        if only is not None and rel not in only:
+            continue
         new = render(path, solutions)
         dest = exercises / rel
         current = dest.read_bytes() if dest.exists() else None
@@ -209,15 +227,20 @@ def generate(
             continue
         question = rel.split("/")[0].removesuffix(".py")
         forced = force is True or (isinstance(force, list) and question in force)
-        if current is not None and current != new and not forced:
-            if digest(current) != manifest.get(rel):
-                report.kept.append(rel)
-                continue
+        changed = current is not None and current != new and digest(current) != manifest.get(rel)
+        if changed and not forced:
+            report.kept.append(rel)
+            continue
+        if changed and backup is not None:
+            saved = backup / exercises.name / rel
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_bytes(current)
+            report.backed_up.append((rel, saved))
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(new)
         manifest[rel] = digest(new)
         report.written.append(rel)
-    if check:
+    if check and only is None:
         expected = {p.relative_to(solutions).as_posix() for p in solution_files(solutions)}
         if set(manifest) - expected:
             report.differ += sorted(set(manifest) - expected)
@@ -225,6 +248,39 @@ def generate(
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
     return report
+
+
+def select_files(names: list[str], solutions: Path = ROOT / "solutions") -> set[str]:
+    """The solution files (relative paths) that a learner's names mean.
+
+    ``q08``, ``8``, ``q08_convolution``, ``exercises/q08_convolution.py`` name a question (all
+    its files); ``q19_lunar_lander/blocks.py`` names one file of a package question. Raises
+    StubError, listing what exists, for a name that matches nothing.
+    """
+    files = [p.relative_to(solutions).as_posix() for p in solution_files(solutions)]
+    questions = sorted({rel.split("/")[0].removesuffix(".py") for rel in files})
+    chosen: set[str] = set()
+    for name in names:
+        found = naming.parse_reference(name, questions)
+        if found is not None:
+            question, inner = found
+            matches = [
+                rel
+                for rel in files
+                if rel.split("/")[0].removesuffix(".py") == question
+                and (inner is None or rel == f"{question}/{inner}")
+            ]
+            if matches:
+                chosen.update(matches)
+                continue
+        listing = "\n  ".join(
+            questions + [rel for rel in files if "/" in rel and not rel.endswith("__init__.py")]
+        )
+        raise StubError(
+            f"no question or file called {name!r}. Name a question (q08, 8, q08_convolution or "
+            f"exercises/q08_convolution.py) or a file of a package question:\n  {listing}"
+        )
+    return chosen
 
 
 def export_pristine(out: Path, solutions: Path = ROOT / "solutions") -> Path:
@@ -245,9 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "questions",
         nargs="*",
-        help="with --force: only these questions (e.g. q08_convolution)",
+        help="only these questions or files (q08, 8, q08_convolution, "
+        "exercises/q08_convolution.py, q19_lunar_lander/blocks.py)",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite changed exercises")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"overwrite the named exercises even if you changed them (a copy goes to {BACKUPS}/)",
+    )
+    parser.add_argument("--all", action="store_true", help="with --force: every question")
     parser.add_argument("--check", action="store_true", help="only check exercises/ is in sync")
     parser.add_argument("--out", type=Path, help="write pristine stubs into this folder")
     args = parser.parse_args(argv)
@@ -256,8 +318,19 @@ def main(argv: list[str] | None = None) -> int:
             export_pristine(args.out)
             print(f"pristine stubs written to {args.out}")
             return 0
-        force = (args.questions or True) if args.force else False
-        report = generate(force=force, check=args.check)
+        if args.force and not args.questions and not args.all:
+            print(
+                "error: --force overwrites your work: name what to restore (e.g. `--force q08`), "
+                "or add --all to restore every question. Changed files are copied to "
+                f"{BACKUPS}/ first.",
+                file=sys.stderr,
+            )
+            return 2
+        only = select_files(args.questions) if args.questions else None
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        report = generate(
+            force=args.force, check=args.check, only=only, backup=ROOT / BACKUPS / stamp
+        )
     except StubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -269,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"exercises/ is in sync with solutions/ ({len(report.unchanged)} files)")
         return 0
+    for rel, saved in report.backed_up:
+        print(f"backed up exercises/{rel} to {saved.relative_to(ROOT)}")
     for rel in report.written:
         print(f"wrote     exercises/{rel}")
     for rel in report.kept:
