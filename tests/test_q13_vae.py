@@ -131,6 +131,11 @@ def test_epsilon_is_standard_normal_noise(target, tf):
         "expected 1: eps comes from the standard normal distribution"
     )
     within_one = float(np.mean(np.abs(first) < 1.0))
+    print(
+        f"\nz with mean 0 and logvar 0 (that is, eps): mean {first.mean():+.4f}, standard "
+        f"deviation {first.std():.4f}, within one standard deviation {within_one:.3f} "
+        "(N(0, 1): 0, 1, 0.683)"
+    )
     assert abs(within_one - 0.6827) < 0.01, (
         f"{call}: {within_one:.3f} of the draws lie within one standard deviation; for N(0, 1) "
         "it is 0.683: eps must be normal (tf.random.normal), not uniform"
@@ -146,6 +151,10 @@ def test_epsilon_is_standard_normal_noise(target, tf):
     call = called("reparameterize", mean, logvar)
     z = as_array(target.reparameterize(mean, logvar), call)
     eps = (z - mean) / np.exp(logvar / 2)
+    print(
+        f"(z - mean) / exp(logvar / 2) for mean {np.round(mean[0], 2)}, logvar "
+        f"{np.round(logvar[0], 2)}: mean {eps.mean():+.4f}, standard deviation {eps.std():.4f}"
+    )
     assert abs(eps.mean()) < 5 / math.sqrt(count) and abs(eps.std() - 1.0) < 0.02, (
         f"{call}: (z - mean) / exp(logvar / 2) has mean {eps.mean():.4f} and standard deviation "
         f"{eps.std():.4f}, expected 0 and 1: the noise is N(0, I) for every mean and variance; "
@@ -160,6 +169,10 @@ def test_reparameterisation_keeps_mean_and_spread_and_passes_gradients(target, t
     logvar = np.full((n, 2), [math.log(4.0), math.log(0.25)], np.float32)
     call = called("reparameterize", mean, logvar)
     z = as_array(target.reparameterize(mean, logvar), call)
+    print(
+        f"\nmean [3, -1], variance [4, 0.25]: the draws of z have means {np.round(z.mean(0), 3)} "
+        f"and standard deviations {np.round(z.std(0), 3)}"
+    )
     assert np.allclose(z.mean(axis=0), [3.0, -1.0], atol=0.05) and np.allclose(
         z.std(axis=0), [2.0, 0.5], rtol=0.03
     ), (
@@ -184,6 +197,7 @@ def test_reparameterisation_keeps_mean_and_spread_and_passes_gradients(target, t
                 "training can reach the encoder through the sample",
                 pytrace=False,
             )
+        print(f"dz/d{name} (summed over z), first row: {np.round(got.numpy()[0], 4)}")
         assert np.allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6), (
             f"{call}: dz/d{name} is {np.round(got.numpy(), 4)}, expected "
             f"{np.round(expected.numpy(), 4)} (tf.GradientTape on mean + exp(logvar / 2) * eps)"
@@ -295,6 +309,10 @@ def test_encoder_gives_gaussian_parameters_decoder_images(target, tf):
             f"{call}: {name} has shape {tuple(output.shape)}, expected (5, 3): one value per "
             "latent dimension: the encoder describes a Gaussian in the latent space"
         )
+    print(
+        f"\nencoder: image {images.shape[1:]} -> mean {tuple(outputs[0].shape)} and logvar "
+        f"{tuple(outputs[1].shape)}"
+    )
     decoder = target.build_decoder(3, 16)
     z = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
     call = f"{called('build_decoder', 3, 16)}, then decoder({show(z)})"
@@ -304,6 +322,10 @@ def test_encoder_gives_gaussian_parameters_decoder_images(target, tf):
         "value per pixel (no mean and variance per pixel)"
     )
     values = np.asarray(decoded)
+    print(
+        f"decoder: code {z.shape} -> {tuple(decoded.shape)}, pixel values in "
+        f"[{values.min():.3f}, {values.max():.3f}]"
+    )
     assert values.min() >= 0 and values.max() <= 1, (
         f"{call} gave pixel values in [{values.min():.3f}, {values.max():.3f}], expected [0, 1] "
         "(a sigmoid output): they are compared with the input pixels directly"
@@ -320,6 +342,8 @@ def test_fixed_latent_code_decodes_to_the_same_image(target, tf):
     z = np.random.default_rng(2).standard_normal((6, target.LATENT_DIM)).astype(np.float32)
     outputs = [np.asarray(decoder(z)) for _ in range(3)]
     outputs += [np.asarray(decoder(z, training=True)) for _ in range(2)]
+    spread = max(float(np.abs(o - outputs[0]).max()) for o in outputs)
+    print(f"\n6 fixed codes decoded 5 times: largest difference between runs {spread}")
     for other in outputs[1:]:
         assert np.array_equal(outputs[0], other), (
             f"{called('build_decoder')} decoded the same codes {show(z)} to different images: "
@@ -329,6 +353,7 @@ def test_fixed_latent_code_decodes_to_the_same_image(target, tf):
     image = np.repeat(target.make_images(1, seed=3), 2, axis=0)  # the same image twice
     mean, logvar = encoder(image)
     z = np.asarray(target.reparameterize(mean, logvar))
+    print(f"one image encoded twice, then sampled: z = {np.round(z[0], 3)} and {np.round(z[1], 3)}")
     assert not np.allclose(z[0], z[1]), (
         f"{called('reparameterize', mean, logvar)} gave the same z for the same image twice: "
         "sampling z is where a VAE's variety comes from"
@@ -412,9 +437,16 @@ def test_kl_term_pulls_encodings_towards_standard_normal(target, tf):
     """Statement 3: the KL term measures, and training shrinks, the distance to N(0, I)."""
     images, models = trained(target)
     kl = {}
+    print()
     for name, model in models.items():
         mean, logvar = model.encoder(images)
         kl[name] = float(np.mean(target.kl_divergence(mean, logvar)))
+        mean, variance = np.asarray(mean), np.exp(np.asarray(logvar))
+        print(
+            f"{name:>10s}: mean KL from N(0, I) {kl[name]:6.2f}; per latent dimension: "
+            f"spread of the means {np.round(mean.std(0), 2)}, mean variance "
+            f"{np.round(variance.mean(0), 3)}"
+        )
     assert kl["VAE"] <= KL_RATIO * kl["no KL term"], (
         f"after {TRAIN_STEPS} steps the VAE's encodings have a mean KL divergence from N(0, I) of "
         f"{kl['VAE']:.2f}, the same model trained without the KL term {kl['no KL term']:.2f}; "
@@ -431,6 +463,11 @@ def test_prior_samples_look_like_data_only_with_kl(target, tf):
         for name, model in models.items()
     }
     blank = target.distance_to_data(np.zeros((1, 8, 8)), images)
+    print(
+        f"\ndecoded draws from N(0, I), distance to the nearest training image: VAE "
+        f"{distance['VAE']:.3f}, no KL term {distance['no KL term']:.3f} "
+        f"(a blank image: {blank:.3f})"
+    )
     assert distance["VAE"] <= PRIOR_DISTANCE_RATIO * distance["no KL term"], (
         f"decoded draws from N(0, I) lie {distance['VAE']:.3f} from the nearest training image "
         f"with the VAE and {distance['no KL term']:.3f} without the KL term (a blank image: "

@@ -306,6 +306,12 @@ def test_squared_error_prefers_a_blur_of_neither_mode(target, tf):
     )
     columns = blur.mean(axis=0)  # (8,): the mean brightness of each column
     distances = np.sqrt(((targets - blur) ** 2).sum(axis=(1, 2)))
+    print(
+        f"\nmean squared error over the targets: best prediction {errors['blur']:.4f}, "
+        f"a real image {errors['sharp']:.4f}\n"
+        f"best prediction's column brightness: {np.round(columns, 2)}; "
+        f"distance to the nearest target {distances.min():.2f}"
+    )
     assert np.all(columns[list(target.BAR_COLUMNS)] < 0.75) and distances.min() > BLUR_DISTANCE, (
         f"the best squared-error prediction has column brightnesses {np.round(columns, 2)} and "
         f"lies {distances.min():.2f} from the nearest target; expected two half-bright bars far "
@@ -333,6 +339,10 @@ def test_discriminator_rejects_the_blur(target, tf):
         "blur": float(target.generator_loss(blur_logits)),
         "real": float(target.generator_loss(real_logits)),
     }
+    print(
+        f"\nheld-out accuracy of the discriminator (real vs blur): {accuracy:.3f}\n"
+        f"generator_loss of the blur {loss['blur']:.3f}, of real images {loss['real']:.4f}"
+    )
     assert loss["blur"] >= BLUR_GENERATOR_LOSS and loss["real"] <= REAL_GENERATOR_LOSS, (
         f"under that discriminator, your generator_loss is {loss['blur']:.3f} for the blur and "
         f"{loss['real']:.3f} for real images; expected at least {BLUR_GENERATOR_LOSS} and at "

@@ -144,6 +144,9 @@ def test_losses_cannot_both_reach_zero(target, tf):
         totals.append(d + g)
         rows.append((logit, d, g))
     worst = int(np.argmin(totals))
+    print("\nfake logit   discriminator_loss   generator_loss   sum")
+    for logit, d, g in rows[::10]:
+        print(f"{logit:+10.0f}   {d:18.4f}   {g:14.4f}   {d + g:.4f}")
     logit, d, g = rows[worst]
     assert totals[worst] >= LOG4 - 1e-4, (
         f"with a fake logit of {logit:g}, discriminator_loss is {d:.4f} and generator_loss "
@@ -228,6 +231,12 @@ def test_saturating_gradient_vanishes_when_the_discriminator_wins(target, tf):
             target.generator_gradient_norm(generator, discriminator, noise, saturating=s)
             for s in (True, False)
         ]
+    print(f"\nmean fake logit of the winning discriminator {fake_logits.mean():.2f}")
+    for name, (sat, non_sat) in norms.items():
+        print(
+            f"{name:>9s} discriminator: gradient norm saturating {sat:.4g}, "
+            f"non-saturating {non_sat:.4g}"
+        )
     saturating, non_saturating = norms["winning"]
     assert saturating <= VANISHED * non_saturating, (
         f"against a discriminator that rejects the fakes, the saturating loss's gradient norm is "
@@ -340,7 +349,7 @@ def test_collapsed_generator_keeps_a_low_loss(target, tf):
         f"scores against the best possible discriminator, log 2 = {LOG2:.3f} a perfect GAN"
     )
     print(
-        f"collapsed onto one mode ({left:.2f} / {right:.2f}) with a generator loss of "
+        f"\ncollapsed onto one mode ({left:.2f} / {right:.2f}) with a generator loss of "
         f"{final:.3f}; per 100 steps: {history} (highest while the samples fell between modes)"
     )
 
@@ -449,6 +458,10 @@ def test_weight_clipping_bounds_the_critic_slope(target, tf):
             )
         slopes[clip] = target.critic_slope(critic)
     bound = target.lipschitz_bound(critic, CLIP)
+    print(
+        f"\nafter {CRITIC_STEPS} steps: steepest slope with clipping {slopes[CLIP]:.4f} (bound "
+        f"{bound:.4f}), without clipping {slopes[None]:.3f}"
+    )
     assert slopes[CLIP] <= bound, (
         f"the clipped critic's steepest slope is {slopes[CLIP]:.4f}, above the bound {bound:.4f} "
         "that clipping guarantees: are all weights clipped?"
