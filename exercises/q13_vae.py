@@ -147,7 +147,8 @@ def vae_train_step(vae, images):
     ``loss = reconstruction + vae.kl_weight * kl``. Then apply the gradients of ``loss`` with
     respect to ``vae.trainable_weights`` with ``vae.optimizer``, update each tracker with its
     value, and return ``{"loss": ..., "reconstruction": ..., "kl": ...}`` with the trackers'
-    results.
+    results. ``train_vae`` (and ``fit``) run this step inside ``tf.function``: use TensorFlow
+    operations only (no ``.numpy()``, no ``float(...)``).
     """
     raise NotImplementedError("encode, sample, decode; reconstruction + weighted KL; one step")
 

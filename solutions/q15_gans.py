@@ -125,7 +125,8 @@ def gan_train_step(
        ``generator.trainable_weights`` with ``generator_optimizer``.
 
     Call the models with ``training=True``. The returned losses are the values each step saw
-    before its update.
+    before its update. ``train_gan`` runs this step inside ``tf.function``: use TensorFlow
+    operations only (no ``.numpy()``, no ``float(...)``).
     """
     # BEGIN SOLUTION: a discriminator step on its loss, then a generator step on its own
     import tensorflow as tf
@@ -314,16 +315,15 @@ def train_gan(
         return tf.reduce_mean(d_losses.stack()), tf.reduce_mean(g_losses.stack())
 
     probe = np.random.default_rng(seed + 1).standard_normal((1000, 1)).astype(np.float32)
-    bar = tqdm(total=steps, desc="GAN", unit="step", disable=not progress)
-    for done in range(chunk, steps + 1, chunk):
-        d_loss, g_loss = train_chunk()
-        run.steps.append(done)
-        run.discriminator_loss.append(float(d_loss))
-        run.generator_loss.append(float(g_loss))
-        run.fractions.append(mode_fractions(run.generator(probe)))
-        bar.update(chunk)
-        bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
-    bar.close()
+    with tqdm(total=steps, desc="GAN", unit="step", disable=not progress) as bar:
+        for done in range(chunk, steps + 1, chunk):
+            d_loss, g_loss = train_chunk()
+            run.steps.append(done)
+            run.discriminator_loss.append(float(d_loss))
+            run.generator_loss.append(float(g_loss))
+            run.fractions.append(mode_fractions(run.generator(probe)))
+            bar.update(chunk)
+            bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}")
     return run
 
 
