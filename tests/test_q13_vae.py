@@ -120,7 +120,9 @@ def test_epsilon_is_standard_normal_noise(target, tf):
     assert first.shape == (n, latent), (
         f"{call} returned shape {first.shape}, expected {(n, latent)}"
     )
-    # with mean 0 and log-variance 0, z is eps itself: its statistics are N(0, 1)'s
+    # with mean 0 and log-variance 0, z is eps itself: its statistics are N(0, 1)'s. Tolerances
+    # for 80000 draws: 5 standard errors of the mean, 8 of the standard deviation, 6 of the
+    # fraction within one standard deviation
     count = first.size
     assert abs(first.mean()) < 5 / math.sqrt(count), (
         f"{call}: with mean 0 and logvar 0 the draws average {first.mean():.4f}; draws from "
@@ -173,7 +175,8 @@ def test_reparameterisation_keeps_mean_and_spread_and_passes_gradients(target, t
         f"\nmean [3, -1], variance [4, 0.25]: the draws of z have means {np.round(z.mean(0), 3)} "
         f"and standard deviations {np.round(z.std(0), 3)}"
     )
-    assert np.allclose(z.mean(axis=0), [3.0, -1.0], atol=0.05) and np.allclose(
+    # tolerances: 5.6 and 6 standard errors of 20000 draws
+    assert np.allclose(z.mean(axis=0), [3.0, -1.0], atol=0.08) and np.allclose(
         z.std(axis=0), [2.0, 0.5], rtol=0.03
     ), (
         f"{call} gave draws with means {np.round(z.mean(0), 3)} and standard deviations "
