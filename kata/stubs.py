@@ -478,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
             for rel in report.differ:
                 print(f"  exercises/{rel}")
             return 1
-        print(f"exercises/ is in sync with solutions/ ({len(report.unchanged)} files)")
+        where = source.relative_to(ROOT).as_posix()
+        print(f"exercises/ is in sync with {where}/ ({len(report.unchanged)} files)")
         return 0
     for rel, saved in report.backed_up:
         print(f"backed up exercises/{rel} to {saved.relative_to(ROOT)}")
