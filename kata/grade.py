@@ -203,7 +203,7 @@ def run_one(
             "-p", "no:cacheprovider", "-q", "--tb=no", "-rfE", "--no-score", "--plain",
             *options,
         ]  # fmt: skip
-        env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
+        env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1", COLUMNS="2000")
         process = subprocess.Popen(
             command,
             cwd=work,

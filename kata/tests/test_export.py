@@ -229,9 +229,10 @@ def test_the_workflow_grades_a_students_exercises_with_the_templates_tests(tmp_p
         dict(OFFLINE_PIP, PIP_TARGET=str(tmp_path / "runner" / "site")),
     )
     outcomes = {s["step"].get("name", s["step"].get("uses")): s for s in result["steps"]}
-    assert outcomes["Check out the grading code (tests/ and kata/ at the pinned commit)"][
-        "output"
-    ] == f"prof/hw@{ref}"
+    assert (
+        outcomes["Check out the grading code (tests/ and kata/ at the pinned commit)"]["output"]
+        == f"prof/hw@{ref}"
+    )
     install = outcomes["Install the kata (the pinned copy)"]
     assert install["outcome"] == "success", install["output"]
     assert (tmp_path / "runner" / "site" / "kata" / "plugin.py").exists()
