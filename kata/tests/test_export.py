@@ -9,7 +9,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import OFFLINE_PIP, REPO, clean_env, git, make_fake_kata, run, run_workflow
+from conftest import (
+    OFFLINE_PIP,
+    REPO,
+    clean_env,
+    git,
+    make_fake_kata,
+    needs_tensorflow,
+    run,
+    run_workflow,
+)
 
 from kata.export import GRADE_COMMAND, export, solution_leaks, strip_exam_keys
 
@@ -264,3 +273,57 @@ def test_the_summary_says_so_when_there_is_no_score(tmp_path):
     assert done.returncode == 1
     assert done.stdout.startswith("**No score**")
     assert "Graded by prof/hw@abc." in done.stdout
+
+
+@needs_tensorflow
+def test_instructor_flow_on_the_real_kata(tmp_path):
+    """Export the real kata, a student solves question 12 and edits a test, the workflow's steps
+    run here (restricted to question 12 to stay quick), the score JSON and the summary are read."""
+    pytest.importorskip("yaml")
+    template, ref = export(tmp_path / "template", REPO, template="prof/ann-homework")
+    student = tmp_path / "student"
+    git(tmp_path, "clone", "-q", str(template), str(student))
+    shutil.copy2(REPO / "solutions" / "q12_parameters.py", student / "exercises")
+    tests = student / "tests" / "test_q12_parameters.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_free_points():\n    pass\n")
+    git(student, "commit", "-q", "-am", "question 12")
+    result = run_workflow(
+        student / ".github" / "workflows" / "grade.yml",
+        tmp_path / "runner" / "work",
+        {"self": student, "prof/ann-homework": template},
+        dict(OFFLINE_PIP, PIP_TARGET=str(tmp_path / "runner" / "site"), PYTEST_ADDOPTS="-k q12"),
+    )
+    outcomes = {s["step"].get("name", s["step"].get("uses")): s for s in result["steps"]}
+    grading = outcomes["Grade exercises/ with the pinned tests"]
+    assert grading["outcome"] == "success", grading["output"][-3000:]
+    assert "test_free_points" not in grading["output"]
+    score = json.loads((result["artifacts"] / "score.json").read_text())
+    (row,) = [q for q in score["questions"] if q["ran"]]
+    assert row["number"] == 12 and row["complete"] and row["earned"] == 4.0
+    assert score["partial_run"]  # -k q12: the other questions did not run
+    assert "| 12 | Counting parameters | 4 / 4 | complete:" in result["summary"]
+    assert f"prof/ann-homework@{ref}" in result["summary"]
+    payload = run(
+        REPO,
+        "python",
+        "-m",
+        "kata.score",
+        str(result["artifacts"] / "score.json"),
+        "--classroom",
+        env=clean_env(PYTHONPATH=str(REPO)),
+    )
+    import base64
+
+    classroom = json.loads(base64.b64decode(payload.stdout))
+    tests_by_name = {t["name"]: t for t in classroom["tests"]}
+    assert tests_by_name["Q12 Counting parameters"]["score"] == 4.0
+    assert tests_by_name["Q12 Counting parameters"]["status"] == "pass"
+    assert tests_by_name["Q8 Convolution"] == {
+        "name": "Q8 Convolution",
+        "status": "fail",
+        "score": 0.0,
+        "message": "did not run",
+        "line_no": 0,
+        "execution_time": "",
+    }
+    assert classroom["max_score"] == sum(q["points"] for q in score["questions"] if q["in_kata"])
