@@ -33,8 +33,56 @@ class Question:
 QUESTIONS: dict[int, Question] = {
     q.number: q
     for q in [
-        Question(1, "Biological and artificial neurons", 1.5, negative_marking=True),
-        Question(2, "Application: a mushroom classifier", 10),
+        Question(
+            1,
+            "Biological and artificial neurons",
+            1.5,
+            negative_marking=True,
+            weights={
+                "test_statement": 1,  # the three statements, an equal share each
+                # what the statements are decided by: weight 0 (they teach, never cost points)
+                "test_artificial_neuron_matches_keras_dense": 0,
+                "test_lif_follows_the_euler_recurrence": 0,
+                "test_lif_interspike_interval_matches_closed_form": 0,
+                "test_lif_stays_silent_below_the_threshold_current": 0,
+                "test_firing_rate_counts_spikes_per_second": 0,
+                "test_count_connections_matches_keras": 0,
+                "test_weights_excite_or_inhibit_in_both_neurons": 0,
+                "test_training_changes_weights_but_not_connections": 0,
+                "test_spike_height_is_fixed_while_the_rate_grows": 0,
+            },
+        ),
+        Question(
+            2,
+            "Application: a mushroom classifier",
+            10,
+            weights={
+                # the exam's choices: the task and the architecture
+                "test_task_type": 1,
+                "test_architecture_choice": 1,
+                # preprocessing: the input vector, its width and how each feature becomes numbers
+                "test_input_columns": 1,
+                "test_transform_makes_23_columns": 0.5,
+                "test_one_hot_matches_keras_string_lookup": 1,
+                "test_one_hot_rows_sum_to_one": 0.5,
+                "test_numbers_are_standardised_with_training_statistics": 1,
+                "test_test_split_is_scaled_with_training_statistics": 1,
+                "test_the_rare_mushroom_is_transformed_alone": 0.5,
+                "test_missing_values_are_filled_from_the_training_split": 1,
+                "test_gills_are_one_bit": 0.25,
+                "test_targets_are_zero_for_edible_one_for_poisonous": 0.5,
+                "test_unknown_value_raises_value_error_naming_column_and_value": 0.5,
+                "test_wrong_column_raises_value_error_naming_it": 0.5,
+                # the model: architecture, activations, output and loss
+                "test_model_is_feed_forward": 0.75,
+                "test_hidden_layers_use_relu": 0.5,
+                "test_output_is_one_sigmoid_unit": 1,
+                "test_loss_fits_the_output": 1,
+                # training: accuracy on mushrooms the model never saw
+                "test_held_out_accuracy_after_a_short_training": 1,
+                "test_held_out_accuracy_on_several_seeds": 1,
+            },
+        ),
         Question(
             3,
             "Backpropagation",
@@ -52,10 +100,94 @@ QUESTIONS: dict[int, Question] = {
                 "test_unknown_activation_raises_value_error": 0.25,
             },
         ),
-        Question(4, "Optimizers", 5, negative_marking=True),
-        Question(5, "Activations and gradients", 2.5, negative_marking=True),
-        Question(6, "Zero-centred drives", 3),
-        Question(7, "Overfitting and regularisation", 5),
+        Question(
+            4,
+            "Optimizers",
+            5,
+            negative_marking=True,
+            weights={
+                "test_statement": 1,  # the five statements, an equal share each
+                # what the statements are decided by: weight 0 (they teach, never cost points)
+                "test_update_matches_keras": 0,
+                "test_update_does_not_modify_its_arguments": 0,
+                "test_activation_floats_matches_keras": 0,
+                "test_gradient_floats_matches_keras": 0,
+                "test_momentum_rolls_through_a_shallow_local_minimum": 0,
+                "test_activation_memory_grows_with_the_batch_size": 0,
+                "test_adagrad_and_momentum_remember_different_things": 0,
+                "test_only_adagrads_effective_learning_rate_keeps_shrinking": 0,
+                "test_figures_are_written": 0,
+            },
+        ),
+        Question(
+            5,
+            "Activations and gradients",
+            2.5,
+            negative_marking=True,
+            weights={
+                "test_statement": 1,  # the five statements, an equal share each
+                # what the statements are decided by: weight 0 (they teach, never cost points)
+                "test_function_matches_keras": 0,
+                "test_derivative_matches_gradient_tape": 0,
+                "test_derivative_at_zero_is_the_left_slope": 0,
+                "test_large_inputs_give_finite_exact_results": 0,
+                "test_layer_gradient_norms_match_gradient_tape": 0,
+                "test_dead_units_match_gradient_tape": 0,
+                "test_linear_layers_collapse_into_one": 0,
+                "test_relu_gradients_explode_with_large_weights": 0,
+                "test_leaky_relu_explodes_like_relu": 0,
+                "test_a_negative_bias_kills_relu_units_but_no_leaky_relu_unit": 0,
+                "test_sigmoid_gradients_vanish_but_leaky_relu_gradients_do_not": 0,
+                "test_figures_are_written": 0,
+            },
+        ),
+        Question(
+            6,
+            "Zero-centred drives",
+            3,
+            weights={
+                # technique 1: standardised inputs
+                "test_standardise_matches_keras_normalization": 1,
+                "test_one_example_is_standardised_like_inside_a_batch": 0.25,
+                # technique 2: batch normalisation
+                "test_batch_norm_training_matches_keras": 1,
+                "test_batch_norm_inference_matches_keras": 0.75,
+                "test_batch_norm_does_not_modify_its_arguments": 0.1,
+                # why: the gradients of one neuron, measured
+                "test_neuron_gradients_match_gradient_tape": 0.5,
+                "test_positive_inputs_give_every_weight_gradient_one_sign": 0.25,
+                "test_centred_inputs_mix_the_signs": 0.25,
+                "test_centred_inputs_reach_the_loss_in_fewer_steps": 0.4,
+                "test_centred_drives_keep_the_sigmoid_steep": 0.25,
+                "test_reasons": 1,
+            },
+        ),
+        Question(
+            7,
+            "Overfitting and regularisation",
+            5,
+            weights={
+                # what overfitting is, measured
+                "test_definition_of_overfitting": 1,
+                "test_polynomial_features_are_powers_of_x": 0.2,
+                "test_fit_polynomial_matches_tensorflow_lstsq": 0.5,
+                "test_capacity_curve_matches_numpy_polyfit": 0.3,
+                "test_training_error_falls_with_capacity": 0.3,
+                "test_validation_error_rises_with_capacity": 0.3,
+                "test_picture_is_written": 0.1,
+                # regularisation 1: weight penalties
+                "test_l1_penalty_matches_keras": 0.5,
+                "test_l2_penalty_matches_keras": 0.5,
+                "test_penalty_gradients_match_gradient_tape": 0.5,
+                "test_l2_lowers_the_validation_error": 0.3,
+                # regularisation 2: dropout
+                "test_dropout_is_the_identity_in_inference": 0.25,
+                "test_dropout_keeps_the_expectation_in_training": 0.5,
+                "test_dropout_matches_keras_in_distribution": 0.5,
+                "test_dropout_draws_from_the_given_generator": 0.15,
+                "test_dropout_rejects_a_rate_outside_0_1": 0.1,
+            },
+        ),
         Question(
             8,
             "Convolution",

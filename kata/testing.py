@@ -210,11 +210,10 @@ def judge_statement(target, key: str, expected: bool, experiment: str, answers="
             pytrace=False,
         )
     answer = given[key]
+    # -rP shows what a passing experiment printed (its measurements)
+    command = f"{run_command(target, experiment)} -rP"
     if answer is None:
-        unanswered(
-            f"{name} is None; the experiment `{experiment}` settles it: "
-            f"{run_command(target, experiment)}"
-        )
+        unanswered(f"{name} is None; the experiment `{experiment}` settles it: {command}")
     if not isinstance(answer, bool):
         raise Unanswered(
             f"{name} is {show(answer)}, which is neither True nor False; it counts as not "
@@ -224,6 +223,6 @@ def judge_statement(target, key: str, expected: bool, experiment: str, answers="
     if answer != expected:
         pytest.fail(
             f"{name} = {answer}: the experiment `{experiment}` says otherwise. Make it pass, "
-            f"read what it measures, and answer again: {run_command(target, experiment)}",
+            f"read what it measures, and answer again: {command}",
             pytrace=False,
         )
