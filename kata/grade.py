@@ -11,9 +11,9 @@ costs that student only, and the gradebook says what happened.
 
 The gradebook is written twice: ``gradebook.csv`` (one row per student: status, total, bonus,
 points per question, tests passed and failed, notes) and ``gradebook.json`` beside it (the same,
-plus each question's details and what graded it). A rerun reads the JSON and regrades only the
-students whose submission (or the grading code, or the options) changed; ``--force`` regrades
-everyone. Bad input (a file instead of a folder, a folder without questions, a missing question,
+plus each question's details and what graded it; its shape is ``kata/gradebook.schema.json``).
+A rerun reads the JSON and regrades only the students whose submission (or the grading code, or
+the options) changed; ``--force`` regrades everyone. Bad input (a file instead of a folder, a folder without questions, a missing question,
 a file that cannot be read) is a row with a status and a note, never the end of the run.
 
 Statuses: ``graded`` (the run completed), ``run ended early`` (pytest was interrupted; the
@@ -45,6 +45,8 @@ from kata.points import QUESTIONS
 from kata.stubs import ROOT
 
 GRADEBOOK_VERSION = 1
+SCHEMA = Path(__file__).with_name("gradebook.schema.json")
+"""The shape of gradebook.json, a contract like the score's (``kata/score.schema.json``)."""
 DEFAULT_TIMEOUT = 3 * 3600
 """Seconds one student's whole run may take (each test has its own, shorter, limit)."""
 TELLING = re.compile(

@@ -103,6 +103,11 @@ def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata,
     assert rows["hal.zip"]["status"] == "not a submission" and "unpack" in rows["hal.zip"]["notes"]
     assert rows["gus"]["total"] == "0.0" and rows["gus"]["q08"] == ""
 
+    jsonschema = pytest.importorskip("jsonschema")
+    from kata.grade import SCHEMA
+
+    jsonschema.validate(book, json.loads(SCHEMA.read_text()))
+
 
 def test_a_rerun_grades_only_what_changed(classroom, fake_kata, tmp_path):
     out = tmp_path / "gradebook.csv"
