@@ -13,8 +13,9 @@ The gradebook is written twice: ``gradebook.csv`` (one row per student: status, 
 points per question, tests passed and failed, notes) and ``gradebook.json`` beside it (the same,
 plus each question's details and what graded it; its shape is ``kata/gradebook.schema.json``).
 A rerun reads the JSON and regrades only the students whose submission (or the grading code, or
-the options) changed; ``--force`` regrades everyone. Bad input (a file instead of a folder, a folder without questions, a missing question,
-a file that cannot be read) is a row with a status and a note, never the end of the run.
+the options) changed; ``--force`` regrades everyone. Bad input (a file instead of a folder, a
+folder without questions, a missing question, a file that cannot be read) is a row with a status
+and a note, never the end of the run.
 
 Statuses: ``graded`` (the run completed), ``run ended early`` (pytest was interrupted; the
 points are those of the tests that ran), ``timed out`` (the whole run took longer than
