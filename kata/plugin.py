@@ -398,6 +398,14 @@ class Runner:
 
     def pytest_collection_finish(self, session):
         selected = {i.nodeid for i in session.items if self.question_of(i) is not None}
+        # TensorFlow's import takes seconds (a minute on a crowded machine): do it now, outside
+        # every test's time limit, when a selected test will want it anyway.
+        wants_tf = any("tf" in getattr(i, "fixturenames", ()) for i in session.items)
+        if wants_tf and not session.config.option.collectonly:
+            try:
+                import_tensorflow_quietly()
+            except ImportError:
+                pass  # the tests that need it will say so
         info = {"seen": self.seen}
         if self.scorer is not None:
             self.scorer.add_collection(info, selected)
