@@ -12,6 +12,11 @@
   in a worker process (pytest-xdist, one worker) that is replaced, and the run goes on.
 - Slow tests (``@pytest.mark.slow``) are skipped unless ``--slow`` is given (or ``-m`` selects).
 - After the run, a table shows the exam score; ``--score-json`` writes it for graders.
+- ``--hint`` shows the next hint for each function whose tests fail (``kata/hints.py``).
+- ``--plain`` (or the environment variable ``NO_COLOR``): no colours and no lines redrawn in
+  place, for screen readers and CI logs. The tests then see ``KATA_PLAIN=1`` in their
+  environment: a progress bar prints a line per 10 % instead of redrawing itself
+  (``kata/plain.py``).
 
 Only public APIs of pytest, pytest-timeout and pytest-xdist are used: hooks, ``config.stash``,
 ``ExceptionInfo.traceback``, extra attributes of ``TestReport`` (they travel between processes).
@@ -37,7 +42,9 @@ from pathlib import Path
 
 import pytest
 
+from kata import hints as hinting
 from kata import naming
+from kata import plain as plainmode
 from kata import score as scoring
 from kata.testing import Unanswered
 
@@ -53,6 +60,8 @@ SCORER = pytest.StashKey["Scorer"]()
 CLI = pytest.StashKey[dict]()
 TIMER = pytest.StashKey[object]()
 HANG = pytest.StashKey[dict]()
+USED = pytest.StashKey[set]()
+HINTBOOK = pytest.StashKey["hinting.HintBook"]()
 
 # TensorFlow's C++ log lines (CUDA probing on machines without a GPU) would fill every failure's
 # captured stderr; Python exceptions still come through.
@@ -69,6 +78,19 @@ def pytest_addoption(parser):
     group.addoption("--slow", action="store_true", help="also run slow tests (training)")
     group.addoption("--score-json", metavar="PATH", help="write the exam score as JSON")
     group.addoption("--no-score", action="store_true", help="do not print the score table")
+    group.addoption(
+        "--hint",
+        nargs="?",
+        const="next",
+        default=None,
+        metavar="all",
+        help="show the next hint for each function whose tests fail (--hint=all: every hint)",
+    )
+    group.addoption(
+        "--plain",
+        action="store_true",
+        help="no colours, no progress redrawn in place (also when NO_COLOR is set)",
+    )
 
 
 # --- the command line ---------------------------------------------------------------------
@@ -149,6 +171,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     """
     rootpath = early_config.rootpath
     invocation = Path(early_config.invocation_params.dir)
+    _hint_value_is_a_path(early_config.known_args_namespace, args)
     positional = list(early_config.known_args_namespace.file_or_dir or [])
     cli = {"targets": set(), "files": {}, "named": set()}
     early_config.stash[CLI] = cli
@@ -188,6 +211,26 @@ def pytest_load_initial_conftests(early_config, parser, args):
         args[:] += ["-n", "1", f"--max-worker-restart={MAX_WORKER_RESTARTS}"]
 
 
+def _hint_value_is_a_path(namespace, args: list[str]) -> None:
+    """``pytest --hint exercises/q08.py``: argparse takes the path for the hint's value."""
+    value = getattr(namespace, "hint", None)
+    if value is None or value in hinting.MODES:
+        return
+    if value.startswith("-") or not any(ch in value for ch in "/.") and "::" not in value:
+        raise pytest.UsageError(f"--hint={value}: say --hint (the next hint) or --hint=all")
+    for index in range(len(args) - 1):
+        if args[index] == "--hint" and args[index + 1] == value:
+            args[index : index + 2] = ["--hint=next", value]
+            break
+    namespace.hint = "next"
+    namespace.file_or_dir = [*(namespace.file_or_dir or []), value]
+
+
+def plain_requested(config) -> bool:
+    """``--plain``, or the NO_COLOR convention (https://no-color.org): any non-empty value."""
+    return bool(config.getoption("plain", False) or os.environ.get("NO_COLOR"))
+
+
 def _resolve_target(config) -> Path:
     value = config.getoption("target") or os.environ.get("KATA_TARGET") or "exercises"
     path = Path(value)
@@ -211,6 +254,9 @@ def pytest_configure(config):
         scorer = Scorer(config, target_dir, cli, distributed)
         config.stash[SCORER] = scorer
         config.pluginmanager.register(scorer, "kata-scorer")
+        config.stash[HINTBOOK] = hinting.HintBook(config.rootpath, config.getoption("hint"))
+        if plain_requested(config):
+            plainmode.configure(config)
     if not distributed:
         runner = Runner(config, target_dir, cli, scorer, workerinput)
         config.stash[KATA] = runner
@@ -218,6 +264,7 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+    plainmode.unconfigure(config)
     scorer = config.stash.get(SCORER, None)
     if scorer is not None and scorer.run_dir is not None:
         shutil.rmtree(scorer.run_dir, ignore_errors=True)
@@ -522,7 +569,36 @@ class Runner:
             del item.stash[HANG]
         if report.skipped and item.nodeid in self.slow:
             report.kata_slow = True
+        if report.failed:
+            functions = self.failing_functions(item, excinfo)
+            if functions:
+                report.kata_functions = functions
         return report
+
+    def failing_functions(self, item, excinfo) -> list[list[str]]:
+        """The learner's functions a failure is about, as [hint file, qualified name] pairs.
+
+        The function where the error was raised, if it was raised in the code under test;
+        else every function of that code the test used.
+        """
+        tests_dir = self.rootpath / "tests"
+        innermost = None
+        tb = excinfo.tb if excinfo is not None else None
+        while tb is not None:  # the raw traceback, outermost frame first
+            code = tb.tb_frame.f_code
+            if self.target_dir in Path(code.co_filename).parents:
+                innermost = code
+            tb = tb.tb_next
+        if innermost is not None:
+            name = getattr(innermost, "co_qualname", innermost.co_name).split(".<locals>")[0]
+            key = hinting.file_key(Path(innermost.co_filename), self.target_dir, tests_dir)
+            return [[key, name]] if key and name != "<module>" else []
+        found = []
+        for file, name in sorted(item.stash.get(USED, set()), key=str):
+            key = hinting.file_key(Path(file), self.target_dir, tests_dir) if file else None
+            if key and [key, name] not in found:
+                found.append([key, name])
+        return found
 
     def not_implemented_message(self, excinfo) -> str | None:
         return not_implemented_message(excinfo, self.target_dir, self.rootpath)
@@ -734,6 +810,9 @@ class Scorer:
         if report.failed:
             kind = getattr(report, "kata_outcome", None)
             outcome = "unanswered" if kind == "unanswered" else "failed"
+            book = self.config.stash.get(HINTBOOK, None)
+            if book is not None:
+                book.add(getattr(report, "kata_functions", None))
         elif report.skipped:
             outcome = "skipped"
             if getattr(report, "kata_slow", False):
@@ -816,6 +895,9 @@ class Scorer:
             return
         result = self.finish(exitstatus)
         if not config.getoption("no_score"):
+            book = config.stash.get(HINTBOOK, None)
+            if book is not None:
+                book.write(terminalreporter)
             scoring.print_table(result, terminalreporter, self.run)
 
     def finish_after_hang(self, item, hang: dict) -> None:
@@ -847,8 +929,8 @@ class TargetModule:
     A missing name or submodule fails with a friendly message instead of an AttributeError.
     """
 
-    def __init__(self, runner: Runner, question: int, module=None):
-        self.__dict__.update(_runner=runner, _question=question, _loaded=module)
+    def __init__(self, runner: Runner, question: int, module=None, used=None):
+        self.__dict__.update(_runner=runner, _question=question, _loaded=module, _used=used)
 
     @property
     def _module(self):
@@ -860,9 +942,13 @@ class TargetModule:
         __tracebackhide__ = True
         module, runner = self._module, self._runner
         try:
-            return getattr(module, name)
+            value = getattr(module, name)
         except AttributeError:
             pass
+        else:
+            if self._used is not None:  # which functions the test used: for --hint
+                self._used.add((getattr(module, "__file__", None), name))
+            return value
         file = Path(module.__file__)
         if file.name == "__init__.py" and (
             (file.parent / f"{name}.py").exists() or (file.parent / name / "__init__.py").exists()
@@ -877,7 +963,7 @@ class TargetModule:
             if failure:
                 pytest.fail(failure, pytrace=False)
             runner.apply_hangs(sub)
-            wrapped = TargetModule(runner, self._question, sub)
+            wrapped = TargetModule(runner, self._question, sub, self._used)
             self.__dict__[name] = wrapped
             return wrapped
         pytest.fail(
@@ -904,7 +990,8 @@ def target(request):
     question = runner.question_of(request.node)
     if question is None:
         raise pytest.UsageError("the `target` fixture is for tests/test_qNN_*.py modules")
-    return TargetModule(runner, question)
+    used = request.node.stash.setdefault(USED, set())
+    return TargetModule(runner, question, used=used)
 
 
 @pytest.fixture(scope="session")

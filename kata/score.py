@@ -5,6 +5,8 @@ Schema ``kata/score.schema.json`` (``schema_version`` 1), and the kata's own tes
 file it writes against that schema.
 
     python -m kata.score score.json        # the score as a Markdown table (a CI job summary)
+    python -m kata.score score.json --graded-by "owner/repo@3f2a..."   # and what graded it
+    python -m kata.score score.json --classroom    # GitHub Classroom's grading reporter payload
 """
 
 from __future__ import annotations
@@ -320,7 +322,77 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def classroom_payload(result: dict) -> str:
+    """The score for GitHub Classroom's grading reporter: base64 of its JSON, one test per question.
+
+    Each question of the kata is one entry worth its exam points, with the points earned as its
+    score (partial credit included); the reporter adds them up for Classroom.
+    """
+    import base64
+
+    tests = []
+    for row in result["questions"]:
+        if not row["in_kata"]:
+            continue
+        tests.append(
+            {
+                "name": f"Q{row['number']} {row['title']}" + (" (bonus)" if row["bonus"] else ""),
+                "status": "pass" if row["complete"] else "fail",
+                "score": row["earned"],
+                "message": status_text(row) if row["ran"] else "did not run",
+                "line_no": 0,
+                "execution_time": "",
+            }
+        )
+    payload = {
+        "version": 1,
+        "status": "pass" if tests and all(t["status"] == "pass" for t in tests) else "fail",
+        "max_score": _round(sum(r["points"] for r in result["questions"] if r["in_kata"])),
+        "tests": tests,
+    }
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m kata.score", description="Show a score JSON written by --score-json."
+    )
+    parser.add_argument("score_json", type=Path)
+    parser.add_argument("--graded-by", help="say what graded the run (e.g. repository@commit)")
+    parser.add_argument(
+        "--classroom", action="store_true", help="print GitHub Classroom's reporter payload"
+    )
+    args = parser.parse_args(argv)
+    try:
+        result = json.loads(args.score_json.read_text())
+        if result.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {result.get('schema_version')!r}")
+    except (OSError, ValueError) as error:
+        print(
+            f"**No score**: {args.score_json} could not be read ({error}). The grading run did "
+            "not finish: its log says why."
+        )
+        if args.graded_by:
+            print(f"\nGraded by {args.graded_by}.")
+        return 1
+    if args.classroom:
+        print(classroom_payload(result))
+        return 0
+    print("## Exam score\n")
+    print(markdown(result))
+    if args.graded_by:
+        print(
+            f"Graded by the tests and kata of {args.graded_by} (kata {result['kata_version']}), "
+            "not by the copies in the repository under test."
+        )
+    sys.stdout.flush()
+    return 0
+
+
 if __name__ == "__main__":
     import sys
 
-    print(markdown(json.loads(Path(sys.argv[1]).read_text())))
+    sys.exit(main())

@@ -21,6 +21,14 @@ A learner's work is never lost: an exercise that differs from what was last gene
     python -m kata.stubs --force --all             # restore every exercise (all backed up)
 
 Before ``--force`` overwrites a file you changed, it copies it to ``.kata/backups/<time>/``.
+
+Hints: ``# HINT: text`` lines inside a region (continued by comment lines indented two spaces
+more) are the graded hints of the function that owns the region, a nudge first. They never
+reach the stub; the generator collects them into ``exercises/.hints.json``, which
+``pytest exercises/... --hint`` reads.
+
+A homework copy has no ``solutions/``: there the pristine stubs in ``kata/pristine/`` are the
+source, copied as they are.
 """
 
 from __future__ import annotations
@@ -47,6 +55,12 @@ BACKUPS = ".kata/backups"
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 STUB = re.compile(r"^[ \t]*# STUB:(?: (?P<code>.*))?$")
+HINT = re.compile(r"^[ \t]*# HINT:[ \t]*(?P<text>.*?)[ \t]*$")
+HINT_MORE = re.compile(r"^[ \t]*#[ \t]{2,}(?P<text>\S.*?)[ \t]*$")
+HINTS = ".hints.json"
+"""The hints of every question, collected from the solutions (in ``exercises/``)."""
+PRISTINE = "pristine"
+"""A folder of this name (``kata/pristine/`` in a homework copy) holds stubs, not solutions."""
 
 
 class StubError(ValueError):
@@ -177,7 +191,7 @@ def solution_files(solutions: Path) -> list[Path]:
 
 
 def render(path: Path, solutions: Path) -> bytes:
-    if path.suffix == ".py":
+    if path.suffix == ".py" and solutions.name != PRISTINE:
         return make_stub(path.read_text(), str(path.relative_to(solutions.parent))).encode()
     return path.read_bytes()
 
@@ -250,6 +264,113 @@ def generate(
     return report
 
 
+def _owner_names(tree) -> list[tuple[int, int, str]]:
+    """(first line, last line, qualified name) of every function and class of a module."""
+    found = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                found.append((child.lineno, child.end_lineno, name))
+                visit(child, name + ".")
+
+    visit(tree, "")
+    return found
+
+
+def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[str]]:
+    """The hints of a solution file: {function's qualified name: [hint, ...]}, in file order.
+
+    A hint belongs to the function whose body the region is (a method: ``Class.method``); a
+    module-level region's hints belong to the first name it assigns (``ANSWERS``).
+    """
+    lines = source.splitlines()
+    tree = ast.parse(source, filename)
+    owners = _owner_names(tree)
+    hints: dict[str, list[str]] = {}
+    start = None
+    current: list[str] | None = None  # the hint being read, continued by indented comments
+    found: list[list[str]] = []
+    for number, line in enumerate(lines, start=1):
+        if BEGIN.match(line):
+            start, found, current = number, [], None
+            continue
+        if start is None:
+            continue
+        if END.match(line):
+            inside = [(a, b, n) for a, b, n in owners if a < start <= b]
+            if inside:
+                owner = max(inside)[2]
+            else:
+                owner = "<module>"
+                for node in tree.body:
+                    if start < node.lineno < number and isinstance(
+                        node, (ast.Assign, ast.AnnAssign)
+                    ):
+                        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+                        if isinstance(target, ast.Name):
+                            owner = target.id
+                            break
+            if found:
+                hints.setdefault(owner, []).extend(" ".join(parts) for parts in found)
+            start, current = None, None
+            continue
+        hint, more = HINT.match(line), HINT_MORE.match(line)
+        if hint:
+            if not hint["text"]:
+                raise StubError(f"{filename}:{number}: an empty hint")
+            current = [hint["text"]]
+            found.append(current)
+        elif more and current is not None:
+            current.append(more["text"])
+        else:
+            current = None
+    return hints
+
+
+def collect_hints(solutions: Path) -> dict[str, dict[str, list[str]]]:
+    """Every question's hints: {file relative to solutions/: {function: [hint, ...]}}.
+
+    From a pristine folder (a homework copy), the hints file it carries.
+    """
+    if solutions.name == PRISTINE:
+        path = solutions / HINTS
+        return json.loads(path.read_text()) if path.exists() else {}
+    collected = {}
+    for path in solution_files(solutions):
+        if path.suffix != ".py":
+            continue
+        rel = path.relative_to(solutions).as_posix()
+        found = extract_hints(path.read_text(), str(path.relative_to(solutions.parent)))
+        if found:
+            collected[rel] = found
+    return collected
+
+
+def hints_text(hints: dict) -> str:
+    return json.dumps(hints, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def sync_hints(solutions: Path, exercises: Path, check: bool = False) -> bool:
+    """Write ``exercises/.hints.json`` (with ``check``: compare only); True if it differed."""
+    path = exercises / HINTS
+    text = hints_text(collect_hints(solutions))
+    current = path.read_text() if path.exists() else None
+    if current == text:
+        return False
+    if not check:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return True
+
+
+def source_dir(root: Path = ROOT) -> Path:
+    """Where stubs come from: ``solutions/``, or in a homework copy ``kata/pristine/``."""
+    solutions = root / "solutions"
+    return solutions if solutions.is_dir() else root / "kata" / PRISTINE
+
+
 def select_files(names: list[str], solutions: Path = ROOT / "solutions") -> set[str]:
     """The solution files (relative paths) that a learner's names mean.
 
@@ -289,8 +410,11 @@ def export_pristine(out: Path, solutions: Path = ROOT / "solutions") -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     init = solutions.parent / "exercises" / "__init__.py"
+    if solutions.name == PRISTINE:
+        init = solutions / "__init__.py"
     (out / "__init__.py").write_text(init.read_text() if init.exists() else "")
     generate(solutions, out, force=True)
+    sync_hints(solutions, out)
     return out
 
 
@@ -313,9 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only check exercises/ is in sync")
     parser.add_argument("--out", type=Path, help="write pristine stubs into this folder")
     args = parser.parse_args(argv)
+    source = source_dir()
+    if not source.is_dir():
+        print(
+            "error: neither solutions/ nor kata/pristine/ is here: nothing to make stubs from",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if args.out:
-            export_pristine(args.out)
+            export_pristine(args.out, source)
             print(f"pristine stubs written to {args.out}")
             return 0
         if args.force and not args.questions and not args.all:
@@ -326,21 +457,29 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        only = select_files(args.questions) if args.questions else None
+        only = select_files(args.questions, source) if args.questions else None
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         report = generate(
-            force=args.force, check=args.check, only=only, backup=ROOT / BACKUPS / stamp
+            source,
+            force=args.force,
+            check=args.check,
+            only=only,
+            backup=ROOT / BACKUPS / stamp,
         )
+        if sync_hints(source, ROOT / "exercises", check=args.check):
+            (report.differ if args.check else report.written).append(HINTS)
     except StubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.check:
         if report.differ:
-            print("exercises/ is out of sync with solutions/; run `nox -s stubs`:")
+            where = source.relative_to(ROOT).as_posix()
+            print(f"exercises/ is out of sync with {where}/; run `python -m kata.stubs`:")
             for rel in report.differ:
                 print(f"  exercises/{rel}")
             return 1
-        print(f"exercises/ is in sync with solutions/ ({len(report.unchanged)} files)")
+        where = source.relative_to(ROOT).as_posix()
+        print(f"exercises/ is in sync with {where}/ ({len(report.unchanged)} files)")
         return 0
     for rel, saved in report.backed_up:
         print(f"backed up exercises/{rel} to {saved.relative_to(ROOT)}")

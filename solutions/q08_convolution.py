@@ -62,6 +62,13 @@ def output_size(n, kernel, stride, padding):
     image with "valid".
     """
     # BEGIN SOLUTION: count the kernel positions along one axis
+    # HINT: Picture where the kernel's first cell may sit: every start from which the whole kernel
+    #   still lies on the (padded) line, stepping by the stride. Count those starts.
+    # HINT: Without padding the starts are 0, s, 2s, ... up to n - k, so a division rounded down is
+    #   involved. With 'same' padding TensorFlow pads just enough that the count depends on n
+    #   and the stride only: n / s rounded up, kept an int.
+    # HINT: Check the padding's name before anything else: anything but 'valid' or 'same' is a
+    #   ValueError, and so is a kernel longer than n without padding.
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
@@ -87,6 +94,14 @@ def feature_map(image, kernel, stride=1, padding="valid"):
     Raises ValueError for an unknown padding and for a kernel larger than the image with "valid".
     """
     # BEGIN SOLUTION: slide the kernel over the (padded) image and sum the products
+    # HINT: Work out the output's shape first (output_size along the rows, then the columns), make
+    #   an array of zeros of that shape, and fill it one value at a time.
+    # HINT: Output value (i, j) belongs to the patch whose top-left corner is row i times the row
+    #   stride and column j times the column stride of the padded image; the patch has the
+    #   kernel's shape.
+    # HINT: Each value is the sum of the patch times the kernel, element by element, with the kernel
+    #   as it is (not flipped). For 'same', np.pad the image first: half the zeros before, the
+    #   rest (the odd one) after.
     image = np.asarray(image, dtype=float)  # (rows, cols)
     kernel = np.asarray(kernel, dtype=float)  # (k_rows, k_cols)
     if image.ndim != 2 or kernel.ndim != 2:
@@ -125,6 +140,13 @@ def conv2d(x, kernels, stride=1, padding="valid"):
     and when the kernels' in_channels differ from the images' channels.
     """
     # BEGIN SOLUTION: contract all kernel-sized windows with the kernels at once
+    # HINT: Each filter is a feature map summed over all input channels, one 2-D kernel per channel.
+    #   Get it right with loops first; then remove the loops over pixels.
+    # HINT: numpy.lib.stride_tricks.sliding_window_view hands you every kernel-sized window of the
+    #   padded images at once, as a view (no copy); keep every stride-th window along each axis.
+    # HINT: One np.tensordot (or np.einsum) over the channel axis and the two kernel axes turns the
+    #   windows and the kernels into (batch, rows, cols, filters). Cast to the inputs' float
+    #   dtype so that float32 stays float32.
     from numpy.lib.stride_tricks import sliding_window_view
 
     x = np.asarray(x)
