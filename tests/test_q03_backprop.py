@@ -164,20 +164,34 @@ def tape_step(
 # The exam's numbers: worked out by hand, checked against the oracle, then the learner's.
 # --------------------------------------------------------------------------------------------
 
-FORWARD = {
+FORWARD = ["d^1_1", "a^1_1", "d^1_2", "a^1_2", "d^2_1", "a^2_1"]
+DELTAS = ["delta^2_1", "delta^1_1", "delta^1_2"]
+UPDATES = [
+    "w^2_{1,1}",
+    "w^2_{1,2}",
+    "b^2_1",
+    "w^1_{1,1}",
+    "w^1_{1,2}",
+    "w^1_{1,3}",
+    "b^1_1",
+    "w^1_{2,1}",
+    "w^1_{2,2}",
+    "w^1_{2,3}",
+    "b^1_2",
+]
+
+# BEGIN EXAM KEY: the exam's numbers, worked out by hand: the instructor's cross-check of
+# tf.GradientTape, which computes every expected value at test time
+BY_HAND = {
     "d^1_1": -1.5,
     "a^1_1": 0.0,
     "d^1_2": 2.5,
     "a^1_2": 2.5,
     "d^2_1": 4.5,
     "a^2_1": 4.5,
-}
-DELTAS = {
     "delta^2_1": 2.5,
     "delta^1_1": 0.0,
     "delta^1_2": 2.5,
-}
-UPDATES = {
     "w^2_{1,1}": -0.5,
     "w^2_{1,2}": 0.375,
     "b^2_1": 1.75,
@@ -190,39 +204,104 @@ UPDATES = {
     "w^1_{2,3}": -0.75,
     "b^1_2": -2.25,
 }
-BY_HAND = FORWARD | DELTAS | UPDATES
-HIDDEN_1_IS_DEAD = "delta^1_1 = 0 (its drive is negative), so nothing into hidden neuron 1 changes"
-WHY = {
+# STUB: BY_HAND = None
+# END EXAM KEY
+
+# Why each quantity has its value. The rules are written out; the numbers in them come from the
+# oracle's step (``why``), so that no answer of the exam stands here in plain sight.
+DRIVES = {
     "d^1_1": "the drive is the weighted sum of the inputs plus the bias, "
     "w^1_{1,1} x_1 + w^1_{1,2} x_2 + w^1_{1,3} x_3 + b^1_1",
-    "a^1_1": "ReLU turns the negative drive d^1_1 into 0",
     "d^1_2": "the drive is w^1_{2,1} x_1 + w^1_{2,2} x_2 + w^1_{2,3} x_3 + b^1_2 "
     "(row 2 of W1 holds the weights INTO hidden neuron 2)",
-    "a^1_2": "ReLU passes a positive drive unchanged",
     "d^2_1": "the output drive weighs the hidden activations: "
     "w^2_{1,1} a^1_1 + w^2_{1,2} a^1_2 + b^2_1",
-    "a^2_1": "the output neuron uses ReLU too, which passes a positive drive unchanged",
-    "delta^2_1": "for L = 1/2 * mean (a - t)^2 over n_out outputs, dL/da = (a - t) / n_out "
-    "= (4.5 - 2) / 1, times ReLU'(d^2_1) = 1",
-    "delta^1_1": "hidden neuron 1 has a negative drive, so ReLU' = 0 there and it passes "
-    "no gradient back",
-    "delta^1_2": "delta^1_2 = ReLU'(d^1_2) * w^2_{1,2} * delta^2_1, with the output weight "
-    "w^2_{1,2} = 1 as it is before the update (every gradient is taken at the old parameters)",
-    "w^2_{1,1}": "its gradient is delta^2_1 * a^1_1 and a^1_1 = 0, so this weight does not change",
-    "w^2_{1,2}": "new w = old w - lr * delta^2_1 * a^1_2 = 1 - 0.1 * 2.5 * 2.5: a weight's "
-    "gradient is the delta of the neuron it feeds times the activation it comes from",
-    "b^2_1": "a bias's gradient is its neuron's delta: 2 - 0.1 * delta^2_1",
-    "w^1_{1,1}": HIDDEN_1_IS_DEAD,
-    "w^1_{1,2}": HIDDEN_1_IS_DEAD,
-    "w^1_{1,3}": HIDDEN_1_IS_DEAD,
-    "b^1_1": HIDDEN_1_IS_DEAD,
-    "w^1_{2,1}": "new w = old w - lr * delta^1_2 * x_1 = 0.5 - 0.1 * 2.5 * 3 "
-    "(row 2 of W1 belongs to hidden neuron 2, column 1 to input x_1)",
-    "w^1_{2,2}": "new w = old w - lr * delta^1_2 * x_2 = 1 - 0.1 * 2.5 * 2",
-    "w^1_{2,3}": "new w = old w - lr * delta^1_2 * x_3 = -1 - 0.1 * 2.5 * (-1): "
-    "a negative input turns the step around",
-    "b^1_2": "a bias's gradient is its neuron's delta: -2 - 0.1 * delta^1_2",
 }
+
+
+def plain(value):
+    """A value for a message, -0.0 shown as 0."""
+    return f"{float(value) + 0.0:g}"
+
+
+def factor(value):
+    """A value inside a product or a difference: a negative one in parentheses."""
+    return f"({plain(value)})" if value < 0 else plain(value)
+
+
+def relu_says(drive_name, drive):
+    """What ReLU does to the drive ``drive_name``, by its sign."""
+    if drive > 0:
+        return f"ReLU passes the positive drive {drive_name} unchanged"
+    return f"ReLU turns the {'negative ' if drive < 0 else ''}drive {drive_name} into 0"
+
+
+def why(name, step, net):
+    """Why ``name`` has its value: the rule, with the oracle's numbers put in."""
+    if name in DRIVES:
+        return DRIVES[name]
+    field, layer, index = locate(name)
+    n, i = layer + 1, index[0] + 1  # the exam's notation: layer n, unit i
+    depth = len(net["weights"])
+    neuron = "the output neuron" if n == depth else f"hidden neuron {i}"
+    drive = float(step["drives"][layer][index[0]])
+    if field == "activations":
+        says = relu_says(f"d^{n}_{i}", drive)
+        return f"the output neuron uses ReLU too: {says}" if n == depth else says
+    sign = "negative" if drive < 0 else "0"
+    no_slope = "" if drive > 0 else f"; {neuron}'s drive is {sign}, so ReLU' = 0 there"
+    if field == "deltas":
+        if n == depth:
+            output = step["activations"][layer][index[0]]
+            target = np.broadcast_to(net["target"], np.shape(step["activations"][layer]))[0]
+            n_out = len(step["activations"][layer])
+            return (
+                "for L = 1/2 * mean (a - t)^2 over n_out outputs, dL/da = (a - t) / n_out = "
+                f"({plain(output)} - {factor(target)}) / {n_out}, times ReLU'(d^{n}_{i}) = "
+                f"{plain(drive > 0)}{no_slope}"
+            )
+        above = f"w^{n + 1}_{{1,{i}}}"
+        old = net["weights"][layer + 1][0, index[0]]
+        return (
+            f"delta^{n}_{i} = ReLU'(d^{n}_{i}) * {above} * delta^{n + 1}_1, with the output "
+            f"weight {above} = {plain(old)} as it is before the update (every gradient is "
+            "taken at the old parameters)"
+            + (f"{no_slope} and it passes no gradient back" if no_slope else "")
+        )
+    lr = net["learning_rate"]
+    delta = step["deltas"][layer][index[0]]
+    dead = (
+        f": delta^{n}_{i} = 0 ({neuron}'s drive is {sign}, where ReLU' = 0), so nothing into "
+        f"{neuron} changes"
+        if no_slope
+        else ""
+    )
+    if field == "biases":
+        old = net["biases"][layer][index[0]]
+        return (
+            f"a bias's gradient is its neuron's delta: new b = old b - lr * delta^{n}_{i} = "
+            f"{plain(old)} - {factor(lr)} * {factor(delta)}{dead}"
+        )
+    j = index[1] + 1
+    source = f"x_{j}" if n == 1 else f"a^{n - 1}_{j}"
+    feed = net["x"][index[1]] if n == 1 else step["activations"][layer - 1][index[1]]
+    old = net["weights"][layer][index]
+    text = (
+        f"new w = old w - lr * delta^{n}_{i} * {source} = {plain(old)} - {factor(lr)} * "
+        f"{factor(delta)} * {factor(feed)}"
+    )
+    if dead:
+        return text + dead
+    if feed == 0:
+        return f"{text}: {source} = 0, so this weight does not change"
+    if n == 1:
+        text += f" (row {i} of W1 belongs to {neuron}, column {j} to input {source})"
+        return f"{text}: a negative input turns the step around" if feed < 0 else text
+    return (
+        f"{text}: a weight's gradient is the delta of the neuron it feeds times the activation "
+        "it comes from"
+    )
+
 
 NO_RELU = (
     "ReLU is missing on the way forward: every neuron, the output included, applies "
@@ -292,9 +371,10 @@ def check_exam_value(target, tf, name):
     field, layer, index = locate(name)
     oracle = exam_step(tf)
     expected = float(oracle[field][layer][index])
-    assert expected == pytest.approx(BY_HAND[name], abs=1e-12), (
-        f"tf.GradientTape gives {name} = {expected}, we worked out {BY_HAND[name]} by hand"
-    )
+    if BY_HAND is not None:  # the instructor's cross-check; not in the students' copy
+        assert expected == pytest.approx(BY_HAND[name], abs=1e-12), (
+            f"tf.GradientTape gives {name} = {expected}, we worked out {BY_HAND[name]} by hand"
+        )
     net = exam_network()
     call = f"{called('backprop_step', **net)} on the exam's network"
     step = target.backprop_step(**net)
@@ -305,23 +385,24 @@ def check_exam_value(target, tf, name):
     where = f"result.{field}[{layer}][{', '.join(map(str, index))}]"
     slip = exam_slip(tf, name, got, expected)
     pytest.fail(
-        f"{call} returned {name} = {got:g} (in {where}), expected {expected:g}: {WHY[name]}"
+        f"{call} returned {name} = {got:g} (in {where}), expected {expected:g}: "
+        f"{why(name, oracle, exam_network())}"
         + (f". Your value reveals a slip: {slip}" if slip else ""),
         pytrace=False,
     )
 
 
-@pytest.mark.parametrize("name", FORWARD, ids=list(FORWARD))
+@pytest.mark.parametrize("name", FORWARD, ids=FORWARD)
 def test_exam_forward_pass(target, tf, name):
     check_exam_value(target, tf, name)
 
 
-@pytest.mark.parametrize("name", DELTAS, ids=list(DELTAS))
+@pytest.mark.parametrize("name", DELTAS, ids=DELTAS)
 def test_exam_deltas(target, tf, name):
     check_exam_value(target, tf, name)
 
 
-@pytest.mark.parametrize("name", UPDATES, ids=list(UPDATES))
+@pytest.mark.parametrize("name", UPDATES, ids=UPDATES)
 def test_exam_updated_parameters(target, tf, name):
     check_exam_value(target, tf, name)
 

@@ -210,6 +210,13 @@ def test_conv2d_params_matches_keras(target, keras, seed):
 # The exam's network
 # --------------------------------------------------------------------------------------------
 
+# The exam's network as the task states it: (time steps, features) in, then Dense(5, sigmoid),
+# LSTM(15) and Dense(10, softmax). Every count below is Keras's, at test time.
+STEPS, FEATURES = 15, 10
+DENSE_UNITS, LSTM_UNITS, CLASSES = 5, 15, 10
+EXAM_LAYER_NAMES = ["dense_sigmoid", "lstm", "dense_softmax"]  # the names the task asks for
+
+# BEGIN EXAM KEY: the counts worked out by hand, the instructor's cross-check of Keras's
 # By hand: the Dense layer works per time step on the 10 features, (15, 10) -> (15, 5);
 # the LSTM reads 5 features per step and returns its last hidden state, (15, 5) -> (15,);
 # the last Dense layer maps 15 -> 10.
@@ -219,54 +226,72 @@ EXAM_LAYERS = {
     "dense_softmax": 15 * 10 + 10,  # 160
 }
 EXAM_TOTAL = 55 + 1260 + 160  # 1475
+# STUB: EXAM_LAYERS = None
+# STUB: EXAM_TOTAL = None
+# END EXAM KEY
 
 
-def exam_slips(name):
-    """Known wrong counts for one layer of the exam's network, and what each reveals."""
-    lstm_gate = 5 * 15 + 15 * 15 + 15  # one gate of the LSTM, with the right inputs
-    return slip_table(
-        EXAM_LAYERS[name],
-        *{
-            "dense_sigmoid": [
-                (
-                    15 * 5 + 5,
-                    "a Dense layer on a sequence acts per time step: it sees the 10 features of "
-                    "a step, not the 15 time steps",
+def exam_slips(keras, name, expected):
+    """Known wrong counts for one layer of the exam's network, and what each reveals.
+
+    Every wrong count is Keras's own, for the layer built with the slip in it (a bias left out,
+    the wrong inputs, return_sequences=True before the last layer); ``expected`` is the right one.
+    """
+    if name == "dense_sigmoid":
+        pairs = [
+            (
+                keras_count(keras, keras.layers.Dense(DENSE_UNITS), (STEPS,)),
+                f"a Dense layer on a sequence acts per time step: it sees the {FEATURES} features "
+                f"of a step, not the {STEPS} time steps",
+            ),
+            (
+                keras_count(keras, keras.layers.Dense(DENSE_UNITS), (STEPS * FEATURES,)),
+                f"a Dense layer on a sequence acts per time step: it sees {FEATURES} features, "
+                f"not {STEPS}*{FEATURES} (the input is not flattened)",
+            ),
+            (
+                keras_count(keras, keras.layers.Dense(DENSE_UNITS, use_bias=False), (FEATURES,)),
+                "you forgot the biases: one per unit",
+            ),
+        ]
+    elif name == "lstm":
+        raw = keras_count(keras, keras.layers.LSTM(LSTM_UNITS), (STEPS, FEATURES))
+        gate = expected // 4  # an LSTM's four gates have the same size
+        pairs = [
+            (
+                raw // 4,
+                f"that is one gate's worth, and with the {FEATURES} raw features as inputs: an "
+                f"LSTM has four gates, and its inputs are the {DENSE_UNITS} outputs of the Dense "
+                "layer before it",
+            ),
+            (
+                raw,
+                f"the LSTM's inputs are the {DENSE_UNITS} outputs of the Dense layer before it, "
+                f"not the {FEATURES} raw features",
+            ),
+            (gate, "that is one gate's worth: an LSTM has four gates"),
+            (3 * gate, "that is three gates' worth: an LSTM has four"),
+            (
+                keras_count(
+                    keras, keras.layers.LSTM(LSTM_UNITS, use_bias=False), (STEPS, DENSE_UNITS)
                 ),
-                (
-                    15 * 10 * 5 + 5,
-                    "a Dense layer on a sequence acts per time step: it sees 10 features, not "
-                    "15*10 (the input is not flattened)",
-                ),
-                (10 * 5, "you forgot the biases: one per unit"),
-            ],
-            "lstm": [
-                (
-                    10 * 15 + 15 * 15 + 15,
-                    "that is one gate's worth, and with the 10 raw features as inputs: an LSTM "
-                    "has four gates, and its inputs are the 5 outputs of the Dense layer "
-                    "before it",
-                ),
-                (
-                    4 * (10 * 15 + 15 * 15 + 15),
-                    "the LSTM's inputs are the 5 outputs of the Dense layer before it, not the "
-                    "10 raw features",
-                ),
-                (lstm_gate, "that is one gate's worth: an LSTM has four gates"),
-                (3 * lstm_gate, "that is three gates' worth: an LSTM has four"),
-                (4 * (5 * 15 + 15 * 15), "you forgot the biases: one per unit and gate"),
-            ],
-            "dense_softmax": [
-                (
-                    15 * 15 * 10 + 10,
-                    "an LSTM returns only its last hidden state by default "
-                    "(return_sequences=False), so this layer sees 15 values, not 15 time steps "
-                    "of 15",
-                ),
-                (15 * 10, "you forgot the biases: one per unit"),
-            ],
-        }[name],
-    )
+                "you forgot the biases: one per unit and gate",
+            ),
+        ]
+    else:
+        pairs = [
+            (
+                keras_count(keras, keras.layers.Dense(CLASSES), (STEPS * LSTM_UNITS,)),
+                "an LSTM returns only its last hidden state by default "
+                f"(return_sequences=False), so this layer sees {LSTM_UNITS} values, not {STEPS} "
+                f"time steps of {LSTM_UNITS}",
+            ),
+            (
+                keras_count(keras, keras.layers.Dense(CLASSES, use_bias=False), (LSTM_UNITS,)),
+                "you forgot the biases: one per unit",
+            ),
+        ]
+    return slip_table(expected, *pairs)
 
 
 EXAM_WHY = {
@@ -281,10 +306,10 @@ EXAM_WHY = {
 def exam_keras_model(keras):
     return keras.Sequential(
         [
-            keras.Input(shape=(15, 10)),  # (time steps, features)
-            keras.layers.Dense(5, activation="sigmoid"),
-            keras.layers.LSTM(15),
-            keras.layers.Dense(10, activation="softmax"),
+            keras.Input(shape=(STEPS, FEATURES)),
+            keras.layers.Dense(DENSE_UNITS, activation="sigmoid"),
+            keras.layers.LSTM(LSTM_UNITS),
+            keras.layers.Dense(CLASSES, activation="softmax"),
         ]
     )
 
@@ -307,34 +332,41 @@ def exam_result_layers(target):
     return result, layers
 
 
-@pytest.mark.parametrize("index, name", list(enumerate(EXAM_LAYERS)), ids=list(EXAM_LAYERS))
+@pytest.mark.parametrize(
+    "index, name", list(enumerate(EXAM_LAYER_NAMES)), ids=list(EXAM_LAYER_NAMES)
+)
 def test_exam_network_layer_params(target, keras, index, name):
     oracle = exam_keras_model(keras).layers[index].count_params()
-    assert oracle == EXAM_LAYERS[name], f"Keras counts {oracle} for {name}, we counted by hand"
+    if EXAM_LAYERS is not None:  # the instructor's cross-check; not in the students' copy
+        assert oracle == EXAM_LAYERS[name], (
+            f"Keras counts {oracle} for {name}, we counted {EXAM_LAYERS[name]} by hand"
+        )
     _, layers = exam_result_layers(target)
     if name not in layers:
         pytest.fail(
             f"{called('exam_network_params')} has no entry {name!r} in `layers`; expected the "
-            f"names {list(EXAM_LAYERS)}, in that order, got {list(layers)}",
+            f"names {EXAM_LAYER_NAMES}, in that order, got {list(layers)}",
             pytrace=False,
         )
+    got = layers[name]
     check_count(
-        layers[name],
+        got,
         oracle,
         f"{called('exam_network_params')}: its count for layer {name!r}",
         EXAM_WHY[name],
-        slips=exam_slips(name),
+        slips=exam_slips(keras, name, oracle) if got != oracle else {},
     )
 
 
 def test_exam_network_total(target, keras):
     oracle = exam_keras_model(keras).count_params()
-    assert oracle == EXAM_TOTAL, f"Keras counts {oracle}, we counted {EXAM_TOTAL} by hand"
+    if EXAM_TOTAL is not None:  # the instructor's cross-check; not in the students' copy
+        assert oracle == EXAM_TOTAL, f"Keras counts {oracle}, we counted {EXAM_TOTAL} by hand"
     result, layers = exam_result_layers(target)
-    if list(layers) != list(EXAM_LAYERS):
+    if list(layers) != EXAM_LAYER_NAMES:
         pytest.fail(
             f"{called('exam_network_params')} listed the layers {list(layers)}, expected "
-            f"{list(EXAM_LAYERS)}: the three layers with weights, from input to output (the "
+            f"{EXAM_LAYER_NAMES}: the three layers with weights, from input to output (the "
             "input and the activations have no parameters)",
             pytrace=False,
         )

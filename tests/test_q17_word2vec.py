@@ -112,11 +112,25 @@ def scalar(got, call):
 # --------------------------------------------------------------------------------------------
 
 
+# BEGIN EXAM KEY: the small examples below worked out by hand, the instructor's cross-checks of
+# the oracles (Keras's skipgrams, TensorFlow's frames, the 3/4-power formula) that give the
+# expected values at test time
+# Each word with its neighbours (window 1):
+EXAM_SKIPGRAM_PAIRS = [[10, 11], [11, 10], [11, 12], [12, 11], [12, 13], [13, 12]]
+# The words around 2, 3, 4, 5, and those centres: the ends have no full window.
+EXAM_CBOW = ([[1, 3], [2, 4], [3, 5], [4, 6]], [2, 3, 4, 5])
+# 16 ** 0.75 = 8 and 1 ** 0.75 = 1, so [1, 16] -> [1/9, 8/9];
+# 81 ** 0.75 = 27, so [81, 1, 0] -> [27/28, 1/28, 0].
+EXAM_DISTRIBUTIONS = {"1-16": [1 / 9, 8 / 9], "81-1-0": [27 / 28, 1 / 28, 0.0]}
+# STUB: EXAM_SKIPGRAM_PAIRS = EXAM_CBOW = EXAM_DISTRIBUTIONS = None
+# END EXAM KEY
+
+
 def test_exam_skipgram_pairs_by_hand(target, tf):
-    # "the cat sat on" as ids 10, 11, 12, 13, window 1: each word with its neighbours
-    tokens = [10, 11, 12, 13]
-    expected = np.array([[10, 11], [11, 10], [11, 12], [12, 11], [12, 13], [13, 12]])
-    assert np.array_equal(keras_skipgrams(tf, tokens, 1), expected)
+    tokens = [10, 11, 12, 13]  # "the cat sat on", window 1
+    expected = keras_skipgrams(tf, tokens, 1)
+    if EXAM_SKIPGRAM_PAIRS is not None:  # the instructor's cross-check; not in the students' copy
+        assert np.array_equal(expected, EXAM_SKIPGRAM_PAIRS), "Keras disagrees with us"
     call = called("skipgram_pairs", tokens, 1)
     got = int_array(target.skipgram_pairs(tokens, 1), call, columns=2)
     check_rows(call, got, expected, "pairs: 2 for each inner word, 1 for each end")
@@ -139,10 +153,12 @@ def test_skipgram_pairs_of_one_word_are_none(target):
     require(got.shape == (0, 2), f"{call} returned shape {got.shape}, expected (0, 2)")
 
 
-def test_exam_cbow_examples_by_hand(target):
+def test_exam_cbow_examples_by_hand(target, tf):
     tokens = [1, 2, 3, 4, 5, 6]
-    contexts = np.array([[1, 3], [2, 4], [3, 5], [4, 6]])  # the words around 2, 3, 4, 5
-    targets = np.array([2, 3, 4, 5])  # the ends have no full window
+    frames = tf.signal.frame(tokens, 3, 1).numpy()  # every full window of 1 + 1 + 1
+    contexts, targets = frames[:, [0, 2]], frames[:, 1]
+    if EXAM_CBOW is not None:  # the instructor's cross-check; not in the students' copy
+        assert np.array_equal(contexts, EXAM_CBOW[0]) and np.array_equal(targets, EXAM_CBOW[1])
     call = called("cbow_examples", tokens, 1)
     got = target.cbow_examples(tokens, 1)
     if not isinstance(got, tuple) or len(got) != 2:
@@ -191,9 +207,13 @@ def test_cbow_examples_of_a_short_sentence_are_none(target):
 # The noise distribution
 # --------------------------------------------------------------------------------------------
 
-# By hand: 16 ** 0.75 = 8 and 1 ** 0.75 = 1, so [1, 16] -> [1/9, 8/9];
-# 81 ** 0.75 = 27, so [81, 1, 0] -> [27/28, 1/28, 0].
-EXAM_DISTRIBUTIONS = [([1, 16], [1 / 9, 8 / 9]), ([81, 1, 0], [27 / 28, 1 / 28, 0.0])]
+EXAM_COUNTS = {"1-16": [1, 16], "81-1-0": [81, 1, 0]}
+
+
+def unigram_to_the_three_quarters(counts):
+    """The oracle: probabilities proportional to counts ** 0.75."""
+    weights = np.asarray(counts, float) ** 0.75
+    return weights / weights.sum()
 
 
 def distribution_slips(counts):
@@ -217,18 +237,22 @@ def check_distribution(call, got, expected, counts):
     pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
 
 
-@pytest.mark.parametrize("counts, expected", EXAM_DISTRIBUTIONS, ids=["1-16", "81-1-0"])
-def test_exam_noise_distribution_by_hand(target, counts, expected):
+@pytest.mark.parametrize("case", EXAM_COUNTS, ids=list(EXAM_COUNTS))
+def test_exam_noise_distribution_by_hand(target, case):
+    counts = EXAM_COUNTS[case]
+    expected = unigram_to_the_three_quarters(counts)
+    if EXAM_DISTRIBUTIONS is not None:  # the instructor's cross-check; not in the students' copy
+        assert np.allclose(expected, EXAM_DISTRIBUTIONS[case], rtol=1e-12, atol=1e-15)
     call = called("negative_sampling_distribution", counts)
     got = target.negative_sampling_distribution(np.array(counts))
-    check_distribution(call, got, np.array(expected), counts)
+    check_distribution(call, got, expected, counts)
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=IDS)
 def test_noise_distribution_matches_the_formula(target, seed):
     counts = np.random.default_rng(seed + 20).integers(0, 1000, size=12)
     counts[0] = 5  # at least one word occurs
-    expected = counts**0.75 / np.sum(counts**0.75)
+    expected = unigram_to_the_three_quarters(counts)
     call = called("negative_sampling_distribution", counts)
     check_distribution(call, target.negative_sampling_distribution(counts), expected, counts)
 

@@ -118,15 +118,20 @@ def check_length(got, expected, call, why, slips):
 # conv_length and conv_transpose_length against Keras
 # --------------------------------------------------------------------------------------------
 
-# The exam's sizes first: layer 1 halving 64, layer 2's valid 3x3, layer 3's pooling, and the
-# participant's same-padded convolution that was meant to double 16.
+# The exam's sizes first, then random ones.
+# BEGIN EXAM KEY: the layers of the exam's model these cases come from
+# layer 1 halving 64, layer 2's valid 3x3, layer 3's pooling, and the participant's
+# same-padded convolution that was meant to double 16.
+# END EXAM KEY
 EXAM_WINDOW_CASES = [
     ("conv", 64, 3, 2, "valid"),
     ("conv", 64, 3, 2, "same"),
     ("conv", 32, 3, 1, "valid"),
     ("max_pool", 30, 2, 2, "valid"),
     ("conv", 16, 3, 1, "same"),
+    # BEGIN EXAM KEY: the participant's slip these cases follow
     # what follows the first slip: 31 -> 29 -> 14 (and 14 * 14 * 32 = 6272 values, not 7200)
+    # END EXAM KEY
     ("conv", 31, 3, 1, "valid"),
     ("max_pool", 29, 2, 2, "valid"),
 ]

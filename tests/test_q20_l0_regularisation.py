@@ -99,6 +99,8 @@ def check_values(call, got, expected, slips=(), rule=""):
 # --------------------------------------------------------------------------------------------
 
 LN3 = math.log(3)
+# The small examples below: their expected values come from the TensorFlow oracles at test time.
+# BEGIN EXAM KEY: the small examples worked out by hand, the instructor's cross-checks
 # By hand, with beta = 2/3, gamma = -0.1, zeta = 1.1 (so zeta - gamma = 1.2):
 # log_alpha = 0, u = 1/2: logit(u) = 0, s = sigmoid(0) = 1/2, s_bar = 0.6 - 0.1 = 0.5.
 # log_alpha = 0, u = 0.1: logit = -ln 9, s = sigmoid(-1.5 ln 9) = 1/28, s_bar < 0 -> 0.
@@ -106,26 +108,41 @@ LN3 = math.log(3)
 # log_alpha = (2/3) ln 3, u = 1/2: s = sigmoid(ln 3) = 3/4, s_bar = 0.9 - 0.1 = 0.8.
 # log_alpha = (2/3) ln 3, u = 1/4: logit = -ln 3, (-ln 3 + (2/3) ln 3) / (2/3) = -(1/2) ln 3,
 #   s = 1 / (1 + sqrt 3), s_bar = 1.2 / (1 + sqrt 3) - 0.1 = 0.339230...
+EXAM_SAMPLES = {
+    "0-half": 0.5,
+    "0-clipped-to-0": 0.0,
+    "0-clipped-to-1": 1.0,
+    "ln3-half": 0.8,
+    "ln3-quarter": 1.2 / (1 + math.sqrt(3)) - 0.1,
+}
+# P(gate > 0) = sigmoid(log_alpha - beta ln(-gamma / zeta)) = sigmoid(log_alpha +
+# (2/3) ln 11). It is 1/2 at log_alpha = -(2/3) ln 11, and 11^(2/3) / (1 + 11^(2/3)) at 0.
+EXAM_PROBABILITIES = {"half": 0.5, "log_alpha-0": 11 ** (2 / 3) / (1 + 11 ** (2 / 3))}
+# sigmoid(0) = 1/2 -> 0.6 - 0.1 = 0.5; sigmoid(ln 3) = 3/4 -> 0.8;
+# sigmoid(-ln 9) = 1/10 -> 0.12 - 0.1 = 0.02; sigmoid(ln 11) = 11/12 -> 1.1 - 0.1 = 1;
+# sigmoid(-3) = 0.047 -> 0.057 - 0.1 < 0 -> 0.
+EXAM_GATES = {"0": 0.5, "ln3": 0.8, "-ln9": 0.02, "ln11": 1.0, "-3": 0.0}
+# STUB: EXAM_SAMPLES = EXAM_PROBABILITIES = EXAM_GATES = None
+# END EXAM KEY
 SAMPLE_RULE = (
     "s = sigmoid((log u - log(1 - u) + log_alpha) / beta), s_bar = s (zeta - gamma) + gamma, "
     "z = min(1, max(0, s_bar))"
 )
-EXAM_SAMPLES = [
-    (0.0, 0.5, 0.5),
-    (0.0, 0.1, 0.0),
-    (0.0, 0.9, 1.0),
-    (2 / 3 * LN3, 0.5, 0.8),
-    (2 / 3 * LN3, 0.25, 1.2 / (1 + math.sqrt(3)) - 0.1),
-]
+SAMPLE_INPUTS = {  # (log_alpha, u)
+    "0-half": (0.0, 0.5),
+    "0-clipped-to-0": (0.0, 0.1),
+    "0-clipped-to-1": (0.0, 0.9),
+    "ln3-half": (2 / 3 * LN3, 0.5),
+    "ln3-quarter": (2 / 3 * LN3, 0.25),
+}
 
 
-@pytest.mark.parametrize(
-    "log_alpha, u, expected",
-    EXAM_SAMPLES,
-    ids=["0-half", "0-clipped-to-0", "0-clipped-to-1", "ln3-half", "ln3-quarter"],
-)
-def test_exam_gate_samples_by_hand(target, tf, log_alpha, u, expected):
-    assert tf_sample(tf, log_alpha, u) == pytest.approx(expected, abs=1e-12)
+@pytest.mark.parametrize("case", SAMPLE_INPUTS, ids=list(SAMPLE_INPUTS))
+def test_exam_gate_samples_by_hand(target, tf, case):
+    log_alpha, u = SAMPLE_INPUTS[case]
+    expected = float(tf_sample(tf, log_alpha, u))
+    if EXAM_SAMPLES is not None:  # the instructor's cross-check; not in the students' copy
+        assert expected == pytest.approx(EXAM_SAMPLES[case], abs=1e-12)
     call = called("hard_concrete_sample", log_alpha, u)
     got = as_floats(target.hard_concrete_sample(np.float32(log_alpha), np.float32(u)), call, ())
     check_values(
@@ -187,17 +204,15 @@ def test_gate_samples_broadcast_one_noise_per_example(target, tf):
 # The expected L0 penalty
 # --------------------------------------------------------------------------------------------
 
-# By hand: P(gate > 0) = sigmoid(log_alpha - beta ln(-gamma / zeta)) = sigmoid(log_alpha +
-# (2/3) ln 11). It is 1/2 at log_alpha = -(2/3) ln 11, and 11^(2/3) / (1 + 11^(2/3)) at 0.
-EXAM_PROBABILITIES = [
-    (-2 / 3 * math.log(11), 0.5),
-    (0.0, 11 ** (2 / 3) / (1 + 11 ** (2 / 3))),
-]
+PROBABILITY_INPUTS = {"half": -2 / 3 * math.log(11), "log_alpha-0": 0.0}  # log_alpha
 
 
-@pytest.mark.parametrize("log_alpha, expected", EXAM_PROBABILITIES, ids=["half", "log_alpha-0"])
-def test_exam_probability_nonzero_by_hand(target, tf, log_alpha, expected):
-    assert tf_probability_nonzero(tf, log_alpha) == pytest.approx(expected, abs=1e-12)
+@pytest.mark.parametrize("case", PROBABILITY_INPUTS, ids=list(PROBABILITY_INPUTS))
+def test_exam_probability_nonzero_by_hand(target, tf, case):
+    log_alpha = PROBABILITY_INPUTS[case]
+    expected = float(tf_probability_nonzero(tf, log_alpha))
+    if EXAM_PROBABILITIES is not None:  # the instructor's cross-check; not in the students' copy
+        assert expected == pytest.approx(EXAM_PROBABILITIES[case], abs=1e-12)
     call = called("probability_nonzero", log_alpha)
     got = as_floats(target.probability_nonzero(np.float32(log_alpha)), call, ())
     check_values(
@@ -256,15 +271,15 @@ def test_probability_nonzero_matches_the_sampled_gates(target, tf):
 # The test-time gate
 # --------------------------------------------------------------------------------------------
 
-# By hand: sigmoid(0) = 1/2 -> 0.6 - 0.1 = 0.5; sigmoid(ln 3) = 3/4 -> 0.8;
-# sigmoid(-ln 9) = 1/10 -> 0.12 - 0.1 = 0.02; sigmoid(ln 11) = 11/12 -> 1.1 - 0.1 = 1;
-# sigmoid(-3) = 0.047 -> 0.057 - 0.1 < 0 -> 0.
-EXAM_GATES = [(0.0, 0.5), (LN3, 0.8), (-math.log(9), 0.02), (math.log(11), 1.0), (-3.0, 0.0)]
+GATE_INPUTS = {"0": 0.0, "ln3": LN3, "-ln9": -math.log(9), "ln11": math.log(11), "-3": -3.0}
 
 
-@pytest.mark.parametrize("log_alpha, expected", EXAM_GATES, ids=["0", "ln3", "-ln9", "ln11", "-3"])
-def test_exam_deterministic_gate_by_hand(target, tf, log_alpha, expected):
-    assert tf_deterministic(tf, log_alpha) == pytest.approx(expected, abs=1e-12)
+@pytest.mark.parametrize("case", GATE_INPUTS, ids=list(GATE_INPUTS))
+def test_exam_deterministic_gate_by_hand(target, tf, case):
+    log_alpha = GATE_INPUTS[case]
+    expected = float(tf_deterministic(tf, log_alpha))
+    if EXAM_GATES is not None:  # the instructor's cross-check; not in the students' copy
+        assert expected == pytest.approx(EXAM_GATES[case], abs=1e-12)
     call = called("deterministic_gate", log_alpha)
     got = as_floats(target.deterministic_gate(np.float32(log_alpha)), call, ())
     tempered = np.clip(1 / (1 + np.exp(-log_alpha / BETA)) * (ZETA - GAMMA) + GAMMA, 0, 1)

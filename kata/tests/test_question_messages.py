@@ -9,7 +9,7 @@ chained "During handling of the above exception" traceback.
 
 One folder may hold one mutant of each question, and one mutant may carry mistakes in functions
 whose tests do not meet: every TensorFlow import costs seconds, so the runs that need the
-TensorFlow oracle are few and share it.
+TensorFlow oracle share it, and run no more tests than they need.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ CHAINED = "During handling of the above exception"
 
 # Two runs import TensorFlow and run three questions' tests on a 2-core machine: about 20 s of
 # CPU each, so a minute of wall time on a busy one; 900 s leave room for one three times slower.
+# Three more import TensorFlow for question 8's exam example alone (its feature map comes from
+# tf.nn.conv2d, not from a literal): a few seconds each.
 pytestmark = pytest.mark.timeout(900)
 
 needs_tensorflow = pytest.mark.skipif(
@@ -264,7 +266,7 @@ Q3_CONTRACT = (
     "test_relu_passes_no_gradient_at_zero_drive",
     "test_unknown_activation_raises_value_error",
 )
-Q8_NO_TF = (
+Q8_FEATURE_MAP = (  # the exam's example needs tf.nn.conv2d; the other two no oracle
     "test_exam_feature_map_with_stride_two",
     "test_feature_map_returns_floats",
     "test_kernel_is_not_flipped",
@@ -285,10 +287,11 @@ RUNS = {
         8: ("q08_list_odd_zero_no_kernel", None),
         12: ("q12_str", ("test_dense_params_matches_keras", "test_lstm_params_matches_keras")),
     },
-    # The others run only tests without an oracle: no TensorFlow import, about a second each.
-    "flipped_activate": {3: ("q03_activate", Q3_CONTRACT), 8: ("q08_flipped", Q8_NO_TF)},
-    "stride_in_loop": {8: ("q08_stride_in_loop", Q8_NO_TF)},
-    "no_stride": {8: ("q08_no_stride", Q8_NO_TF)},
+    # The others run few tests: question 3's without an oracle, and question 8's exam example
+    # (which imports TensorFlow) with two tests without an oracle.
+    "flipped_activate": {3: ("q03_activate", Q3_CONTRACT), 8: ("q08_flipped", Q8_FEATURE_MAP)},
+    "stride_in_loop": {8: ("q08_stride_in_loop", Q8_FEATURE_MAP)},
+    "no_stride": {8: ("q08_no_stride", Q8_FEATURE_MAP)},
 }
 
 
@@ -477,6 +480,7 @@ def test_q08_the_odd_padding_zero_first_is_named_only_where_it_shows(kata_run):
     run.passed("test_exam_example_as_a_batch_matches_tensorflow")
 
 
+@needs_tensorflow
 def test_q08_a_flipped_kernel_is_named(kata_run):
     run = kata_run("flipped_activate")[8]
     for test in ("test_exam_feature_map_with_stride_two", "test_kernel_is_not_flipped"):
@@ -485,6 +489,7 @@ def test_q08_a_flipped_kernel_is_named(kata_run):
     run.passed("test_feature_map_returns_floats")
 
 
+@needs_tensorflow
 def test_q08_a_stride_forgotten_in_the_loop_is_named(kata_run):
     runs = kata_run("stride_in_loop")
     no_chained_tracebacks(runs)
@@ -494,6 +499,7 @@ def test_q08_a_stride_forgotten_in_the_loop_is_named(kata_run):
     assert not blames(text, allowed=("one pixel at a time",)), text
 
 
+@needs_tensorflow
 def test_q08_an_ignored_stride_is_named(kata_run):
     runs = kata_run("no_stride")
     no_chained_tracebacks(runs)
