@@ -144,7 +144,7 @@ CODE_RUN = 5
 
 
 def numbers_in(text: str) -> set[float]:
-    """Every number written in ``text`` (``1,475`` counts as 1475), as an absolute value."""
+    """Every number written in ``text`` (``2,048`` counts as 2048), as an absolute value."""
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
     found = set()
     for match in _NUMBER.finditer(text):
