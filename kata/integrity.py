@@ -4,6 +4,10 @@
 2. Pristine stubs are generated into a temporary folder, and the whole suite, slow tests
    included, runs against them. Every kata test must fail: a test that passes (or is skipped)
    there proves nothing about a learner's code.
+3. No hint gives an answer away: no number that the tests expect and the task does not show,
+   no run of the solution's code (``kata.hints.hint_problems``); ``exercises/.hints.json`` is
+   what the solutions' hints make.
+4. A homework export holds no solution: no region of any solution file appears in it.
 
     python -m kata.integrity [extra pytest arguments]
 """
@@ -16,18 +20,42 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kata.stubs import ROOT, export_pristine, generate
+from kata.stubs import ROOT, export_pristine, generate, sync_hints
+
+
+def static_problems(root: Path = ROOT) -> list[str]:
+    """Checks 3 and 4: hints that give answers away, solution code in a homework export."""
+    from kata.export import export, solution_leaks
+    from kata.hints import hint_problems
+
+    problems = [f"a hint gives an answer away: {p}" for p in hint_problems(root)]
+    with tempfile.TemporaryDirectory(prefix="kata-export-") as tmp:
+        out = Path(tmp) / "homework"
+        try:
+            export(out, root, git=False)
+        except SystemExit as error:  # the export refuses to write solution code
+            problems.append(f"the homework export failed: {error}")
+        else:
+            leaks = solution_leaks(out, root / "solutions")
+            problems += [f"the homework export holds solution code: {leak}" for leak in leaks]
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     problems = []
+    if not (ROOT / "solutions").is_dir():
+        print("integrity: this is a homework copy (no solutions/); there is nothing to check")
+        return 0
     in_sync = generate(check=True)
+    if sync_hints(ROOT / "solutions", ROOT / "exercises", check=True):
+        in_sync.differ.append(".hints.json")
     if in_sync.differ:
         problems.append(
             "exercises/ is out of sync with solutions/ (run `nox -s stubs`): "
             + ", ".join(in_sync.differ)
         )
+    problems += static_problems()
     with tempfile.TemporaryDirectory(prefix="kata-integrity-") as tmp:
         stubs = export_pristine(Path(tmp) / "exercises")
         score_path = Path(tmp) / "score.json"

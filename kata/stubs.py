@@ -16,7 +16,19 @@ A learner's work is never lost: an exercise that differs from what was last gene
     python -m kata.stubs             # regenerate exercises/ from solutions/
     python -m kata.stubs --check     # exit 1 if exercises/ is not what the generator makes
     python -m kata.stubs --out DIR   # write pristine stubs into DIR instead
-    python -m kata.stubs --force q08_convolution   # overwrite (restore) one exercise
+    python -m kata.stubs --force q08               # restore one exercise (yours is backed up)
+    python -m kata.stubs --force q19_lunar_lander/blocks.py   # one file of a package question
+    python -m kata.stubs --force --all             # restore every exercise (all backed up)
+
+Before ``--force`` overwrites a file you changed, it copies it to ``.kata/backups/<time>/``.
+
+Hints: ``# HINT: text`` lines inside a region (continued by comment lines indented two spaces
+more) are the graded hints of the function that owns the region, a nudge first. They never
+reach the stub; the generator collects them into ``exercises/.hints.json``, which
+``pytest exercises/... --hint`` reads.
+
+A homework copy has no ``solutions/``: there the pristine stubs in ``kata/pristine/`` are the
+source, copied as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import datetime
 import hashlib
 import json
 import re
@@ -33,12 +46,21 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kata import naming
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".stubs.json"
+BACKUPS = ".kata/backups"
+"""Where `--force` copies a learner's changed files before it overwrites them."""
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
 END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
 STUB = re.compile(r"^[ \t]*# STUB:(?: (?P<code>.*))?$")
-QUESTION = re.compile(r"^q\d\d_\w+(\.py)?$")
+HINT = re.compile(r"^[ \t]*# HINT:[ \t]*(?P<text>.*?)[ \t]*$")
+HINT_MORE = re.compile(r"^[ \t]*#[ \t]{2,}(?P<text>\S.*?)[ \t]*$")
+HINTS = ".hints.json"
+"""The hints of every question, collected from the solutions (in ``exercises/``)."""
+PRISTINE = "pristine"
+"""A folder of this name (``kata/pristine/`` in a homework copy) holds stubs, not solutions."""
 
 
 class StubError(ValueError):
@@ -148,7 +170,7 @@ def solution_files(solutions: Path) -> list[Path]:
     """Every file of every question (``qNN_topic.py`` or the package ``qNN_topic/``)."""
     files = []
     for entry in sorted(solutions.iterdir()):
-        if not QUESTION.match(entry.name):
+        if naming.question_of_name(naming.stem(entry)) is None:
             continue
         if entry.is_dir():
             files += sorted(
@@ -160,7 +182,7 @@ def solution_files(solutions: Path) -> list[Path]:
 
 
 def render(path: Path, solutions: Path) -> bytes:
-    if path.suffix == ".py":
+    if path.suffix == ".py" and solutions.name != PRISTINE:
         return make_stub(path.read_text(), str(path.relative_to(solutions.parent))).encode()
     return path.read_bytes()
 
@@ -175,6 +197,7 @@ class Report:
     unchanged: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # changed by the learner: left alone
     differ: list[str] = field(default_factory=list)  # --check: not what the generator makes
+    backed_up: list[tuple[str, Path]] = field(default_factory=list)  # (file, its backup)
 
 
 def generate(
@@ -182,13 +205,22 @@ def generate(
     exercises: Path = ROOT / "exercises",
     force: bool | list[str] = False,
     check: bool = False,
+    only: set[str] | None = None,
+    backup: Path | None = None,
 ) -> Report:
-    """Write (or with ``check``, compare) the stubs of every solution file."""
+    """Write (or with ``check``, compare) the stubs of the solution files.
+
+    ``only``: the files to consider (paths relative to ``solutions/``), all if None. ``force``:
+    overwrite files the learner changed (True), or only those of the named questions (a list).
+    ``backup``: a folder that receives a copy of every changed file before it is overwritten.
+    """
     report = Report()
     manifest_path = exercises / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     for path in solution_files(solutions):
         rel = path.relative_to(solutions).as_posix()
+        if only is not None and rel not in only:
+            continue
         new = render(path, solutions)
         dest = exercises / rel
         current = dest.read_bytes() if dest.exists() else None
@@ -200,15 +232,20 @@ def generate(
             continue
         question = rel.split("/")[0].removesuffix(".py")
         forced = force is True or (isinstance(force, list) and question in force)
-        if current is not None and current != new and not forced:
-            if digest(current) != manifest.get(rel):
-                report.kept.append(rel)
-                continue
+        changed = current is not None and current != new and digest(current) != manifest.get(rel)
+        if changed and not forced:
+            report.kept.append(rel)
+            continue
+        if changed and backup is not None:
+            saved = backup / exercises.name / rel
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_bytes(current)
+            report.backed_up.append((rel, saved))
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(new)
         manifest[rel] = digest(new)
         report.written.append(rel)
-    if check:
+    if check and only is None:
         expected = {p.relative_to(solutions).as_posix() for p in solution_files(solutions)}
         if set(manifest) - expected:
             report.differ += sorted(set(manifest) - expected)
@@ -218,14 +255,157 @@ def generate(
     return report
 
 
+def _owner_names(tree) -> list[tuple[int, int, str]]:
+    """(first line, last line, qualified name) of every function and class of a module."""
+    found = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                found.append((child.lineno, child.end_lineno, name))
+                visit(child, name + ".")
+
+    visit(tree, "")
+    return found
+
+
+def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[str]]:
+    """The hints of a solution file: {function's qualified name: [hint, ...]}, in file order.
+
+    A hint belongs to the function whose body the region is (a method: ``Class.method``); a
+    module-level region's hints belong to the first name it assigns (``ANSWERS``).
+    """
+    lines = source.splitlines()
+    tree = ast.parse(source, filename)
+    owners = _owner_names(tree)
+    hints: dict[str, list[str]] = {}
+    start = None
+    current: list[str] | None = None  # the hint being read, continued by indented comments
+    found: list[list[str]] = []
+    for number, line in enumerate(lines, start=1):
+        if BEGIN.match(line):
+            start, found, current = number, [], None
+            continue
+        if start is None:
+            continue
+        if END.match(line):
+            inside = [(a, b, n) for a, b, n in owners if a < start <= b]
+            if inside:
+                owner = max(inside)[2]
+            else:
+                owner = "<module>"
+                for node in tree.body:
+                    if start < node.lineno < number and isinstance(
+                        node, (ast.Assign, ast.AnnAssign)
+                    ):
+                        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+                        if isinstance(target, ast.Name):
+                            owner = target.id
+                            break
+            if found:
+                hints.setdefault(owner, []).extend(" ".join(parts) for parts in found)
+            start, current = None, None
+            continue
+        hint, more = HINT.match(line), HINT_MORE.match(line)
+        if hint:
+            if not hint["text"]:
+                raise StubError(f"{filename}:{number}: an empty hint")
+            current = [hint["text"]]
+            found.append(current)
+        elif more and current is not None:
+            current.append(more["text"])
+        else:
+            current = None
+    return hints
+
+
+def collect_hints(solutions: Path) -> dict[str, dict[str, list[str]]]:
+    """Every question's hints: {file relative to solutions/: {function: [hint, ...]}}.
+
+    From a pristine folder (a homework copy), the hints file it carries.
+    """
+    if solutions.name == PRISTINE:
+        path = solutions / HINTS
+        return json.loads(path.read_text()) if path.exists() else {}
+    collected = {}
+    for path in solution_files(solutions):
+        if path.suffix != ".py":
+            continue
+        rel = path.relative_to(solutions).as_posix()
+        found = extract_hints(path.read_text(), str(path.relative_to(solutions.parent)))
+        if found:
+            collected[rel] = found
+    return collected
+
+
+def hints_text(hints: dict) -> str:
+    return json.dumps(hints, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def sync_hints(solutions: Path, exercises: Path, check: bool = False) -> bool:
+    """Write ``exercises/.hints.json`` (with ``check``: compare only); True if it differed."""
+    path = exercises / HINTS
+    text = hints_text(collect_hints(solutions))
+    current = path.read_text() if path.exists() else None
+    if current == text:
+        return False
+    if not check:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return True
+
+
+def source_dir(root: Path = ROOT) -> Path:
+    """Where stubs come from: ``solutions/``, or in a homework copy ``kata/pristine/``."""
+    solutions = root / "solutions"
+    return solutions if solutions.is_dir() else root / "kata" / PRISTINE
+
+
+def select_files(names: list[str], solutions: Path = ROOT / "solutions") -> set[str]:
+    """The solution files (relative paths) that a learner's names mean.
+
+    ``q08``, ``8``, ``q08_convolution``, ``exercises/q08_convolution.py`` name a question (all
+    its files); ``q19_lunar_lander/blocks.py`` names one file of a package question. Raises
+    StubError, listing what exists, for a name that matches nothing.
+    """
+    files = [p.relative_to(solutions).as_posix() for p in solution_files(solutions)]
+    questions = sorted({rel.split("/")[0].removesuffix(".py") for rel in files})
+    chosen: set[str] = set()
+    for name in names:
+        found = naming.parse_reference(name, questions)
+        if found is not None:
+            question, inner = found
+            matches = [
+                rel
+                for rel in files
+                if rel.split("/")[0].removesuffix(".py") == question
+                and (inner is None or rel == f"{question}/{inner}")
+            ]
+            if matches:
+                chosen.update(matches)
+                continue
+        listing = "\n  ".join(
+            questions + [rel for rel in files if "/" in rel and not rel.endswith("__init__.py")]
+        )
+        raise StubError(
+            f"no question or file called {name!r}. Name a question (q08, 8, q08_convolution or "
+            f"exercises/q08_convolution.py) or a file of a package question:\n  {listing}"
+        )
+    return chosen
+
+
 def export_pristine(out: Path, solutions: Path = ROOT / "solutions") -> Path:
     """Pristine stubs in a fresh folder ``out`` (made a package), for the integrity check."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     init = solutions.parent / "exercises" / "__init__.py"
+    if solutions.name == PRISTINE:
+        init = solutions / "__init__.py"
     (out / "__init__.py").write_text(init.read_text() if init.exists() else "")
     generate(solutions, out, force=True)
+    sync_hints(solutions, out)
     return out
 
 
@@ -236,30 +416,64 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "questions",
         nargs="*",
-        help="with --force: only these questions (e.g. q08_convolution)",
+        help="only these questions or files (q08, 8, q08_convolution, "
+        "exercises/q08_convolution.py, q19_lunar_lander/blocks.py)",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite changed exercises")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"overwrite the named exercises even if you changed them (a copy goes to {BACKUPS}/)",
+    )
+    parser.add_argument("--all", action="store_true", help="with --force: every question")
     parser.add_argument("--check", action="store_true", help="only check exercises/ is in sync")
     parser.add_argument("--out", type=Path, help="write pristine stubs into this folder")
     args = parser.parse_args(argv)
+    source = source_dir()
+    if not source.is_dir():
+        print(
+            "error: neither solutions/ nor kata/pristine/ is here: nothing to make stubs from",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if args.out:
-            export_pristine(args.out)
+            export_pristine(args.out, source)
             print(f"pristine stubs written to {args.out}")
             return 0
-        force = (args.questions or True) if args.force else False
-        report = generate(force=force, check=args.check)
+        if args.force and not args.questions and not args.all:
+            print(
+                "error: --force overwrites your work: name what to restore (e.g. `--force q08`), "
+                "or add --all to restore every question. Changed files are copied to "
+                f"{BACKUPS}/ first.",
+                file=sys.stderr,
+            )
+            return 2
+        only = select_files(args.questions, source) if args.questions else None
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        report = generate(
+            source,
+            force=args.force,
+            check=args.check,
+            only=only,
+            backup=ROOT / BACKUPS / stamp,
+        )
+        if sync_hints(source, ROOT / "exercises", check=args.check):
+            (report.differ if args.check else report.written).append(HINTS)
     except StubError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.check:
         if report.differ:
-            print("exercises/ is out of sync with solutions/; run `nox -s stubs`:")
+            where = source.relative_to(ROOT).as_posix()
+            print(f"exercises/ is out of sync with {where}/; run `python -m kata.stubs`:")
             for rel in report.differ:
                 print(f"  exercises/{rel}")
             return 1
-        print(f"exercises/ is in sync with solutions/ ({len(report.unchanged)} files)")
+        where = source.relative_to(ROOT).as_posix()
+        print(f"exercises/ is in sync with {where}/ ({len(report.unchanged)} files)")
         return 0
+    for rel, saved in report.backed_up:
+        print(f"backed up exercises/{rel} to {saved.relative_to(ROOT)}")
     for rel in report.written:
         print(f"wrote     exercises/{rel}")
     for rel in report.kept:

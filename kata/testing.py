@@ -100,8 +100,9 @@ def check_equal(got, expected, call: str, why: str, slips=()) -> None:
     same_kind = isinstance(got, numbers.Number) == isinstance(expected, numbers.Number) and (
         isinstance(got, str) == isinstance(expected, str)
     )
-    if isinstance(expected, numbers.Integral) and isinstance(got, bool):
-        same_kind = False  # True == 1 in Python, but a count is not a truth value
+    if isinstance(expected, numbers.Integral) and not isinstance(expected, bool):
+        # True == 1 and 875.0 == 875 in Python, but a count is an int
+        same_kind = same_kind and isinstance(got, numbers.Integral) and not isinstance(got, bool)
     if same_kind and got == expected:
         return
     reason = why
@@ -109,12 +110,9 @@ def check_equal(got, expected, call: str, why: str, slips=()) -> None:
         reason = dict(slips).get(got, why)
     except TypeError:  # an unhashable result, e.g. a list
         pass
-    if not same_kind:
-        reason = (
-            f"{show(got)} is not a {type(expected).__name__}; return the number itself. {why}"
-            if isinstance(expected, numbers.Number)
-            else why
-        )
+    if not same_kind and isinstance(expected, numbers.Number):
+        wanted = "an int" if isinstance(expected, numbers.Integral) else "a number"
+        reason = f"a {type(got).__name__} is not {wanted}; return {wanted} itself. {reason}"
     pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
 
 
@@ -212,11 +210,10 @@ def judge_statement(target, key: str, expected: bool, experiment: str, answers="
             pytrace=False,
         )
     answer = given[key]
+    # -rP shows what a passing experiment printed (its measurements)
+    command = f"{run_command(target, experiment)} -rP"
     if answer is None:
-        unanswered(
-            f"{name} is None; the experiment `{experiment}` settles it: "
-            f"{run_command(target, experiment)}"
-        )
+        unanswered(f"{name} is None; the experiment `{experiment}` settles it: {command}")
     if not isinstance(answer, bool):
         raise Unanswered(
             f"{name} is {show(answer)}, which is neither True nor False; it counts as not "
@@ -226,6 +223,6 @@ def judge_statement(target, key: str, expected: bool, experiment: str, answers="
     if answer != expected:
         pytest.fail(
             f"{name} = {answer}: the experiment `{experiment}` says otherwise. Make it pass, "
-            f"read what it measures, and answer again: {run_command(target, experiment)}",
+            f"read what it measures, and answer again: {command}",
             pytrace=False,
         )

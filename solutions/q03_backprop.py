@@ -74,8 +74,9 @@ EXAM_NETWORK = {
 class BackpropStep:
     """Everything one training step produces, layer by layer.
 
-    Every field is a list with one float64 array per layer l = 1..L of the network (the input is
-    not a layer): index 0 is the first hidden layer, index -1 the output layer.
+    Every field is a list with one NumPy float64 array (not a Python list) per layer l = 1..L of
+    the network (the input is not a layer): index 0 is the first hidden layer, index -1 the
+    output layer.
     """
 
     drives: list[np.ndarray]
@@ -103,6 +104,10 @@ def activate(drive, activation):
     ``ValueError`` with a message that names the accepted activations.
     """
     # BEGIN SOLUTION: return f(drive) and f'(drive); ValueError for an unknown name
+    # HINT: Return two arrays of the drive's shape: the activations and the slopes, element by
+    #   element.
+    # HINT: ReLU's slope is 1 where the drive is positive and 0 elsewhere, 0 itself included; the
+    #   sigmoid's slope can be written with the sigmoid's own value; a linear unit's slope is 1.
     if activation == "relu":
         return np.maximum(drive, 0.0), (drive > 0).astype(np.float64)
     if activation == "sigmoid":
@@ -130,11 +135,21 @@ def backprop_step(x, target, weights, biases, learning_rate, activation="relu"):
     L = 1/2 * mean_i (a^L_i - t_i)^2. The update is plain SGD on every weight and bias:
     new = old - learning_rate * dL/d(old), with all gradients taken at the OLD parameters.
 
-    Returns a ``BackpropStep`` whose lists hold one float64 array per layer (index 0 = layer 1):
-    the drives, the activations, the deltas dL/dd^l, and the updated weights and biases.
+    Returns a ``BackpropStep`` whose lists hold one NumPy float64 array per layer (index 0 =
+    layer 1, also when you compute the layers from the output down): the drives, the
+    activations, the deltas dL/dd^l, and the updated weights and biases.
     The arguments are not modified. An unknown ``activation`` raises ``ValueError``.
     """
-    # BEGIN SOLUTION: forward pass, then backward pass from the output down, then the SGD step
+    # BEGIN SOLUTION: forward pass, backward pass from the output down, then the SGD step
+    # HINT: Three passes: forward (keep each layer's input, drive and slope), backward from the
+    #   output down to the first hidden layer, then the update. Change no parameter before every
+    #   delta is known.
+    # HINT: At the output, the loss's derivative with respect to each activation is the error
+    #   (output minus target) divided by the number of outputs: the 1/2 cancels the square's 2.
+    #   A delta is that times the activation's slope at the drive.
+    # HINT: Going down a layer, the error that arrives is the transposed OLD weight matrix times the
+    #   deltas above. A weight's gradient is the delta of the neuron it feeds times the
+    #   activation it comes from; a bias's gradient is its neuron's delta.
     weights = [np.asarray(w, dtype=np.float64) for w in weights]
     biases = [np.asarray(b, dtype=np.float64) for b in biases]
     a = np.asarray(x, dtype=np.float64)  # (n_0,)

@@ -58,9 +58,17 @@ def output_size(n, kernel, stride, padding):
     stride: the step between two kernel positions; padding: "valid" or "same" (TensorFlow's
     meaning, see the module docstring).
 
-    Raises ValueError for any other padding, and for a kernel longer than the image with "valid".
+    Returns an int. Raises ValueError for any other padding, and for a kernel longer than the
+    image with "valid".
     """
     # BEGIN SOLUTION: count the kernel positions along one axis
+    # HINT: Picture where the kernel's first cell may sit: every start from which the whole kernel
+    #   still lies on the (padded) line, stepping by the stride. Count those starts.
+    # HINT: Without padding the starts are 0, s, 2s, ... up to n - k, so a division rounded down is
+    #   involved. With 'same' padding TensorFlow pads just enough that the count depends on n
+    #   and the stride only: n / s rounded up, kept an int.
+    # HINT: Check the padding's name before anything else: anything but 'valid' or 'same' is a
+    #   ValueError, and so is a kernel longer than n without padding.
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
@@ -72,10 +80,13 @@ def output_size(n, kernel, stride, padding):
 
 
 def feature_map(image, kernel, stride=1, padding="valid"):
-    """Return the feature map of one channel, as a float array.
+    """Return the feature map of one channel.
 
     image: (rows, cols); kernel: (k_rows, k_cols); stride: an int, or a pair (rows, cols);
-    padding: "valid" or "same", as in TensorFlow.
+    padding: "valid" or "same", as in TensorFlow. Both may hold ints or floats.
+
+    Returns a NumPy array of floats (not a list), of shape (out_rows, out_cols): out[i, j] is
+    the value of the kernel position in row i and column j.
 
     The kernel is not flipped: each output pixel is the sum of the element-wise product of the
     kernel with the image patch under it (cross-correlation).
@@ -83,6 +94,14 @@ def feature_map(image, kernel, stride=1, padding="valid"):
     Raises ValueError for an unknown padding and for a kernel larger than the image with "valid".
     """
     # BEGIN SOLUTION: slide the kernel over the (padded) image and sum the products
+    # HINT: Work out the output's shape first (output_size along the rows, then the columns), make
+    #   an array of zeros of that shape, and fill it one value at a time.
+    # HINT: Output value (i, j) belongs to the patch whose top-left corner is row i times the row
+    #   stride and column j times the column stride of the padded image; the patch has the
+    #   kernel's shape.
+    # HINT: Each value is the sum of the patch times the kernel, element by element, with the kernel
+    #   as it is (not flipped). For 'same', np.pad the image first: half the zeros before, the
+    #   rest (the odd one) after.
     image = np.asarray(image, dtype=float)  # (rows, cols)
     kernel = np.asarray(kernel, dtype=float)  # (k_rows, k_cols)
     if image.ndim != 2 or kernel.ndim != 2:
@@ -110,7 +129,8 @@ def conv2d(x, kernels, stride=1, padding="valid"):
 
     x: (batch, rows, cols, in_channels); kernels: (k_rows, k_cols, in_channels, filters);
     stride: an int, or a pair (rows, cols); padding: "valid" or "same".
-    Returns (batch, out_rows, out_cols, filters), float (float32 stays float32).
+    Returns a NumPy float array of shape (batch, out_rows, out_cols, filters) (float32 inputs
+    give float32).
 
     Every filter sums the feature maps of all input channels, each with its own 2-D kernel.
     It must be vectorised: a batch of 32 images of 64x64x16 with 32 filters of 3x3 should take
@@ -120,6 +140,13 @@ def conv2d(x, kernels, stride=1, padding="valid"):
     and when the kernels' in_channels differ from the images' channels.
     """
     # BEGIN SOLUTION: contract all kernel-sized windows with the kernels at once
+    # HINT: Each filter is a feature map summed over all input channels, one 2-D kernel per channel.
+    #   Get it right with loops first; then remove the loops over pixels.
+    # HINT: numpy.lib.stride_tricks.sliding_window_view hands you every kernel-sized window of the
+    #   padded images at once, as a view (no copy); keep every stride-th window along each axis.
+    # HINT: One np.tensordot (or np.einsum) over the channel axis and the two kernel axes turns the
+    #   windows and the kernels into (batch, rows, cols, filters). Cast to the inputs' float
+    #   dtype so that float32 stays float32.
     from numpy.lib.stride_tricks import sliding_window_view
 
     x = np.asarray(x)

@@ -32,9 +32,12 @@ def dense_params(inputs, units):
     """Return the number of trainable parameters of `keras.layers.Dense(units)`.
 
     inputs: the size of the last axis of the layer's input (the features it sees);
-    units: the number of output units. Count the weights and the biases Keras creates.
+    units: the number of output units. Count the weights and the biases Keras creates, and
+    return the count as an int.
     """
     # BEGIN SOLUTION: count the weight matrix and the bias vector
+    # HINT: A Dense layer holds two arrays, a weight matrix and a bias vector: how big is each?
+    # HINT: The weight matrix connects every input to every unit; the bias adds one number per unit.
     return inputs * units + units  # kernel (inputs, units) + bias (units,)
     # END SOLUTION
 
@@ -43,9 +46,12 @@ def simple_rnn_params(inputs, units):
     """Return the number of trainable parameters of `keras.layers.SimpleRNN(units)`.
 
     inputs: features per time step; units: size of the hidden state. The hidden state is fed
-    back into the layer at the next time step.
+    back into the layer at the next time step. Returns an int.
     """
     # BEGIN SOLUTION: count the input weights, the recurrent weights and the bias
+    # HINT: Besides the input weights and the bias, the hidden state of the previous step comes back
+    #   in: through which matrix, and of what shape?
+    # HINT: The recurrent matrix maps the previous hidden state (units values) to the units.
     return inputs * units + units * units + units  # kernel + recurrent_kernel + bias
     # END SOLUTION
 
@@ -54,9 +60,12 @@ def lstm_params(inputs, units):
     """Return the number of trainable parameters of `keras.layers.LSTM(units)`.
 
     inputs: features per time step; units: size of the hidden (and of the cell) state.
-    Keras's defaults: one bias per gate, no peepholes, no projection.
+    Keras's defaults: one bias per gate, no peepholes, no projection. Returns an int.
     """
     # BEGIN SOLUTION: count the weights of every gate of the cell
+    # HINT: An LSTM cell is several gates, each built like a SimpleRNN layer of the same size.
+    # HINT: Count one gate (input weights, recurrent weights, bias), then multiply by the number of
+    #   gates: input, forget, candidate and output.
     # four gates (input, forget, candidate, output), each a SimpleRNN-like transformation
     return 4 * (inputs * units + units * units + units)
     # END SOLUTION
@@ -68,8 +77,12 @@ def gru_params(inputs, units, reset_after=True):
     inputs: features per time step; units: size of the hidden state. With `reset_after=True`
     (Keras's default) the reset gate is applied after the recurrent matrix multiplication, and
     Keras then keeps separate biases for the input and for the recurrent transformation.
+    Returns an int.
     """
     # BEGIN SOLUTION: count the weights of every gate, and the biases reset_after adds
+    # HINT: A GRU has one gate fewer than an LSTM (update, reset, candidate); count it the same way.
+    # HINT: With reset_after=True Keras keeps two bias vectors per gate, one for the input's product
+    #   and one for the recurrent product; with reset_after=False, one.
     # three gates (update, reset, candidate)
     per_gate = inputs * units + units * units + units
     extra_bias = units if reset_after else 0  # a second, recurrent bias per gate
@@ -82,9 +95,13 @@ def conv2d_params(kernel_size, in_channels, filters):
 
     kernel_size: an int k (a k x k kernel) or a pair (rows, cols); in_channels: channels of the
     input; filters: number of output channels. The image size does not matter: the same kernels
-    slide over every position.
+    slide over every position. Returns an int.
     """
     # BEGIN SOLUTION: count one kernel per (input channel, filter) pair, plus the biases
+    # HINT: The image size does not matter: the same kernels slide over every position. What does
+    #   one filter hold?
+    # HINT: One filter holds a kernel of kernel_size for EVERY input channel, plus one bias. An int
+    #   k means a k x k kernel.
     try:
         rows, cols = kernel_size  # a pair
     except TypeError:
@@ -98,9 +115,10 @@ class ParamCount:
     """Trainable parameters of a network, per layer and in total."""
 
     layers: list[tuple[str, int]]
-    """(layer name, trainable parameters), from input to output, one entry per layer with weights"""
+    """(layer name, trainable parameters): a str and an int for each layer with weights, from
+    input to output"""
     total: int
-    """the sum over all layers"""
+    """the sum over all layers, an int"""
 
 
 def exam_network_params():
@@ -110,6 +128,11 @@ def exam_network_params():
     ("dense_sigmoid", ...), ("lstm", ...), ("dense_softmax", ...). Use the functions above.
     """
     # BEGIN SOLUTION: apply the counting rules layer by layer and add them up
+    # HINT: Go layer by layer and ask each time: how many features does this layer see at one step?
+    # HINT: The first Dense layer is applied to each time step on its own, so it sees the features
+    #   of one step; the number of time steps never enters a count.
+    # HINT: The LSTM's inputs are the outputs of the Dense layer before it, and it hands on only its
+    #   last hidden state to the last Dense layer.
     features = 10  # per time step; the 15 time steps never enter a count
     layers = [
         ("dense_sigmoid", dense_params(features, 5)),  # per time step: (15, 10) -> (15, 5)

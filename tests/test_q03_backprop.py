@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from kata.testing import called
+from kata.testing import called, expect_float_array, expect_raises, show
 
 # --------------------------------------------------------------------------------------------
 # The exam's network, written out again here so that the tests do not depend on the module.
@@ -41,39 +41,157 @@ def locate(name):
     return FIELDS[symbol], int(layer) - 1, tuple(int(u) - 1 for u in units if u is not None)
 
 
-def check_exam_value(target, name, expected, why):
-    """Run the exam's step and compare the quantity ``name`` (exam notation) with ``expected``."""
-    net = exam_network()
-    call = f"{called('backprop_step', **net)} on the exam's network"
-    step = target.backprop_step(**net)
-    field, layer, index = locate(name)
-    where = f"result.{field}[{layer}][{', '.join(map(str, index))}]"
-    try:
-        got = float(np.asarray(getattr(step, field)[layer])[index])
-    except (AttributeError, IndexError, TypeError, ValueError) as error:
+# --------------------------------------------------------------------------------------------
+# Reading a BackpropStep: every failure says which part of the result is not what it should be.
+# --------------------------------------------------------------------------------------------
+
+
+def shapes_of(net):
+    """The shape of every array of a BackpropStep for ``net``, field by field."""
+    weights = [np.shape(w) for w in net["weights"]]
+    units = [(shape[0],) for shape in weights]
+    return {
+        "drives": units,
+        "activations": units,
+        "deltas": units,
+        "weights": weights,
+        "biases": units,
+    }
+
+
+def layer_array(step, field, layer, call, shapes):
+    """``step.<field>[layer]`` as a float array; fail with a plain message if it is not one.
+
+    ``shapes`` is the list of the field's expected shapes, one per layer (index 0 = layer 1).
+    """
+    __tracebackhide__ = True
+    if not hasattr(step, field):
         pytest.fail(
-            f"{call}: could not read {name} as {where} ({type(error).__name__}: {error}); "
-            f"{field} must be a list with one array per layer, index 0 = layer 1"
+            f"{call} returned {show(step)}, expected a BackpropStep (it has no field `{field}`): "
+            f"return BackpropStep(drives, activations, deltas, weights, biases)",
+            pytrace=False,
         )
-    assert got == pytest.approx(expected, abs=1e-9), (
-        f"{call} returned {name} = {got:g} (in {where}), expected {expected:g}: {why}"
-    )
+    layers = getattr(step, field)
+    if not isinstance(layers, (list, tuple)):
+        pytest.fail(
+            f"{call} returned {field} = {show(layers)}, expected a list with one array per "
+            "layer (index 0 = layer 1, the input is not a layer)",
+            pytrace=False,
+        )
+    if len(layers) != len(shapes):
+        pytest.fail(
+            f"{call} returned {field} with {len(layers)} entries, expected {len(shapes)}: one "
+            "array per layer (the input is not a layer)",
+            pytrace=False,
+        )
+    got_shapes = [np.shape(a) if isinstance(a, np.ndarray) else None for a in layers]
+    if got_shapes != shapes and got_shapes == shapes[::-1]:
+        pytest.fail(
+            f"{call} returned {field} with shapes {got_shapes}, expected {shapes}: index 0 is "
+            "layer 1 (the first hidden layer) and index -1 the output layer; yours run from "
+            "the output down (going backwards, fill the list by index, or reverse it)",
+            pytrace=False,
+        )
+    part = f"{call}: its {field}[{layer}]"
+    array = expect_float_array(layers[layer], part, what="a float64 NumPy array (one per layer)")
+    if (
+        array.shape != shapes[layer]
+        and len(shapes[layer]) == 2
+        and array.shape == shapes[layer][::-1]
+    ):
+        pytest.fail(
+            f"{part} has shape {array.shape}, expected {shapes[layer]}: W_l has one row per "
+            "neuron of layer l and one column per unit of layer l-1, so its gradient is "
+            "outer(delta^l, a^{l-1}), in that order",
+            pytrace=False,
+        )
+    return expect_float_array(array, part, shape=shapes[layer])
 
 
-FORWARD = {
+# --------------------------------------------------------------------------------------------
+# The oracle: the same step in TensorFlow, and the same step with a known slip in it.
+# --------------------------------------------------------------------------------------------
+
+
+def tape_step(
+    tf, net, activation, loss_scale=0.5, slopes=True, feed="activations", backward_weights=None
+):
+    """The same step in TensorFlow (float64): drives, activations, deltas, updated parameters.
+
+    The defaults compute the right step. The other arguments compute known slips: the loss
+    scaled by ``loss_scale`` instead of 1/2; ``slopes=False`` leaves out f'(d) on the way back;
+    ``feed="drives"`` hands each layer's drives (not its activations) to the next layer;
+    ``backward_weights`` carries the error back through these weights instead of the old ones.
+    """
+    f = {"relu": tf.nn.relu, "sigmoid": tf.math.sigmoid, "linear": tf.identity}[activation]
+    weights = [tf.constant(w, dtype=tf.float64) for w in net["weights"]]
+    biases = [tf.constant(b, dtype=tf.float64) for b in net["biases"]]
+    depth = len(weights)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(weights + biases)
+        a = tf.constant(net["x"], dtype=tf.float64)
+        drives, activations = [], []
+        for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            if backward_weights is not None and layer > 0:
+                # the value of w @ a, but the gradient with respect to a through w_back
+                w_back = tf.constant(backward_weights[layer], dtype=tf.float64)
+                through = tf.linalg.matvec(w_back, a)
+                d = tf.linalg.matvec(w, tf.stop_gradient(a)) + through - tf.stop_gradient(through)
+                d = d + b
+            else:
+                d = tf.linalg.matvec(w, a) + b
+            out = f(d)
+            if not slopes:
+                out = d + tf.stop_gradient(out - d)  # the value of f(d), the gradient of d
+            drives.append(d)
+            activations.append(out)
+            a = d if feed == "drives" and layer < depth - 1 else out
+        t = tf.constant(net["target"], dtype=tf.float64)
+        loss = loss_scale * tf.reduce_mean(tf.square(a - t))
+    deltas = tape.gradient(loss, drives)
+    grad_w, grad_b = tape.gradient(loss, [weights, biases])
+    lr = net["learning_rate"]
+    return {
+        "drives": [d.numpy() for d in drives],
+        "activations": [a.numpy() for a in activations],
+        "deltas": [g.numpy() for g in deltas],
+        "weights": [(w - lr * g).numpy() for w, g in zip(weights, grad_w, strict=True)],
+        "biases": [(b - lr * g).numpy() for b, g in zip(biases, grad_b, strict=True)],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The exam's numbers: worked out by hand, checked against the oracle, then the learner's.
+# --------------------------------------------------------------------------------------------
+
+FORWARD = ["d^1_1", "a^1_1", "d^1_2", "a^1_2", "d^2_1", "a^2_1"]
+DELTAS = ["delta^2_1", "delta^1_1", "delta^1_2"]
+UPDATES = [
+    "w^2_{1,1}",
+    "w^2_{1,2}",
+    "b^2_1",
+    "w^1_{1,1}",
+    "w^1_{1,2}",
+    "w^1_{1,3}",
+    "b^1_1",
+    "w^1_{2,1}",
+    "w^1_{2,2}",
+    "w^1_{2,3}",
+    "b^1_2",
+]
+
+# BEGIN EXAM KEY: the exam's numbers, worked out by hand: the instructor's cross-check of
+# tf.GradientTape, which computes every expected value at test time
+BY_HAND = {
     "d^1_1": -1.5,
     "a^1_1": 0.0,
     "d^1_2": 2.5,
     "a^1_2": 2.5,
     "d^2_1": 4.5,
     "a^2_1": 4.5,
-}
-DELTAS = {
     "delta^2_1": 2.5,
     "delta^1_1": 0.0,
     "delta^1_2": 2.5,
-}
-UPDATES = {
     "w^2_{1,1}": -0.5,
     "w^2_{1,2}": 0.375,
     "b^2_1": 1.75,
@@ -86,53 +204,207 @@ UPDATES = {
     "w^1_{2,3}": -0.75,
     "b^1_2": -2.25,
 }
-HIDDEN_1_IS_DEAD = "delta^1_1 = 0 (its drive is negative), so nothing into hidden neuron 1 changes"
-WHY = {
+# STUB: BY_HAND = None
+# END EXAM KEY
+
+# Why each quantity has its value. The rules are written out; the numbers in them come from the
+# oracle's step (``why``), so that no answer of the exam stands here in plain sight.
+DRIVES = {
     "d^1_1": "the drive is the weighted sum of the inputs plus the bias, "
     "w^1_{1,1} x_1 + w^1_{1,2} x_2 + w^1_{1,3} x_3 + b^1_1",
-    "a^1_1": "ReLU turns the negative drive d^1_1 into 0",
     "d^1_2": "the drive is w^1_{2,1} x_1 + w^1_{2,2} x_2 + w^1_{2,3} x_3 + b^1_2 "
     "(row 2 of W1 holds the weights INTO hidden neuron 2)",
-    "a^1_2": "ReLU passes a positive drive unchanged",
-    "d^2_1": "the output drive weighs the hidden ACTIVATIONS, not their drives: "
+    "d^2_1": "the output drive weighs the hidden activations: "
     "w^2_{1,1} a^1_1 + w^2_{1,2} a^1_2 + b^2_1",
-    "a^2_1": "the output neuron uses ReLU too, which passes a positive drive unchanged",
-    "delta^2_1": "for L = 1/2 * mean (a - t)^2 over n_out outputs, dL/da = (a - t) / n_out "
-    "= (4.5 - 2) / 1, times ReLU'(d^2_1) = 1",
-    "delta^1_1": "hidden neuron 1 has a negative drive, so ReLU' = 0 there and it passes "
-    "no gradient back",
-    "delta^1_2": "delta^1_2 = ReLU'(d^1_2) * w^2_{1,2} * delta^2_1 with the OLD output weight "
-    "w^2_{1,2} = 1 (update the weights only after every delta is known)",
-    "w^2_{1,1}": "its gradient is delta^2_1 * a^1_1 and a^1_1 = 0, so this weight does not change",
-    "w^2_{1,2}": "new w = old w - lr * delta^2_1 * a^1_2 = 1 - 0.1 * 2.5 * 2.5: a weight's "
-    "gradient is the delta of the neuron it feeds times the activation it comes from",
-    "b^2_1": "a bias's gradient is its neuron's delta: 2 - 0.1 * delta^2_1",
-    "w^1_{1,1}": HIDDEN_1_IS_DEAD,
-    "w^1_{1,2}": HIDDEN_1_IS_DEAD,
-    "w^1_{1,3}": HIDDEN_1_IS_DEAD,
-    "b^1_1": HIDDEN_1_IS_DEAD,
-    "w^1_{2,1}": "new w = old w - lr * delta^1_2 * x_1 = 0.5 - 0.1 * 2.5 * 3 "
-    "(row 2 of W1 belongs to hidden neuron 2, column 1 to input x_1)",
-    "w^1_{2,2}": "new w = old w - lr * delta^1_2 * x_2 = 1 - 0.1 * 2.5 * 2",
-    "w^1_{2,3}": "new w = old w - lr * delta^1_2 * x_3 = -1 - 0.1 * 2.5 * (-1): "
-    "a negative input turns the step around",
-    "b^1_2": "a bias's gradient is its neuron's delta: -2 - 0.1 * delta^1_2",
 }
 
 
-@pytest.mark.parametrize("name", FORWARD, ids=list(FORWARD))
-def test_exam_forward_pass(target, name):
-    check_exam_value(target, name, FORWARD[name], WHY[name])
+def plain(value):
+    """A value for a message, -0.0 shown as 0."""
+    return f"{float(value) + 0.0:g}"
 
 
-@pytest.mark.parametrize("name", DELTAS, ids=list(DELTAS))
-def test_exam_deltas(target, name):
-    check_exam_value(target, name, DELTAS[name], WHY[name])
+def factor(value):
+    """A value inside a product or a difference: a negative one in parentheses."""
+    return f"({plain(value)})" if value < 0 else plain(value)
 
 
-@pytest.mark.parametrize("name", UPDATES, ids=list(UPDATES))
-def test_exam_updated_parameters(target, name):
-    check_exam_value(target, name, UPDATES[name], WHY[name])
+def relu_says(drive_name, drive):
+    """What ReLU does to the drive ``drive_name``, by its sign."""
+    if drive > 0:
+        return f"ReLU passes the positive drive {drive_name} unchanged"
+    return f"ReLU turns the {'negative ' if drive < 0 else ''}drive {drive_name} into 0"
+
+
+def why(name, step, net):
+    """Why ``name`` has its value: the rule, with the oracle's numbers put in."""
+    if name in DRIVES:
+        return DRIVES[name]
+    field, layer, index = locate(name)
+    n, i = layer + 1, index[0] + 1  # the exam's notation: layer n, unit i
+    depth = len(net["weights"])
+    neuron = "the output neuron" if n == depth else f"hidden neuron {i}"
+    drive = float(step["drives"][layer][index[0]])
+    if field == "activations":
+        says = relu_says(f"d^{n}_{i}", drive)
+        return f"the output neuron uses ReLU too: {says}" if n == depth else says
+    sign = "negative" if drive < 0 else "0"
+    no_slope = "" if drive > 0 else f"; {neuron}'s drive is {sign}, so ReLU' = 0 there"
+    if field == "deltas":
+        if n == depth:
+            output = step["activations"][layer][index[0]]
+            target = np.broadcast_to(net["target"], np.shape(step["activations"][layer]))[0]
+            n_out = len(step["activations"][layer])
+            return (
+                "for L = 1/2 * mean (a - t)^2 over n_out outputs, dL/da = (a - t) / n_out = "
+                f"({plain(output)} - {factor(target)}) / {n_out}, times ReLU'(d^{n}_{i}) = "
+                f"{plain(drive > 0)}{no_slope}"
+            )
+        above = f"w^{n + 1}_{{1,{i}}}"
+        old = net["weights"][layer + 1][0, index[0]]
+        return (
+            f"delta^{n}_{i} = ReLU'(d^{n}_{i}) * {above} * delta^{n + 1}_1, with the output "
+            f"weight {above} = {plain(old)} as it is before the update (every gradient is "
+            "taken at the old parameters)"
+            + (f"{no_slope} and it passes no gradient back" if no_slope else "")
+        )
+    lr = net["learning_rate"]
+    delta = step["deltas"][layer][index[0]]
+    dead = (
+        f": delta^{n}_{i} = 0 ({neuron}'s drive is {sign}, where ReLU' = 0), so nothing into "
+        f"{neuron} changes"
+        if no_slope
+        else ""
+    )
+    if field == "biases":
+        old = net["biases"][layer][index[0]]
+        return (
+            f"a bias's gradient is its neuron's delta: new b = old b - lr * delta^{n}_{i} = "
+            f"{plain(old)} - {factor(lr)} * {factor(delta)}{dead}"
+        )
+    j = index[1] + 1
+    source = f"x_{j}" if n == 1 else f"a^{n - 1}_{j}"
+    feed = net["x"][index[1]] if n == 1 else step["activations"][layer - 1][index[1]]
+    old = net["weights"][layer][index]
+    text = (
+        f"new w = old w - lr * delta^{n}_{i} * {source} = {plain(old)} - {factor(lr)} * "
+        f"{factor(delta)} * {factor(feed)}"
+    )
+    if dead:
+        return text + dead
+    if feed == 0:
+        return f"{text}: {source} = 0, so this weight does not change"
+    if n == 1:
+        text += f" (row {i} of W1 belongs to {neuron}, column {j} to input {source})"
+        return f"{text}: a negative input turns the step around" if feed < 0 else text
+    return (
+        f"{text}: a weight's gradient is the delta of the neuron it feeds times the activation "
+        "it comes from"
+    )
+
+
+NO_RELU = (
+    "ReLU is missing on the way forward: every neuron, the output included, applies "
+    "a = max(0, d), and the next layer takes these activations as its inputs, not the drives"
+)
+# Known slips, each computed by the oracle on the exam's network: a value that one of them (and
+# only one) produces gets its text as a hint.
+SLIPS = {
+    "half": (
+        {"loss_scale": 1.0},
+        "the factor 1/2 of the loss is missing: L = 1/2 * mean (a - t)^2, so "
+        "dL/da = (a - t) / n_out, without the 2 of the square's derivative",
+    ),
+    "sign": (
+        {"loss_scale": -0.5},
+        "the sign is flipped: dL/da = (a - t) / n_out (not t - a), and every step goes "
+        "against the gradient, new = old - lr * gradient",
+    ),
+    # the same value whether ReLU is left out or the drives are handed on: one text for both
+    "no_relu": ({"activation": "linear"}, NO_RELU),
+    "drives_forward": ({"feed": "drives"}, NO_RELU),
+    "no_slope": (
+        {"slopes": False},
+        "the activation's slope is missing: delta^l = f'(d^l) * (the error arriving from the "
+        "layer above), and ReLU'(d) = 0 where d < 0",
+    ),
+    "updated_weights": (
+        {},  # backward_weights: the updated weights, filled in by exam_step
+        "delta^1 was carried back through the UPDATED output weights; use the old ones: "
+        "update the weights only after every delta is known",
+    ),
+    "no_learning_rate": (
+        {"learning_rate": 1.0},
+        "the learning rate is missing: new = old - lr * gradient, with lr = 0.1",
+    ),
+}
+_EXAM_STEPS = {}
+
+
+def exam_step(tf, slip=None):
+    """The oracle's step on the exam's network, right (``slip=None``) or with a known slip."""
+    if slip not in _EXAM_STEPS:
+        net = exam_network()
+        options = dict(SLIPS[slip][0]) if slip else {}
+        if slip == "updated_weights":
+            options["backward_weights"] = exam_step(tf)["weights"]
+        activation = options.pop("activation", "relu")
+        net["learning_rate"] = options.pop("learning_rate", net["learning_rate"])
+        _EXAM_STEPS[slip] = tape_step(tf, net, activation, **options)
+    return _EXAM_STEPS[slip]
+
+
+def exam_slip(tf, name, got, expected):
+    """The text of the one known slip that gives ``got`` for ``name``, or None."""
+    field, layer, index = locate(name)
+    texts = set()
+    for slip, (_, text) in SLIPS.items():
+        value = float(exam_step(tf, slip)[field][layer][index])
+        if abs(value - got) <= 1e-9 and abs(value - expected) > 1e-9:
+            texts.add(text)
+    return texts.pop() if len(texts) == 1 else None
+
+
+def check_exam_value(target, tf, name):
+    """Run the exam's step and compare the quantity ``name`` (exam notation) with the oracle's."""
+    __tracebackhide__ = True
+    field, layer, index = locate(name)
+    oracle = exam_step(tf)
+    expected = float(oracle[field][layer][index])
+    if BY_HAND is not None:  # the instructor's cross-check; not in the students' copy
+        assert expected == pytest.approx(BY_HAND[name], abs=1e-12), (
+            f"tf.GradientTape gives {name} = {expected}, we worked out {BY_HAND[name]} by hand"
+        )
+    net = exam_network()
+    call = f"{called('backprop_step', **net)} on the exam's network"
+    step = target.backprop_step(**net)
+    shapes = [np.shape(a) for a in oracle[field]]
+    got = float(layer_array(step, field, layer, call, shapes)[index])
+    if abs(got - expected) <= 1e-9:
+        return
+    where = f"result.{field}[{layer}][{', '.join(map(str, index))}]"
+    slip = exam_slip(tf, name, got, expected)
+    pytest.fail(
+        f"{call} returned {name} = {got:g} (in {where}), expected {expected:g}: "
+        f"{why(name, oracle, exam_network())}"
+        + (f". Your value reveals a slip: {slip}" if slip else ""),
+        pytrace=False,
+    )
+
+
+@pytest.mark.parametrize("name", FORWARD, ids=FORWARD)
+def test_exam_forward_pass(target, tf, name):
+    check_exam_value(target, tf, name)
+
+
+@pytest.mark.parametrize("name", DELTAS, ids=DELTAS)
+def test_exam_deltas(target, tf, name):
+    check_exam_value(target, tf, name)
+
+
+@pytest.mark.parametrize("name", UPDATES, ids=UPDATES)
+def test_exam_updated_parameters(target, tf, name):
+    check_exam_value(target, tf, name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,56 +431,23 @@ def random_network(seed):
     }
 
 
-def tape_step(tf, net, activation):
-    """The same step in TensorFlow (float64): drives, activations, deltas, updated parameters."""
-    f = {"relu": tf.nn.relu, "sigmoid": tf.math.sigmoid, "linear": tf.identity}[activation]
-    weights = [tf.constant(w, dtype=tf.float64) for w in net["weights"]]
-    biases = [tf.constant(b, dtype=tf.float64) for b in net["biases"]]
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(weights + biases)
-        a = tf.constant(net["x"], dtype=tf.float64)
-        drives, activations = [], []
-        for w, b in zip(weights, biases, strict=True):
-            d = tf.linalg.matvec(w, a) + b
-            a = f(d)
-            drives.append(d)
-            activations.append(a)
-        t = tf.constant(net["target"], dtype=tf.float64)
-        loss = 0.5 * tf.reduce_mean(tf.square(a - t))
-    deltas = tape.gradient(loss, drives)
-    grad_w, grad_b = tape.gradient(loss, [weights, biases])
-    lr = net["learning_rate"]
-    return {
-        "drives": [d.numpy() for d in drives],
-        "activations": [a.numpy() for a in activations],
-        "deltas": [g.numpy() for g in deltas],
-        "weights": [(w - lr * g).numpy() for w, g in zip(weights, grad_w, strict=True)],
-        "biases": [(b - lr * g).numpy() for b, g in zip(biases, grad_b, strict=True)],
-    }
-
-
 def check_against_tape(target, tf, seed, activation, fields, why):
+    __tracebackhide__ = True
     net = random_network(seed)
     call = called("backprop_step", **copy.deepcopy(net), activation=activation)
     got = target.backprop_step(**copy.deepcopy(net), activation=activation)
     want = tape_step(tf, net, activation)
+    shapes = shapes_of(net)
     for field in fields:
-        layers = getattr(got, field)
-        assert len(layers) == len(want[field]), (
-            f"{call} returned {len(layers)} arrays in {field}, expected {len(want[field])}: "
-            f"one per layer of the network"
-        )
-        for layer, (got_array, want_array) in enumerate(zip(layers, want[field], strict=True)):
-            got_array = np.asarray(got_array)
-            assert got_array.shape == want_array.shape, (
-                f"{call} returned {field}[{layer}] of shape {got_array.shape}, "
-                f"expected {want_array.shape}"
-            )
-            assert np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL), (
-                f"{call} returned {field}[{layer}] (layer {layer + 1}) = "
-                f"{np.round(got_array, 6).tolist()}, expected {np.round(want_array, 6).tolist()} "
-                f"(from tf.GradientTape): {why}"
-            )
+        for layer, want_array in enumerate(want[field]):
+            got_array = layer_array(got, field, layer, call, shapes[field])
+            if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL):
+                pytest.fail(
+                    f"{call} returned {field}[{layer}] (layer {layer + 1}) = "
+                    f"{np.round(got_array, 6).tolist()}, expected "
+                    f"{np.round(want_array, 6).tolist()} (from tf.GradientTape): {why}",
+                    pytrace=False,
+                )
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -269,48 +508,48 @@ def test_result_holds_one_float64_array_per_layer(target):
     }
     call = called("backprop_step", **net)
     step = target.backprop_step(**copy.deepcopy(net))
-    assert isinstance(step, target.BackpropStep), (
-        f"{call} returned a {type(step).__name__}, expected a BackpropStep"
-    )
-    expected = {
-        "drives": [(n,) for n in sizes[1:]],
-        "activations": [(n,) for n in sizes[1:]],
-        "deltas": [(n,) for n in sizes[1:]],
-        "weights": [(n_out, n_in) for n_in, n_out in pairwise(sizes)],
-        "biases": [(n,) for n in sizes[1:]],
-    }
-    for field, shapes in expected.items():
+    if not isinstance(step, target.BackpropStep):
+        pytest.fail(f"{call} returned {show(step)}, expected a BackpropStep", pytrace=False)
+    for field, shapes in shapes_of(net).items():
         layers = getattr(step, field)
-        assert isinstance(layers, list) and len(layers) == len(shapes), (
-            f"{call} returned {field} = a {type(layers).__name__} of length "
-            f"{len(layers) if hasattr(layers, '__len__') else '?'}, expected a list of "
-            f"{len(shapes)} arrays: one per layer (the input is not a layer)"
-        )
-        for layer, (array, shape) in enumerate(zip(layers, shapes, strict=True)):
-            ok = isinstance(array, np.ndarray) and array.dtype == np.float64
-            assert ok and array.shape == shape, (
-                f"{call} returned {field}[{layer}] = {type(array).__name__} "
-                f"{getattr(array, 'dtype', '')} of shape {getattr(array, 'shape', '?')}, "
-                f"expected a float64 array of shape {shape}"
+        if not isinstance(layers, list):
+            pytest.fail(
+                f"{call} returned {field} = {show(layers)}, expected a list of {len(shapes)} "
+                "arrays: one per layer (the input is not a layer)",
+                pytrace=False,
             )
+        for layer in range(len(shapes)):
+            array = layer_array(step, field, layer, call, shapes)
+            if array.dtype != np.float64:
+                pytest.fail(
+                    f"{call} returned {field}[{layer}] of dtype {array.dtype}, expected "
+                    "float64: the inputs are float64, and so are the results",
+                    pytrace=False,
+                )
 
 
 def test_inputs_are_not_modified(target):
     net = random_network(7)
     before = copy.deepcopy(net)
     target.backprop_step(**net, activation="sigmoid")
+    call = called("backprop_step", **before, activation="sigmoid")
     for key in ("x", "target"):
-        assert np.array_equal(net[key], before[key]), (
-            f"{called('backprop_step', **before, activation='sigmoid')} changed its argument "
-            f"{key}: compute new arrays instead of updating the caller's in place"
-        )
+        if not np.array_equal(net[key], before[key]):
+            pytest.fail(
+                f"{call} changed its argument {key}: compute new arrays instead of updating the "
+                "caller's in place",
+                pytrace=False,
+            )
     for key in ("weights", "biases"):
-        assert len(net[key]) == len(before[key]) and all(
+        same = len(net[key]) == len(before[key]) and all(
             np.array_equal(new, old) for new, old in zip(net[key], before[key], strict=False)
-        ), (
-            f"{called('backprop_step', **before, activation='sigmoid')} changed its argument "
-            f"{key}: return updated copies (w - lr * grad), do not use `-=` on the caller's arrays"
         )
+        if not same:
+            pytest.fail(
+                f"{call} changed its argument {key}: return updated copies (w - lr * grad), do "
+                "not use `-=` on the caller's arrays",
+                pytrace=False,
+            )
 
 
 def test_relu_passes_no_gradient_at_zero_drive(target):
@@ -323,14 +562,20 @@ def test_relu_passes_no_gradient_at_zero_drive(target):
     }
     call = called("backprop_step", **net)
     step = target.backprop_step(**copy.deepcopy(net))
-    delta = float(np.asarray(step.deltas[0])[0])
-    assert delta == 0.0, (
-        f"{call} returned delta^1_1 = {delta:g} for a hidden neuron whose drive is exactly 0, "
-        f"expected 0: take ReLU'(0) = 0, as TensorFlow does"
-    )
+    delta = float(layer_array(step, "deltas", 0, call, [(1,), (1,)])[0])
+    if delta != 0.0:
+        pytest.fail(
+            f"{call} returned delta^1_1 = {delta:g} for a hidden neuron whose drive is exactly "
+            "0, expected 0: take ReLU'(0) = 0, as TensorFlow does",
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("activation", ["tanh", "softmax"])
 def test_unknown_activation_raises_value_error(target, activation):
-    with pytest.raises(ValueError):
-        target.backprop_step(**exam_network(), activation=activation)
+    expect_raises(
+        ValueError,
+        lambda: target.backprop_step(**exam_network(), activation=activation),
+        f"{called('backprop_step', **exam_network(), activation=activation)}",
+        f"the accepted activations are relu, sigmoid and linear; {activation!r} is none of them",
+    )

@@ -1,12 +1,13 @@
 """Question 8: feature maps by hand, then against tf.nn.conv2d on random cases."""
 
 import math
+import numbers
 import sys
 
 import numpy as np
 import pytest
 
-from kata.testing import called
+from kata.testing import called, check_equal, expect_float_array, expect_raises
 
 # The exam's example: a 5x5 image, a 3x3 kernel, stride 2, no padding.
 IMAGE = np.array(
@@ -19,13 +20,53 @@ IMAGE = np.array(
     ]
 )
 KERNEL = np.array([[-2, 0, 3], [0, 0, -2], [-1, 0, 0]])
+# BEGIN EXAM KEY: the exam's feature map and its known slips, worked out by hand
+# The instructor's cross-check of TensorFlow, which computes every expected value at test time.
 # Worked out by hand. Top left: the patch rows 0-2, cols 0-2 times the kernel, summed:
 # 0*-2 + 1*0 + 0*3 + 4*0 + 0*0 + 0*-2 + -5*-1 + 0*0 + -5*0 = 5; then move 2 columns, 2 rows.
 EXAM_FEATURE_MAP = np.array([[5.0, 5.0], [0.0, 7.0]])
-# What true convolution (the kernel rotated by 180 degrees) gives instead, also by hand.
+# What known slips give instead, also by hand: true convolution (the kernel rotated by 180
+# degrees), ...
 EXAM_TRUE_CONVOLUTION = np.array([[-13.0, -15.0], [-16.0, 9.0]])
+# ... the kernel moved one pixel at a time (stride 1), ...
+EXAM_STRIDE_ONE = np.array([[5.0, 4.0, 5.0], [2.0, -13.0, 0.0], [0.0, 6.0, 7.0]])
+# ... and 'same' padding (one zero on every side) instead of none.
+EXAM_SAME = np.array([[-2.0, 0.0, 3.0], [0.0, -13.0, 6.0], [0.0, 0.0, 0.0]])
+# STUB: EXAM_FEATURE_MAP = EXAM_TRUE_CONVOLUTION = EXAM_STRIDE_ONE = EXAM_SAME = None
+# END EXAM KEY
 # conv2d on 8x32x32x16: a loop over output pixels alone runs 1,024 times; over kernel taps, 9.
 LINE_BUDGET = 400
+
+FLIPPED = (
+    "this is the TRUE convolution, not the cross-correlation: you rotated the kernel by 180 "
+    "degrees (flipped its rows and columns). Convolutional layers lay the kernel on each patch "
+    "as it is, multiply element by element and sum; only signal processing's convolution "
+    "flips it first"
+)
+TRANSPOSED = (
+    "this is the transpose of the right result: rows and columns are swapped (out[i, j] "
+    "belongs to the patch that starts at row i * stride_rows and column j * stride_cols)"
+)
+IGNORED_STRIDE = "you ignored the stride: this is the result with stride 1"
+STRIDE_IN_LOOP = (
+    "the size is right, but the kernel moved one pixel at a time: output position (i, j) "
+    "starts at row i * stride_rows and column j * stride_cols of the image"
+)
+SWAPPED_STRIDES = "you swapped the two strides: stride=(rows, cols), the first one moves down"
+PADDED = "'valid' means no padding at all; this is the result of 'same' padding"
+NOT_PADDED = (
+    "this is the result without padding ('valid'): 'same' puts zeros around the image first"
+)
+ODD_ZERO_FIRST = (
+    "with 'same' padding TensorFlow puts total // 2 zeros before and the rest after, so an odd "
+    "zero goes to the bottom or the right; you put it at the top or the left"
+)
+KERNEL_TRANSPOSED = "you swapped the kernel's rows and columns: kernel[row, col]"
+FIRST_CHANNEL = (
+    "this uses only the first input channel: every filter f sums over ALL input channels c, "
+    "out[..., f] = sum over c of feature_map(x[..., c], kernels[:, :, c, f])"
+)
+CHANNEL_MEAN = "you averaged over the input channels: every filter SUMS them"
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,93 +105,157 @@ def pair(stride):
     return stride if isinstance(stride, tuple) else (stride, stride)
 
 
-def size_rule(n, k, s, padding, got, axis="rows"):
-    """Why a feature map of an n-long axis has the length it has, and a guess at the slip."""
+def conv2d_slips(tf, x, kernels, stride, padding, expected):
+    """What known slips give for conv2d(x, kernels, stride, padding), each with what it reveals.
+
+    ``expected`` is the right result. Every alternative is computed by TensorFlow on changed
+    arguments (a flipped kernel, stride 1, the other padding, ...).
+    """
+
+    def run(x=x, kernels=kernels, stride=stride, padding=padding):
+        return tf_conv2d(tf, x, kernels, stride, padding)
+
+    (sr, sc), (n_r, n_c), (k_r, k_c) = pair(stride), x.shape[1:3], kernels.shape[:2]
+    slips = [
+        (run(kernels=kernels[::-1, ::-1]), FLIPPED),
+        (np.swapaxes(expected, 1, 2), TRANSPOSED),
+    ]
+    if k_r == k_c:
+        slips.append((run(kernels=np.swapaxes(kernels, 0, 1)), KERNEL_TRANSPOSED))
+    if (sr, sc) != (1, 1):
+        full = run(stride=1)
+        slips.append((full, IGNORED_STRIDE))
+        slips.append((full[:, : expected.shape[1], : expected.shape[2]], STRIDE_IN_LOOP))
+        if sr != sc:
+            slips.append((run(stride=(sc, sr)), SWAPPED_STRIDES))
     if padding == "valid":
-        out = (n - k) // s + 1
-        rule = (
-            f"with no padding ('valid') the output has floor((n - k) / s) + 1 {axis}: "
-            f"floor(({n} - {k}) / {s}) + 1 = {out}"
-        )
-        if s > 1 and got == n - k + 1:
-            rule += "; you seem to have ignored the stride"
-        elif got == math.ceil(n / s):
-            rule += "; 'valid' means no padding at all"
+        slips.append((run(padding="same"), PADDED))
     else:
-        out = math.ceil(n / s)
-        rule = (
-            f"with 'same' padding the output has ceil(n / s) {axis}, whatever the kernel size: "
-            f"ceil({n} / {s}) = {out}"
+        if k_r <= n_r and k_c <= n_c:
+            slips.append((run(padding="valid"), NOT_PADDED))
+        totals = [
+            max((math.ceil(n / s) - 1) * s + k - n, 0)
+            for n, k, s in zip((n_r, n_c), (k_r, k_c), (sr, sc), strict=True)
+        ]
+        if any(t % 2 for t in totals):
+            odd_first = [(0, 0)] + [(t - t // 2, t // 2) for t in totals] + [(0, 0)]
+            slips.append((run(x=np.pad(x, odd_first), padding="valid"), ODD_ZERO_FIRST))
+    channels = x.shape[3]
+    if channels > 1:
+        slips.append((run(x=x[..., :1], kernels=kernels[:, :, :1]), FIRST_CHANNEL))
+        slips.append((expected / channels, CHANNEL_MEAN))
+    return slips
+
+
+def feature_map_slips(tf, image, kernel, stride, padding, expected):
+    """``conv2d_slips`` for one image, one channel, one filter."""
+    return [
+        (alternative[0, :, :, 0], text)
+        for alternative, text in conv2d_slips(
+            tf, image[None, :, :, None], kernel[:, :, None, None], stride, padding,
+            expected[None, :, :, None],
         )
-        if s > 1 and got == n:
-            rule += "; you seem to have ignored the stride"
-        elif got == (n - k) // s + 1:
-            rule += "; you seem to have forgotten the zero padding"
-    return rule
+    ]  # fmt: skip
 
 
-def explain(
-    call, got, expected, flipped, image_hw, kernel_hw, stride, padding, spatial=(0, 1), hint=""
-):
-    """A message for a wrong feature map: its size, a flipped kernel, or the first wrong value."""
-    got = np.asarray(got)
+def size_rule(axes, padding):
+    """Why a feature map has the length it has along each of ``axes``: (name, n, k, s) tuples."""
+    names = " and ".join(name for name, *_ in axes)
+    if padding == "valid":
+        rule = f"with no padding ('valid') the output has floor((n - k) / s) + 1 {names}"
+        each = [f"floor(({n} - {k}) / {s}) + 1 = {(n - k) // s + 1}" for _, n, k, s in axes]
+    else:
+        rule = f"with 'same' padding the output has ceil(n / s) {names}, whatever the kernel size"
+        each = [f"ceil({n} / {s}) = {math.ceil(n / s)}" for _, n, k, s in axes]
+    if len(axes) == 1:
+        return f"{rule}: {each[0]}"
+    return f"{rule}: " + ", ".join(f"{name} {e}" for (name, *_), e in zip(axes, each, strict=True))
+
+
+def size_slips(n, k, s, padding):
+    """Known wrong lengths of one axis, each with what it reveals; ambiguous ones dropped."""
+    right = (n - k) // s + 1 if padding == "valid" else math.ceil(n / s)
+    if padding == "valid":
+        pairs = [
+            (n - k + 1, "you ignored the stride: that is the length with stride 1"),
+            # ceil(n / s) is the length with 'same' padding, and also (n - 1) // s + 1, the count
+            # without the kernel's length: two slips, so that number never gets a hint.
+            (math.ceil(n / s), "'valid' means no padding at all; that is the length with 'same'"),
+            ((n - 1) // s + 1, "the kernel's length is missing from the count"),
+            ((n - k) / s + 1, "round the division down: where the kernel does not fit, no output"),
+        ]
+    else:
+        pairs = [
+            (n, "you ignored the stride: that is the length with stride 1"),
+            ((n - k) // s + 1, "that is the length without padding ('valid')"),
+            (n / s, "round the division up: ceil(n / s)"),
+            (n // s, "round the division up: ceil(n / s)"),
+        ]
+    texts = {}
+    for value, text in pairs:
+        texts.setdefault(value, set()).add(text)
+    return {v: t.pop() for v, t in texts.items() if len(t) == 1 and v != right}
+
+
+def known_slip(got, expected, slips):
+    """The one slip whose result ``got`` equals, or None (none, or more than one, matches)."""
+    texts = {
+        text
+        for alternative, text in slips
+        if alternative.shape == got.shape
+        and np.allclose(got, alternative, atol=1e-4)
+        and not (alternative.shape == expected.shape and np.allclose(alternative, expected))
+    }
+    return texts.pop() if len(texts) == 1 else None
+
+
+def explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips):
+    """A message for a wrong feature map: its size or its first wrong value, and a known slip."""
+    hint = known_slip(got, expected, slips() if callable(slips) else slips)
     if got.shape != expected.shape:
         text = f"{call} returned shape {got.shape}, expected {expected.shape}"
         if got.ndim != expected.ndim:
             return f"{text}: one value per kernel position (and per image and filter for conv2d)"
-        axes = zip(("rows", "cols"), spatial, image_hw, kernel_hw, pair(stride), strict=True)
-        for axis_name, axis, n, k, s in axes:
-            if got.shape[axis] != expected.shape[axis]:
-                return f"{text}: {size_rule(n, k, s, padding, got.shape[axis], axis_name)}"
-        return (
-            f"{text}: the output keeps the batch axis first and has one channel per filter "
-            "(kernels.shape[3])"
-        )
-    if flipped is not None and np.allclose(got, flipped) and not np.allclose(expected, flipped):
-        return (
-            f"{call} returned the TRUE convolution, expected the cross-correlation: you rotated "
-            "the kernel by 180 degrees (flipped its rows and columns). Convolutional layers lay "
-            "the kernel on each patch as it is, multiply element by element and sum; only "
-            "signal processing's convolution flips it first."
-        )
+        wrong = [
+            (name, n, k, s)
+            for name, axis, n, k, s in zip(
+                ("rows", "cols"), spatial, image_hw, kernel_hw, pair(stride), strict=True
+            )
+            if got.shape[axis] != expected.shape[axis]
+        ]
+        if wrong:
+            rule = size_rule(wrong, padding)
+        else:
+            rule = "the output keeps the batch axis first and has one channel per filter"
+        swapped = [got.shape[a] for a in spatial] == [expected.shape[a] for a in spatial[::-1]]
+        if hint is None and swapped:
+            hint = "your rows and columns are swapped"
+        return f"{text}: {hint}. {rule[0].upper()}{rule[1:]}" if hint else f"{text}: {rule}"
     wrong = np.argwhere(~np.isclose(got, expected, atol=1e-4))
     where = tuple(int(i) for i in wrong[0])
     text = (
         f"{call} returned {got[where]:g} at index {where}, expected {expected[where]:g} "
         f"({len(wrong)} of {expected.size} values wrong)"
     )
-    text += hint
-    if padding == "same":
-        text += (
-            "; with 'same' padding TensorFlow puts total // 2 zeros before and the rest after "
-            "(the odd zero goes to the bottom or the right)"
-        )
-    return text
+    return f"{text}: {hint}" if hint else text
 
 
 def check_feature_map(
-    call, got, expected, flipped, image_hw, kernel_hw, stride, padding, spatial=(0, 1), hint=""
+    call, got, expected, image_hw, kernel_hw, stride, padding, spatial=(0, 1), slips=()
 ):
-    """Fail with a teaching message unless `got` has the expected shape and values."""
+    """Fail with a teaching message unless ``got`` is a float array of the expected values.
+
+    ``slips`` lists (wrong result, what it reveals), or is a function that returns that list
+    (called only on a failure); a hint is given only when exactly one of them matches.
+    """
     __tracebackhide__ = True
-    if got is None:
-        pytest.fail(f"{call} returned None: did you forget to return the result?", pytrace=False)
-    got = np.asarray(got)
+    got = expect_float_array(got, call)
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
         return
     pytest.fail(
-        explain(call, got, expected, flipped, image_hw, kernel_hw, stride, padding, spatial, hint),
+        explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips),
         pytrace=False,
     )
-
-
-def expect_value_error(function, description, why):
-    try:
-        got = function()
-    except ValueError:
-        return
-    shape = getattr(got, "shape", got)
-    pytest.fail(f"{description} returned {shape}, expected a ValueError: {why}", pytrace=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,17 +263,20 @@ def expect_value_error(function, description, why):
 # --------------------------------------------------------------------------------------------
 
 
-def test_exam_feature_map_with_stride_two(target):
+def test_exam_feature_map_with_stride_two(target, tf):
+    expected = tf_feature_map(tf, IMAGE, KERNEL, 2, "valid")
+    if EXAM_FEATURE_MAP is not None:  # the instructor's cross-check; not in the students' copy
+        assert np.array_equal(expected, EXAM_FEATURE_MAP), "TensorFlow disagrees with us"
     got = target.feature_map(IMAGE, KERNEL, stride=2)
     check_feature_map(
         called("feature_map", IMAGE, KERNEL, stride=2),
         got,
-        EXAM_FEATURE_MAP,
-        EXAM_TRUE_CONVOLUTION,
+        expected,
         IMAGE.shape,
         KERNEL.shape,
         2,
         "valid",
+        slips=lambda: feature_map_slips(tf, IMAGE, KERNEL, 2, "valid", expected),
     )
 
 
@@ -176,28 +284,37 @@ def test_exam_example_as_a_batch_matches_tensorflow(target, tf):
     x = IMAGE[None, :, :, None]  # (batch, rows, cols, channels)
     kernels = KERNEL[:, :, None, None]  # (k_rows, k_cols, in_channels, filters)
     oracle = tf_conv2d(tf, x, kernels, 2, "valid")
-    assert np.array_equal(oracle[0, :, :, 0], EXAM_FEATURE_MAP), "TensorFlow disagrees with us"
+    if EXAM_FEATURE_MAP is not None:  # the instructor's cross-checks; not in the students' copy
+        assert np.array_equal(oracle[0, :, :, 0], EXAM_FEATURE_MAP), "TensorFlow disagrees"
+        hand = {
+            "true convolution": (EXAM_TRUE_CONVOLUTION, (kernels[::-1, ::-1], 2, "valid")),
+            "stride 1": (EXAM_STRIDE_ONE, (kernels, 1, "valid")),
+            "'same' padding": (EXAM_SAME, (kernels, 2, "same")),
+        }
+        for what, (by_hand, (k, s, p)) in hand.items():
+            assert np.array_equal(tf_conv2d(tf, x, k, s, p)[0, :, :, 0], by_hand), (
+                f"TensorFlow disagrees with our {what} by hand"
+            )
     got = target.conv2d(x, kernels, stride=2)
-    flipped = tf_conv2d(tf, x, kernels[::-1, ::-1], 2, "valid")
     check_feature_map(
         called("conv2d", x, kernels, stride=2),
         got,
         oracle,
-        flipped,
         IMAGE.shape,
         KERNEL.shape,
         2,
         "valid",
         spatial=(1, 2),
+        slips=lambda: conv2d_slips(tf, x, kernels, 2, "valid", oracle),
     )
 
 
 def test_feature_map_returns_floats(target):
-    got = np.asarray(target.feature_map(IMAGE, KERNEL, stride=2))
-    assert got.dtype.kind == "f", (
-        f"{called('feature_map', IMAGE, KERNEL, stride=2)} returned dtype {got.dtype}, expected "
-        "a float array: a feature map is a sum of products, and real images and kernels are "
-        "not integers"
+    expect_float_array(
+        target.feature_map(IMAGE, KERNEL, stride=2),
+        called("feature_map", IMAGE, KERNEL, stride=2),
+        what="a NumPy float array: a feature map is a sum of products, and real images and "
+        "kernels are not integers",
     )
 
 
@@ -210,7 +327,14 @@ def test_kernel_is_not_flipped(target):
     expected = kernel[::-1, ::-1]
     got = target.feature_map(impulse, kernel)
     check_feature_map(
-        called("feature_map", impulse, kernel), got, expected, kernel, (5, 5), (3, 3), 1, "valid"
+        called("feature_map", impulse, kernel),
+        got,
+        expected,
+        (5, 5),
+        (3, 3),
+        1,
+        "valid",
+        slips=[(kernel, FLIPPED), (expected.T, TRANSPOSED)],
     )
 
 
@@ -256,10 +380,17 @@ def test_feature_map_matches_tensorflow(target, tf, seed):
     image = rng.integers(-5, 6, size=shape).astype(float)  # small integers: exact in float32
     kernel = rng.integers(-3, 4, size=k_shape).astype(float)
     expected = tf_feature_map(tf, image, kernel, stride, padding)
-    flipped = tf_feature_map(tf, image, kernel[::-1, ::-1], stride, padding)
     got = target.feature_map(image, kernel, stride=stride, padding=padding)
-    call = called("feature_map", image, kernel, stride=stride, padding=padding)
-    check_feature_map(call, got, expected, flipped, shape, k_shape, stride, padding)
+    check_feature_map(
+        called("feature_map", image, kernel, stride=stride, padding=padding),
+        got,
+        expected,
+        shape,
+        k_shape,
+        stride,
+        padding,
+        slips=lambda: feature_map_slips(tf, image, kernel, stride, padding, expected),
+    )
 
 
 @pytest.mark.parametrize("seed", CONV2D_SEEDS, ids=[case_id(s, batch=True) for s in CONV2D_SEEDS])
@@ -269,21 +400,17 @@ def test_conv2d_matches_tensorflow(target, tf, seed):
     x = rng.integers(-5, 6, size=shape).astype(np.float32)
     kernels = rng.integers(-3, 4, size=k_shape).astype(np.float32)
     expected = tf_conv2d(tf, x, kernels, stride, padding)
-    flipped = tf_conv2d(tf, x, kernels[::-1, ::-1], stride, padding)
     got = target.conv2d(x, kernels, stride=stride, padding=padding)
-    call = called("conv2d", x, kernels, stride=stride, padding=padding)
     check_feature_map(
-        call,
+        called("conv2d", x, kernels, stride=stride, padding=padding),
         got,
         expected,
-        flipped,
         shape[1:3],
         k_shape[:2],
         stride,
         padding,
         spatial=(1, 2),
-        hint="; every filter f sums over ALL input channels c: "
-        "out[..., f] = sum over c of feature_map(x[..., c], kernels[:, :, c, f])",
+        slips=lambda: conv2d_slips(tf, x, kernels, stride, padding, expected),
     )
 
 
@@ -307,9 +434,20 @@ def test_output_size_matches_tensorflow(target, tf, n, k, s, padding):
     image, kernel = np.zeros((1, n, 1, 1)), np.zeros((k, 1, 1, 1))  # one column, one channel
     expected = tf_conv2d(tf, image, kernel, (s, 1), padding).shape[1]
     got = target.output_size(n, k, s, padding)
-    assert got == expected, (
-        f"{called('output_size', n, k, s, padding)} returned {got}, expected {expected}: "
-        f"{size_rule(n, k, s, padding, got)}"
+    call = called("output_size", n, k, s, padding)
+    if isinstance(got, numbers.Real) and not isinstance(got, numbers.Integral) and got == expected:
+        pytest.fail(
+            f"{call} returned {got!r} (a {type(got).__name__}), expected the int {expected}: "
+            "a length is a count of kernel positions, and it sizes an array: keep to ints (a "
+            "float operand or a true division / makes a float)",
+            pytrace=False,
+        )
+    check_equal(
+        got,
+        expected,
+        call,
+        size_rule([("positions along the axis", n, k, s)], padding),
+        slips=size_slips(n, k, s, padding),
     )
 
 
@@ -328,7 +466,8 @@ PADDING_CALLS = {
 
 @pytest.mark.parametrize("function", PADDING_CALLS, ids=list(PADDING_CALLS))
 def test_unknown_padding_is_rejected(target, function):
-    expect_value_error(
+    expect_raises(
+        ValueError,
         lambda: PADDING_CALLS[function](target),
         f"called {function}(..., padding='full')",
         "only 'valid' and 'same' are defined; a typo must not silently pick one of them",
@@ -345,7 +484,8 @@ LARGE_CALLS = {
 
 @pytest.mark.parametrize("function", LARGE_CALLS, ids=list(LARGE_CALLS))
 def test_kernel_larger_than_image_is_rejected_without_padding(target, function):
-    expect_value_error(
+    expect_raises(
+        ValueError,
         lambda: LARGE_CALLS[function](target),
         f"called {function} with a kernel longer than the 3x3 image and padding='valid'",
         "without padding the kernel fits nowhere, and floor((n - k) / s) + 1 would be 0 or less",
@@ -355,7 +495,8 @@ def test_kernel_larger_than_image_is_rejected_without_padding(target, function):
 def test_conv2d_rejects_channel_mismatch(target):
     x = np.ones((2, 5, 5, 3))
     kernels = np.ones((3, 3, 2, 4))
-    expect_value_error(
+    expect_raises(
+        ValueError,
         lambda: target.conv2d(x, kernels),
         called("conv2d", x, kernels),
         "the images have 3 channels but the kernels are made for 2 (kernels.shape[2] must equal "
@@ -369,14 +510,16 @@ def test_conv2d_rejects_channel_mismatch(target):
 
 
 def test_conv2d_keeps_float32(target):
-    got = np.asarray(target.conv2d(X, KERNELS, stride=2))
-    assert got.dtype == np.float32, (
-        f"{called('conv2d', X, KERNELS, stride=2)} returned dtype {got.dtype}, expected float32 "
-        "like its inputs (and like tf.nn.conv2d): float64 doubles the memory and the time"
-    )
+    call = called("conv2d", X, KERNELS, stride=2)
+    got = expect_float_array(target.conv2d(X, KERNELS, stride=2), call)
+    if got.dtype != np.float32:
+        pytest.fail(
+            f"{call} returned dtype {got.dtype}, expected float32 like its inputs (and like "
+            "tf.nn.conv2d): float64 doubles the memory and the time",
+            pytrace=False,
+        )
 
 
-@pytest.mark.timeout(30)
 def lines_run_in(path, function, *args, **kwargs):
     """Call ``function`` and count the lines of Python it runs in the file ``path``."""
     count = 0
@@ -398,20 +541,21 @@ def lines_run_in(path, function, *args, **kwargs):
     return result, count
 
 
+@pytest.mark.timeout(30)
 def test_conv2d_is_vectorised(target):
     # Counted in lines of Python, not seconds, so the verdict is the same on every machine.
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 32, 32, 16)).astype(np.float32)
     kernels = rng.standard_normal((3, 3, 16, 32)).astype(np.float32)
+    call = called("conv2d", x, kernels, padding="same")
     path = target.conv2d.__code__.co_filename
     got, lines = lines_run_in(path, target.conv2d, x, kernels, padding="same")
-    assert np.asarray(got).shape == (8, 32, 32, 32), (
-        f"{called('conv2d', x, kernels, padding='same')} returned shape {np.asarray(got).shape}, "
-        "expected (8, 32, 32, 32)"
-    )
-    assert lines <= LINE_BUDGET, (
-        f"{called('conv2d', x, kernels, padding='same')} ran {lines} lines of Python in your "
-        f"file, expected at most {LINE_BUDGET}: a loop over pixels runs its body thousands of "
-        "times. Loop at most over the kernel's rows and columns (9 here) and let "
-        "NumPy do the rest, e.g. sliding_window_view with np.tensordot or np.einsum"
-    )
+    expect_float_array(got, call, shape=(8, 32, 32, 32))
+    if lines > LINE_BUDGET:
+        pytest.fail(
+            f"{call} ran {lines} lines of Python in your file, expected at most {LINE_BUDGET}: "
+            "a loop over pixels runs its body thousands of times. Loop at most over the "
+            "kernel's rows and columns (9 here) and let NumPy do the rest, e.g. "
+            "sliding_window_view with np.tensordot or np.einsum",
+            pytrace=False,
+        )

@@ -16,6 +16,8 @@ answers into code, in the order to work through it:
    policy, and the clipped PPO objective.
 3. `dqn.py` and `ppo.py`: the agents built from those blocks, a DQN for `LunarLander-v3` and a
    PPO agent for `LunarLanderContinuous-v3`, trained until they land (a mean return of 200).
+   What both share (seeding, evaluation, the progress bar) is given code in `common.py`: read
+   it, nothing to implement there.
 
 Train, evaluate and watch an agent (learning curve as PNG, one landing as GIF):
 

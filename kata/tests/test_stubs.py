@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from kata.stubs import MANIFEST, StubError, generate, make_stub
+from kata.stubs import MANIFEST, StubError, generate, main, make_stub, select_files
 
 SOLUTION = textwrap.dedent(
     '''\
@@ -77,8 +77,7 @@ def test_hint_with_quotes_is_escaped():
             "whole body of `f`",
         ),
         (
-            "def f(x):\n    # BEGIN SOLUTION: a\n    z = x + 1\n    # END SOLUTION\n"
-            "    return z\n",
+            "def f(x):\n    # BEGIN SOLUTION: a\n    z = x + 1\n    # END SOLUTION\n    return z\n",
             "whole body of `f`",
         ),
         ("# BEGIN SOLUTION: a\nANSWER = 1\n# END SOLUTION\n", "needs `# STUB:` lines"),
@@ -164,3 +163,46 @@ def test_check_reports_exercises_out_of_sync_without_writing(tree):
     report = generate(solutions, exercises, check=True)
     assert report.differ == ["q08_topic.py"]
     assert (exercises / "q08_topic.py").read_text() == "# changed\n"
+
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (["q08"], {"q08_topic.py"}),
+        (["8"], {"q08_topic.py"}),
+        (["q08_topic"], {"q08_topic.py"}),
+        (["exercises/q08_topic.py"], {"q08_topic.py"}),
+        (["q19_pkg"], {"q19_pkg/__init__.py", "q19_pkg/agent.py"}),
+        (["q19_pkg/agent.py"], {"q19_pkg/agent.py"}),
+        (["exercises/q19_pkg/agent.py", "8"], {"q19_pkg/agent.py", "q08_topic.py"}),
+    ],
+    ids=["qNN", "number", "name", "path", "package", "package-file", "mixed"],
+)
+def test_a_learner_names_a_question_or_a_file_in_any_usual_way(tree, names, expected):
+    solutions, _ = tree
+    assert select_files(names, solutions) == expected
+
+
+def test_an_unknown_name_is_an_error_listing_the_valid_ones(tree):
+    solutions, _ = tree
+    with pytest.raises(StubError) as error:
+        select_files(["q07"], solutions)
+    assert "no question or file called 'q07'" in str(error.value)
+    assert "q08_topic" in str(error.value) and "q19_pkg/agent.py" in str(error.value)
+
+
+def test_force_backs_up_the_learners_file_before_restoring_it(tree, tmp_path):
+    solutions, exercises = tree
+    generate(solutions, exercises)
+    (exercises / "q19_pkg" / "agent.py").write_text("# my work\n")
+    backup = tmp_path / "backups" / "now"
+    only = select_files(["q19_pkg/agent.py"], solutions)
+    report = generate(solutions, exercises, force=True, only=only, backup=backup)
+    assert report.written == ["q19_pkg/agent.py"]
+    assert (backup / "exercises" / "q19_pkg" / "agent.py").read_text() == "# my work\n"
+    assert (exercises / "q19_pkg" / "agent.py").read_text() == make_stub(SOLUTION)
+
+
+def test_force_without_names_asks_for_all(capsys):
+    assert main(["--force"]) == 2
+    assert "--all" in capsys.readouterr().err

@@ -1,0 +1,245 @@
+"""Question 2: an application, the mushroom classifier (10 points).
+
+The exam's story: on a hike you find a rare mushroom and want to know whether it is safe to eat.
+You carry a table of many other mushrooms, each described by five features and labelled edible or
+poisonous:
+
+    feature           kind                            example
+    cap_size_cm       a number, in centimetres        6.3
+    stem_length_mm    a number, in millimetres        72.0
+    cap_colour        one of 10 colours (COLOURS)     "brown"
+    odour             one of 10 odours (ODOURS)       "anise"
+    gills             "yes" or "no"                   "yes"
+    (edibility)       "edible" or "poisonous"         the label to predict
+
+The exam asked, in free text, how to preprocess such data for a neural network (the input vector
+and its shape, how inputs and targets are represented, which transformations), which kind of task
+this is, which architecture, which loss, and which activation and output functions fit. Here every
+one of those answers is code you write, or a choice from given options, and the tests train your
+model on a generated table and check that it tells poisonous from edible on mushrooms it never saw.
+
+You write:
+
+* ``TASK`` and ``ARCHITECTURE``: your choices, from ``TASKS`` and ``ARCHITECTURES``;
+* ``INPUT_COLUMNS``: how many input columns each feature becomes (their sum is the input width);
+* ``one_hot``: a category as a row of zeros with a single 1;
+* ``read_numbers``: a numeric column as floats, with nan where a value is missing;
+* ``fit_preprocessing``: everything preprocessing learns from the TRAINING split, and only there;
+* ``transform``: a table as the float matrix the network reads;
+* ``encode_targets``: the labels as 0 and 1;
+* ``build_model``: a compiled Keras model.
+
+Given code (you need not read it): ``make_mushrooms`` generates a table from a hidden rule, with
+a little label noise and a few missing values; ``split_table`` shuffles it into a training and a
+test split; ``preprocess`` and ``train_and_evaluate`` put your functions together.
+
+A table is a dict that maps each column name to a NumPy array (one entry per mushroom). A missing
+number is ``nan``; a missing category or gills entry is ``None``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLOURS = ("brown", "buff", "cinnamon", "green", "grey", "pink", "purple", "red", "white", "yellow")
+"""The 10 cap colours, in the order of their one-hot columns."""
+ODOURS = ("almond", "anise", "earthy", "fishy", "foul", "musty", "none", "pungent", "spicy", "tar")
+"""The 10 odours, in the order of their one-hot columns."""
+GILLS = ("no", "yes")
+"""The values of the gills column: "no" becomes 0, "yes" becomes 1."""
+LABELS = ("edible", "poisonous")
+"""The values of the label column: "edible" becomes 0, "poisonous" becomes 1."""
+NUMBERS = ("cap_size_cm", "stem_length_mm")
+"""The numeric features, in the order of their input columns."""
+CATEGORIES = {"cap_colour": COLOURS, "odour": ODOURS}
+"""The categorical features and their categories, in the order of their input columns."""
+FEATURES = (*NUMBERS, *CATEGORIES, "gills")
+"""Every feature column of a table, in the order of the input vector."""
+TARGET = "edibility"
+"""The label column."""
+
+TASKS = (
+    "regression",
+    "binary classification",
+    "multi-class classification",
+    "multi-label classification",
+    "clustering",
+)
+ARCHITECTURES = (
+    "feed-forward network (MLP)",
+    "convolutional network (CNN)",
+    "recurrent network (RNN)",
+    "autoencoder",
+)
+
+TASK = None  # one of TASKS
+
+ARCHITECTURE = None  # one of ARCHITECTURES
+
+INPUT_COLUMNS = {
+    "cap_size_cm": None,
+    "stem_length_mm": None,
+    "cap_colour": None,
+    "odour": None,
+    "gills": None,
+}
+
+
+def one_hot(values, categories, column):
+    """Return the one-hot encoding of ``values``: a float32 array of shape (n, len(categories)).
+
+    values: n category names (an array or a list); categories: the known categories, in the order
+    of the output columns; column: the name of the column the values come from.
+
+    Row i has a single 1, in the column of ``values[i]``, and zeros elsewhere. A value that is not
+    one of ``categories`` (None included) raises ValueError whose message names the column and the
+    value: an unknown colour must not quietly become a mushroom of no colour at all.
+    """
+    raise NotImplementedError("one row per value with a single 1; ValueError for an unknown value")
+
+
+def read_numbers(table, column):
+    """Return ``table[column]`` as a float64 array of shape (n,), with nan where a value is missing.
+
+    A value that is not a number (the string "big", say) raises ValueError whose message names
+    the column and the value; ``float(value)`` alone would name only the value.
+    """
+    raise NotImplementedError("each value as a float, nan for None; ValueError names column, value")
+
+
+def fit_preprocessing(train):
+    """Learn from the training table what ``transform`` needs, and return it (any type you like).
+
+    train: a table (see the module docstring) of the training split.
+
+    What it must hold:
+    - for each numeric feature, the mean and the standard deviation (NumPy's default, ddof=0) of
+      its values in ``train``, ignoring missing ones: ``transform`` standardises with them;
+    - for each categorical feature and for gills, its most frequent value in ``train``:
+      ``transform`` fills a missing entry with it.
+
+    Only the training split may be used here: the test split stands for mushrooms never seen.
+    """
+    raise NotImplementedError("training means and stds, and the commonest categories")
+
+
+def transform(table, stats):
+    """Return the network's input for every mushroom of ``table``: float32, shape (n, width).
+
+    table: a table with the FEATURES columns (a label column may be there too, and is ignored);
+    stats: what ``fit_preprocessing`` returned for the training split.
+
+    The columns, in this order:
+    1. cap_size_cm and stem_length_mm, each standardised with the TRAINING mean and standard
+       deviation: (value - mean) / std; a missing number becomes 0 (the training mean);
+    2. cap_colour one-hot (columns in COLOURS order), then odour one-hot (ODOURS order); a missing
+       category is first replaced by the training split's most frequent one;
+    3. gills: 1.0 for "yes", 0.0 for "no"; a missing entry becomes the training's most frequent.
+
+    Raises ValueError, naming the column and the value, for: a missing feature column or a column
+    that is not a feature nor the label; a number that is not a number ("big"); an unknown
+    category or gills value.
+    """
+    raise NotImplementedError("check the columns; then numbers, one-hot categories and gills")
+
+
+def encode_targets(labels):
+    """Return the labels as a float32 array of shape (n,): 0.0 for "edible", 1.0 for "poisonous".
+
+    An unknown label raises ValueError whose message names the column (TARGET) and the value.
+    """
+    raise NotImplementedError("0 for edible, 1 for poisonous; ValueError for anything else")
+
+
+def build_model(n_inputs):
+    """Return a compiled Keras model that maps (batch, n_inputs) to the probability of poison.
+
+    A feed-forward network whose hidden Dense layers use ReLU (``keras.Sequential`` is enough;
+    begin it with ``keras.Input(shape=(n_inputs,))``). The output layer, its activation and the
+    loss are the exam's questions, so they are yours to choose: the model reads what
+    ``transform`` makes, learns from the targets ``encode_targets`` makes, and its output must
+    be read as a probability of "poisonous" (``predict_poisonous`` reads it).
+
+    Pick an optimizer that trains it in the five short epochs of ``train_and_evaluate``: Adam
+    with a learning rate of about 0.01 does (its default, 0.001, needs several times more).
+    """
+    raise NotImplementedError("a feed-forward network, compiled with a loss that fits its output")
+
+
+# ------------------------------------------------------------------------------------------------
+# Given code: the data, the split, and the whole pipeline.
+# ------------------------------------------------------------------------------------------------
+
+_STINKING = ("fishy", "foul", "pungent", "spicy", "tar")  # always poisonous
+_SWEET = ("almond", "anise")  # always edible
+_ODOUR_SHARES = (0.10, 0.10, 0.15, 0.07, 0.07, 0.15, 0.15, 0.07, 0.07, 0.07)  # in ODOURS order
+
+
+def make_mushrooms(n, seed, label_noise=0.01, missing=0.02):
+    """Generate a table of ``n`` mushrooms from a hidden rule (the same table for the same seed).
+
+    The rule: a stinking odour means poison, a sweet one means edible; with any other odour a
+    mushroom is poisonous when it has no gills, is green or purple, or has a cap wider than its
+    stem is long (plus half a centimetre). Then a fraction ``label_noise`` of the labels is
+    flipped, and a fraction ``missing`` of the sizes, lengths and colours is blanked out.
+    """
+    rng = np.random.default_rng(seed)
+    cap = np.round(rng.lognormal(np.log(6.0), 0.45, n), 1)  # (n,) centimetres
+    stem = np.round(np.clip(rng.normal(70.0, 25.0, n), 10.0, None), 0)  # (n,) millimetres
+    colour = rng.choice(COLOURS, n)
+    odour = rng.choice(ODOURS, n, p=_ODOUR_SHARES)
+    gills = rng.random(n) < 0.8
+    plain = ~np.isin(odour, _STINKING + _SWEET)
+    risky = ~gills | np.isin(colour, ("green", "purple")) | (cap > stem / 10 + 0.5)
+    poisonous = np.isin(odour, _STINKING) | (plain & risky)
+    poisonous ^= rng.random(n) < label_noise
+    cap[rng.random(n) < missing] = np.nan
+    stem[rng.random(n) < missing] = np.nan
+    colour = colour.astype(object)
+    colour[rng.random(n) < missing] = None
+    return {
+        "cap_size_cm": cap,
+        "stem_length_mm": stem,
+        "cap_colour": colour,
+        "odour": odour.astype(object),
+        "gills": np.where(gills, "yes", "no").astype(object),
+        TARGET: np.where(poisonous, "poisonous", "edible").astype(object),
+    }
+
+
+def split_table(table, test_fraction, seed):
+    """Shuffle the rows of ``table`` and cut them into a (train, test) pair of tables."""
+    n = len(table[TARGET])
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return {k: v[train] for k, v in table.items()}, {k: v[test] for k, v in table.items()}
+
+
+def preprocess(train, test):
+    """Return ``x_train, y_train, x_test, y_test``, with statistics from the training split only."""
+    stats = fit_preprocessing(train)
+    return (
+        transform(train, stats),
+        encode_targets(train[TARGET]),
+        transform(test, stats),
+        encode_targets(test[TARGET]),
+    )
+
+
+def predict_poisonous(model, x):
+    """The model's verdict per row: True for poisonous (one sigmoid unit, or softmax over two)."""
+    out = np.asarray(model(x, training=False))  # (n, 1) or (n, 2)
+    return out[:, 0] > 0.5 if out.shape[-1] == 1 else np.argmax(out, axis=-1) == 1
+
+
+def train_and_evaluate(seed, n_rows=3000, test_fraction=1 / 3, epochs=5, batch_size=64):
+    """Generate a table, preprocess it, train ``build_model`` on it; return the test accuracy."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    train, test = split_table(make_mushrooms(n_rows, seed), test_fraction, seed)
+    x_train, y_train, x_test, y_test = preprocess(train, test)
+    model = build_model(x_train.shape[1])
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
+    return float(np.mean(predict_poisonous(model, x_test) == (y_test == 1.0)))
