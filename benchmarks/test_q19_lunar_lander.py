@@ -34,25 +34,33 @@ def _agents():
 
 
 def _table(sweep):
-    lines = [f"\n[q19] {sweep['title']}", f"      reproduce: {sweep['command']}",
-             f"      machine: {sweep['machine']}",
-             "      | seed | steps | wall s | CPU s | eval mean +- std | solved |"]
+    lines = [
+        f"\n[q19] {sweep['title']}",
+        f"      reproduce: {sweep['command']}",
+        f"      machine: {sweep['machine']}",
+        "      | seed | steps | wall s | CPU s | eval mean +- std | solved |",
+    ]
     for seed, steps, wall, cpu, mean, std in sweep["rows"]:
-        lines.append(f"      | {seed} | {steps} | {wall:.1f} | {cpu:.1f} | {mean:.1f} +- "
-                     f"{std:.1f} | {'yes' if mean >= SOLVED else 'NO'} |")
+        lines.append(
+            f"      | {seed} | {steps} | {wall:.1f} | {cpu:.1f} | {mean:.1f} +- "
+            f"{std:.1f} | {'yes' if mean >= SOLVED else 'NO'} |"
+        )
     rows = sweep["rows"]
     solved = sum(r[4] >= SOLVED for r in rows)
-    lines.append(f"      solved {solved} of {len(rows)}; steps {min(r[1] for r in rows)}-"
-                 f"{max(r[1] for r in rows)}, CPU s {min(r[3] for r in rows):.0f}-"
-                 f"{max(r[3] for r in rows):.0f}, means {min(r[4] for r in rows):.1f}-"
-                 f"{max(r[4] for r in rows):.1f}")
+    lines.append(
+        f"      solved {solved} of {len(rows)}; steps {min(r[1] for r in rows)}-"
+        f"{max(r[1] for r in rows)}, CPU s {min(r[3] for r in rows):.0f}-"
+        f"{max(r[3] for r in rows):.0f}, means {min(r[4] for r in rows):.1f}-"
+        f"{max(r[4] for r in rows):.1f}"
+    )
     return "\n".join(lines)
 
 
 @pytest.mark.benchmark(group="q19-recorded-sweeps")
 def test_recorded_sweeps(benchmark):
-    text = benchmark.pedantic(lambda: "\n".join(_table(s) for s in RECORDED), rounds=1,
-                              iterations=1)
+    text = benchmark.pedantic(
+        lambda: "\n".join(_table(s) for s in RECORDED), rounds=1, iterations=1
+    )
     print(text)
 
 
@@ -63,10 +71,13 @@ def _steps_to_solve(benchmark, module, config, name):
         return result, returns
 
     result, returns = benchmark.pedantic(run, rounds=1, iterations=1)
-    benchmark.extra_info.update(steps=result.steps, seconds=round(result.seconds, 1),
-                                cpu_seconds=round(result.cpu_seconds, 1),
-                                eval_mean=round(float(returns.mean()), 1),
-                                eval_std=round(float(returns.std()), 1))
+    benchmark.extra_info.update(
+        steps=result.steps,
+        seconds=round(result.seconds, 1),
+        cpu_seconds=round(result.cpu_seconds, 1),
+        eval_mean=round(float(returns.mean()), 1),
+        eval_std=round(float(returns.std()), 1),
+    )
     first = next((e[0] for e in result.evaluations if e[1] >= SOLVED), None)
     print(
         f"\n[q19] {name}: training stopped after {result.steps} env steps, {result.seconds:.1f} s "
@@ -116,16 +127,21 @@ def test_ppo_steps_to_solve_discrete_lunar_lander(benchmark):
 def test_training_throughput(benchmark, algo, env_id, steps):
     dqn, ppo = _agents()
     module = {"dqn": dqn, "ppo": ppo}[algo]
-    config = dataclasses.replace(module.Config(env_id=env_id, seed=1), total_steps=steps,
-                                 eval_every=0)
+    config = dataclasses.replace(
+        module.Config(env_id=env_id, seed=1), total_steps=steps, eval_every=0
+    )
     if algo == "dqn":
         config = dataclasses.replace(config, learning_starts=1_000)
 
-    result = benchmark.pedantic(module.train, args=(config,), kwargs={"progress": False},
-                                rounds=1, iterations=1)
+    result = benchmark.pedantic(
+        module.train, args=(config,), kwargs={"progress": False}, rounds=1, iterations=1
+    )
     rate = result.steps / result.seconds
-    benchmark.extra_info.update(steps=result.steps, steps_per_second=round(rate),
-                                cpu_seconds=round(result.cpu_seconds, 1))
-    print(f"\n[q19] {algo} on {env_id}: {result.steps} env steps in {result.seconds:.1f} s wall, "
-          f"{result.cpu_seconds:.1f} s CPU = {rate:.0f} env steps/s (training updates included)")
+    benchmark.extra_info.update(
+        steps=result.steps, steps_per_second=round(rate), cpu_seconds=round(result.cpu_seconds, 1)
+    )
+    print(
+        f"\n[q19] {algo} on {env_id}: {result.steps} env steps in {result.seconds:.1f} s wall, "
+        f"{result.cpu_seconds:.1f} s CPU = {rate:.0f} env steps/s (training updates included)"
+    )
     assert np.isfinite(result.losses).all()

@@ -48,8 +48,16 @@ def mdp_of(target, env_id):
 
 def require_reward(target):
     reward = require(target.mdp.REWARD, "mdp.REWARD")
-    for field in ("distance_weight", "speed_weight", "tilt_weight", "leg_contact_bonus",
-                  "main_engine_cost", "side_engine_cost", "crash_reward", "rest_reward"):
+    for field in (
+        "distance_weight",
+        "speed_weight",
+        "tilt_weight",
+        "leg_contact_bonus",
+        "main_engine_cost",
+        "side_engine_cost",
+        "crash_reward",
+        "rest_reward",
+    ):
         require(getattr(reward, field), f"mdp.REWARD.{field}")
     return reward
 
@@ -57,8 +65,12 @@ def require_reward(target):
 def potential(reward, obs):
     """The shaping potential of one observation according to the learner's RewardModel."""
     x, y, vx, vy, angle, _, leg_a, leg_b = (float(v) for v in obs)
-    return (reward.distance_weight * math.hypot(x, y) + reward.speed_weight * math.hypot(vx, vy)
-            + reward.tilt_weight * abs(angle) + reward.leg_contact_bonus * (leg_a + leg_b))
+    return (
+        reward.distance_weight * math.hypot(x, y)
+        + reward.speed_weight * math.hypot(vx, vy)
+        + reward.tilt_weight * abs(angle)
+        + reward.leg_contact_bonus * (leg_a + leg_b)
+    )
 
 
 def fuel_charged(env, action):
@@ -201,8 +213,12 @@ def test_fuel_cost_of_each_discrete_action_matches_gymnasium(target, gym):
     reward = require_reward(target)
     actions = tuple(mdp.actions)
     assert len(actions) == 4, f"{name}.actions describes {len(actions)} actions, expected 4"
-    cost = {"none": 0.0, "main": reward.main_engine_cost, "left": reward.side_engine_cost,
-            "right": reward.side_engine_cost}
+    cost = {
+        "none": 0.0,
+        "main": reward.main_engine_cost,
+        "left": reward.side_engine_cost,
+        "right": reward.side_engine_cost,
+    }
     env = make(gym, DISCRETE_ID)
     for action in actions:
         env.reset(seed=7)
@@ -217,13 +233,24 @@ def test_fuel_cost_of_each_discrete_action_matches_gymnasium(target, gym):
 
 
 CONTINUOUS_ACTIONS = [
-    (-1.0, 0.0), (0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (0.0, -0.5), (0.0, 0.5),
-    (-0.5, -0.75), (0.2, 0.6), (1.0, -1.0), (-0.3, 1.0),
+    (-1.0, 0.0),
+    (0.0, 0.0),
+    (0.5, 0.0),
+    (1.0, 0.0),
+    (0.0, -0.5),
+    (0.0, 0.5),
+    (-0.5, -0.75),
+    (0.2, 0.6),
+    (1.0, -1.0),
+    (-0.3, 1.0),
 ]
 
 
-@pytest.mark.parametrize("action", CONTINUOUS_ACTIONS,
-                         ids=[f"main={m:+.2f},lateral={s:+.2f}" for m, s in CONTINUOUS_ACTIONS])
+@pytest.mark.parametrize(
+    "action",
+    CONTINUOUS_ACTIONS,
+    ids=[f"main={m:+.2f},lateral={s:+.2f}" for m, s in CONTINUOUS_ACTIONS],
+)
 def test_continuous_dead_zones_and_throttle_match_gymnasium(target, gym, action):
     mdp, name = mdp_of(target, CONTINUOUS_ID)
     reward = require_reward(target)
@@ -245,8 +272,9 @@ def test_continuous_dead_zones_and_throttle_match_gymnasium(target, gym, action)
         return start + (full - start) * (off_low - value) / (off_low - lo)
 
     main, lateral = action
-    expected = (reward.main_engine_cost * throttle(controls["main"], main)
-                + reward.side_engine_cost * throttle(controls["lateral"], lateral))
+    expected = reward.main_engine_cost * throttle(
+        controls["main"], main
+    ) + reward.side_engine_cost * throttle(controls["lateral"], lateral)
     env = make(gym, CONTINUOUS_ID)
     env.reset(seed=11)
     charged, _, _ = fuel_charged(env, np.array(action, dtype=np.float32))
@@ -367,10 +395,14 @@ def filled_buffer(target, capacity, ids, batch=1):
     buffer = target.blocks.ReplayBuffer(capacity, (3,))
     ids = list(ids)
     for start in range(0, len(ids), batch):
-        rows = np.array(ids[start:start + batch])
-        buffer.add(np.repeat(rows[:, None], 3, axis=1).astype(np.float32), rows,
-                   rows.astype(np.float32), -np.repeat(rows[:, None], 3, axis=1),
-                   rows % 2 == 1)
+        rows = np.array(ids[start : start + batch])
+        buffer.add(
+            np.repeat(rows[:, None], 3, axis=1).astype(np.float32),
+            rows,
+            rows.astype(np.float32),
+            -np.repeat(rows[:, None], 3, axis=1),
+            rows % 2 == 1,
+        )
     return buffer
 
 
@@ -406,9 +438,12 @@ def test_replay_buffer_adds_a_batch_across_the_end(target):
         f"of 3 (3, 4, 5) holds {stored}, expected [1, 2, 3, 4, 5]: the second batch runs past "
         "the end, and its last row overwrites the oldest (slot 0)"
     )
-    pairs = {(int(a), float(o[0]), float(r), float(n[0]), float(t))
-             for a, o, r, n, t in zip(batch.actions, batch.obs, batch.rewards, batch.next_obs,
-                                      batch.terminated, strict=True)}
+    pairs = {
+        (int(a), float(o[0]), float(r), float(n[0]), float(t))
+        for a, o, r, n, t in zip(
+            batch.actions, batch.obs, batch.rewards, batch.next_obs, batch.terminated, strict=True
+        )
+    }
     expected = {(i, float(i), float(i), -float(i), float(i % 2)) for i in range(1, 6)}
     assert pairs == expected, (
         "rows got mixed up: each sampled transition must keep its own obs, action, reward, "
@@ -425,8 +460,9 @@ def test_replay_buffer_samples_the_generators_indices(target, seed):
     for i in range(count):  # transition i goes to slot i % 8, later ones overwrite
         layout[i % 8] = i
     size = min(count, 8)
-    expected = np.array([layout[k] for k in np.random.default_rng(100 + seed).integers(
-        0, size, size=16)])
+    expected = np.array(
+        [layout[k] for k in np.random.default_rng(100 + seed).integers(0, size, size=16)]
+    )
     batch = buffer.sample(16, np.random.default_rng(100 + seed))
     got = np.asarray(batch.actions)
     assert got.shape == (16,) and np.array_equal(got, expected), (
@@ -449,8 +485,9 @@ def test_replay_buffer_stores_continuous_actions(target):
     batch = buffer.sample(3, np.random.default_rng(0))
     slots = np.random.default_rng(0).integers(0, 2, size=3)
     got = np.asarray(batch.actions)
-    assert got.shape == (3, 2) and got.dtype == np.float32 and np.array_equal(
-        got, actions[slots]), (
+    assert (
+        got.shape == (3, 2) and got.dtype == np.float32 and np.array_equal(got, actions[slots])
+    ), (
         "ReplayBuffer(4, (8,), action_shape=(2,), action_dtype=np.float32): after adding two "
         f"2-D actions, sample(3) returned actions {got.tolist()} ({got.dtype}), expected "
         f"{actions[slots].tolist()} (float32)"
@@ -460,8 +497,7 @@ def test_replay_buffer_stores_continuous_actions(target):
 EPSILON_CASES = [(0, 1.0), (25, 0.775), (50, 0.55), (100, 0.1), (250, 0.1)]
 
 
-@pytest.mark.parametrize("step,expected", EPSILON_CASES,
-                         ids=[f"step{s}" for s, _ in EPSILON_CASES])
+@pytest.mark.parametrize("step,expected", EPSILON_CASES, ids=[f"step{s}" for s, _ in EPSILON_CASES])
 def test_linear_epsilon_hand_computed(target, step, expected):
     got = target.blocks.linear_epsilon(step, 1.0, 0.1, 100)
     assert isinstance(got, float) and math.isclose(got, expected, abs_tol=1e-12), (
@@ -480,14 +516,21 @@ def as_array(result):
 
 
 def loop_td_targets(rewards, next_q, terminated, gamma):
-    return np.array([r + (0.0 if done else gamma * max(q)) for r, q, done in
-                     zip(rewards.tolist(), next_q.tolist(), terminated.tolist(), strict=True)])
+    return np.array(
+        [
+            r + (0.0 if done else gamma * max(q))
+            for r, q, done in zip(
+                rewards.tolist(), next_q.tolist(), terminated.tolist(), strict=True
+            )
+        ]
+    )
 
 
 def loop_double_dqn_targets(rewards, online, target_q, terminated, gamma):
     out = []
-    for r, qo, qt, done in zip(rewards.tolist(), online.tolist(), target_q.tolist(),
-                               terminated.tolist(), strict=True):
+    for r, qo, qt, done in zip(
+        rewards.tolist(), online.tolist(), target_q.tolist(), terminated.tolist(), strict=True
+    ):
         best = max(range(len(qo)), key=lambda a: qo[a])
         out.append(r + (0.0 if done else gamma * qt[best]))
     return np.array(out)
@@ -547,8 +590,7 @@ def test_double_dqn_targets_hand_computed(target):
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
 def test_double_dqn_targets_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
-    rewards, online, target_q = rng.normal(size=9), rng.normal(size=(9, 4)), rng.normal(
-        size=(9, 4))
+    rewards, online, target_q = rng.normal(size=9), rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
     terminated = (rng.random(9) < 0.3).astype(np.float64)
     got = as_array(target.blocks.double_dqn_targets(rewards, online, target_q, terminated, 0.9))
     expected = loop_double_dqn_targets(rewards, online, target_q, terminated, 0.9)
@@ -579,8 +621,11 @@ def loop_gae(rewards, values, next_values, terminated, ends, gamma, lam):
     for env in range(rewards.shape[1]):
         running = 0.0
         for t in reversed(range(rewards.shape[0])):
-            delta = (rewards[t, env] + gamma * (1.0 - terminated[t, env]) * next_values[t, env]
-                     - values[t, env])
+            delta = (
+                rewards[t, env]
+                + gamma * (1.0 - terminated[t, env]) * next_values[t, env]
+                - values[t, env]
+            )
             running = delta + gamma * lam * (1.0 - ends[t, env]) * running
             out[t, env] = running
     return out
@@ -618,8 +663,9 @@ def test_gae_hand_computed(target):
     next_values = np.array([2.0, 4.0, 2.0, 7.0, 2.0])
     terminated = np.array([0.0, 0.0, 0.0, 1.0, 0.0])
     episode_ends = np.array([0.0, 1.0, 0.0, 1.0, 0.0])
-    advantages, returns = target.blocks.gae(rewards, values, next_values, terminated,
-                                            episode_ends, 0.5, 0.5)
+    advantages, returns = target.blocks.gae(
+        rewards, values, next_values, terminated, episode_ends, 0.5, 0.5
+    )
     advantages, returns = np.asarray(advantages), np.asarray(returns)
     expected = np.array([1.25, 1.0, 0.75, -1.0, 10.5])
     assert advantages.shape == (5,) and np.allclose(advantages, expected), (
@@ -641,8 +687,9 @@ def test_gae_random_against_loop(target, seed):
     rewards, values, next_values = (rng.normal(size=shape) for _ in range(3))
     terminated = rng.random(shape) < 0.1
     episode_ends = terminated | (rng.random(shape) < 0.1)  # some truncations too
-    advantages, returns = target.blocks.gae(rewards, values, next_values, terminated,
-                                            episode_ends, 0.99, 0.95)
+    advantages, returns = target.blocks.gae(
+        rewards, values, next_values, terminated, episode_ends, 0.99, 0.95
+    )
     expected = loop_gae(rewards, values, next_values, terminated, episode_ends, 0.99, 0.95)
     advantages = np.asarray(advantages)
     assert advantages.shape == shape and np.allclose(advantages, expected), (
@@ -665,8 +712,9 @@ def consistent_rollout(seed, shape=(10, 2)):
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
 def test_gae_with_lambda_one_is_returns_minus_values(target, seed):
     rewards, values, next_values, terminated = consistent_rollout(seed)
-    advantages, _ = target.blocks.gae(rewards, values, next_values, terminated, terminated,
-                                      0.9, 1.0)
+    advantages, _ = target.blocks.gae(
+        rewards, values, next_values, terminated, terminated, 0.9, 1.0
+    )
     expected = loop_returns(rewards, terminated, 0.9, next_values[-1]) - values
     assert np.allclose(np.asarray(advantages), expected), (
         f"{called('gae', rewards, values, next_values, terminated, terminated, 0.9, 1.0)}: with "
@@ -679,8 +727,9 @@ def test_gae_with_lambda_one_is_returns_minus_values(target, seed):
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
 def test_gae_with_lambda_zero_is_the_one_step_td_error(target, seed):
     rewards, values, next_values, terminated = consistent_rollout(seed)
-    advantages, _ = target.blocks.gae(rewards, values, next_values, terminated, terminated,
-                                      0.9, 0.0)
+    advantages, _ = target.blocks.gae(
+        rewards, values, next_values, terminated, terminated, 0.9, 0.0
+    )
     expected = rewards + 0.9 * (1.0 - terminated) * next_values - values
     assert np.allclose(np.asarray(advantages), expected), (
         f"{called('gae', rewards, values, next_values, terminated, terminated, 0.9, 0.0)}: with "
@@ -768,17 +817,30 @@ def test_ppo_clip_objective_random_against_loop(target, seed):
 def tf_cases(rng):
     f32 = np.float32
     return {
-        "td_targets": (rng.normal(size=5).astype(f32), rng.normal(size=(5, 4)).astype(f32),
-                       (rng.random(5) < 0.5).astype(f32), 0.99),
-        "double_dqn_targets": (rng.normal(size=5).astype(f32),
-                               rng.normal(size=(5, 4)).astype(f32),
-                               rng.normal(size=(5, 4)).astype(f32),
-                               (rng.random(5) < 0.5).astype(f32), 0.99),
-        "gaussian_log_prob": (rng.normal(size=(5, 2)).astype(f32),
-                              rng.normal(size=(5, 2)).astype(f32),
-                              rng.normal(size=2).astype(f32)),
-        "ppo_clip_objective": (rng.normal(size=5).astype(f32), rng.normal(size=5).astype(f32),
-                               rng.normal(size=5).astype(f32), 0.2),
+        "td_targets": (
+            rng.normal(size=5).astype(f32),
+            rng.normal(size=(5, 4)).astype(f32),
+            (rng.random(5) < 0.5).astype(f32),
+            0.99,
+        ),
+        "double_dqn_targets": (
+            rng.normal(size=5).astype(f32),
+            rng.normal(size=(5, 4)).astype(f32),
+            rng.normal(size=(5, 4)).astype(f32),
+            (rng.random(5) < 0.5).astype(f32),
+            0.99,
+        ),
+        "gaussian_log_prob": (
+            rng.normal(size=(5, 2)).astype(f32),
+            rng.normal(size=(5, 2)).astype(f32),
+            rng.normal(size=2).astype(f32),
+        ),
+        "ppo_clip_objective": (
+            rng.normal(size=5).astype(f32),
+            rng.normal(size=5).astype(f32),
+            rng.normal(size=5).astype(f32),
+            0.2,
+        ),
     }
 
 
@@ -798,6 +860,5 @@ def test_tensorflow_blocks_run_inside_tf_function(target, tf, name):
         "use TensorFlow ops (the training step is compiled into a graph)"
     )
     assert compiled.shape == eager.shape and np.allclose(compiled.numpy(), eager, atol=1e-5), (
-        f"{name} gives {compiled.numpy()} inside tf.function and {eager} eagerly on the same "
-        "inputs"
+        f"{name} gives {compiled.numpy()} inside tf.function and {eager} eagerly on the same inputs"
     )
