@@ -52,12 +52,21 @@ def tests(session: nox.Session, plugins: tuple[str, ...]) -> None:
 
 @nox.session
 def solutions(session: nox.Session) -> None:
-    """Run every kata test, slow ones included, against the reference solutions."""
+    """Run every kata test against the reference, slow ones too, except the two landings."""
     session.install(*KATA)
+    # The Lunar Lander landings (`nox -s landing`) pass on most seeds, not on every one, and a
+    # CI machine's floating-point path is another seed: they are not part of what CI runs.
     session.run(
-        "pytest", "solutions/", "--slow", "--score-json", ".nox/score-solutions.json",
-        *session.posargs,
+        "pytest", "solutions/", "--slow", "-m", "not landing",
+        "--score-json", ".nox/score-solutions.json", *session.posargs,
     )  # fmt: skip
+
+
+@nox.session(default=False)
+def landing(session: nox.Session) -> None:
+    """Train the reference DQN and PPO agents until each lands (about ten minutes on 2 cores)."""
+    session.install(*KATA)
+    session.run("pytest", "solutions/q19_lunar_lander", "-m", "landing", *session.posargs)
 
 
 @nox.session

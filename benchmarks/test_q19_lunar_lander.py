@@ -24,7 +24,24 @@ SOLVED = 200.0
 
 # Filled in from `python -m solutions.q19_lunar_lander sweep ...` (the command of each table).
 # Rows: (seed, env steps, wall s, CPU s, mean, std of the 100-episode evaluation).
-RECORDED = []
+RECORDED = [
+    {
+        "title": "DQN on LunarLander-v3, the slow test's Config (budget 200 000 steps), seeds 1-8",
+        "command": "python -m solutions.q19_lunar_lander sweep --algo dqn --steps 200000 "
+        "--seeds 1 2 3 4 5 6 7 8 --jobs 2",
+        "machine": "2 cores, one TensorFlow thread, oneDNN default, two seeds at once",
+        "rows": [
+            (1, 90_000, 143.4, 81.0, 226.9, 57.0),
+            (2, 120_000, 220.8, 113.8, 252.5, 49.2),
+            (3, 110_000, 255.0, 113.3, 248.6, 48.7),
+            (4, 120_000, 262.1, 126.1, 226.9, 55.0),
+            (5, 200_000, 423.7, 225.0, 229.8, 63.5),
+            (6, 140_000, 300.8, 156.9, 239.6, 75.6),
+            (7, 200_000, 444.5, 236.4, 188.7, 118.4),
+            (8, 170_000, 404.9, 201.8, 259.4, 20.9),
+        ],
+    },
+]
 
 
 def _agents():

@@ -549,6 +549,7 @@ def _verdict(name, env_id, result, returns, budget):
 
 
 @pytest.mark.slow
+@pytest.mark.landing
 @pytest.mark.timeout(900)
 def test_dqn_solves_lunar_lander(target, capsys):
     config = target.dqn.Config(seed=DQN_SEED, total_steps=DQN_BUDGET)
@@ -559,6 +560,7 @@ def test_dqn_solves_lunar_lander(target, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.landing
 @pytest.mark.timeout(600)
 def test_ppo_solves_continuous_lunar_lander(target, capsys):
     config = target.ppo.Config(seed=PPO_SEED, total_steps=PPO_BUDGET)
