@@ -17,9 +17,13 @@ KATA = ("-e", ".[dev]")
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint the kata, the solutions and the tests with ruff."""
+    """Lint and format-check the kata, solutions and tests; the stubs must define every name."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "kata", "solutions", "tests", "benchmarks", "noxfile.py")
+    code = ("kata", "solutions", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", *code)
+    session.run("ruff", "format", "--check", *code)
+    # Stubs are a learner's starting point: no syntax error, no name they do not define.
+    session.run("ruff", "check", "--select", "F821,E9,F63,F7", "exercises")
 
 
 # The oldest pytest plugins pyproject.toml allows, and the newest: the plugin must work on both.

@@ -43,11 +43,14 @@ def test_default_suite_time_per_question_and_per_test(benchmark, tmp_path):
             seconds, _, question, test = match.groups()
             per_question[int(question)] += float(seconds)
             per_test[f"q{question} {test}"] += float(seconds)
-    benchmark.extra_info.update(wall_s=round(wall, 1), **{
-        f"q{q:02d}_s": round(s, 1) for q, s in sorted(per_question.items())
-    })
-    print(f"\ndefault suite (`pytest solutions/`): {wall:.1f} s wall, TensorFlow's import and "
-          "the worker's start-up included")
+    benchmark.extra_info.update(
+        wall_s=round(wall, 1),
+        **{f"q{q:02d}_s": round(s, 1) for q, s in sorted(per_question.items())},
+    )
+    print(
+        f"\ndefault suite (`pytest solutions/`): {wall:.1f} s wall, TensorFlow's import and "
+        "the worker's start-up included"
+    )
     print("| question | tests' time (s) | target (s) |")
     print("|---|---|---|")
     for question, seconds in sorted(per_question.items()):
@@ -55,8 +58,10 @@ def test_default_suite_time_per_question_and_per_test(benchmark, tmp_path):
         flag = "" if seconds <= target else "  <- over"
         print(f"| {question} | {seconds:.1f} | {target:g}{flag} |")
     first_four = sum(per_question.get(q, 0.0) for q in (3, 8, 12, 19))
-    print(f"questions 3, 8, 12 and 19 together: {first_four:.1f} s of tests (target "
-          f"{SUITE_TARGET:g} s, plus start-up)")
+    print(
+        f"questions 3, 8, 12 and 19 together: {first_four:.1f} s of tests (target "
+        f"{SUITE_TARGET:g} s, plus start-up)"
+    )
     print("slowest tests:")
     for name, seconds in sorted(per_test.items(), key=lambda kv: -kv[1])[:15]:
         print(f"  {seconds:6.2f} s  {name}")

@@ -225,16 +225,14 @@ class ProgressBar:
     def __init__(self, total, enabled, desc):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(
-            total=total,
-            desc=desc,
-            unit="step",
-            file=sys.stderr,
-            disable=not enabled,
-            mininterval=0.25,
-            smoothing=0.1,
-            dynamic_ncols=True,
-        )
+        options = dict(file=sys.stderr, mininterval=0.25, smoothing=0.1, dynamic_ncols=True)
+        try:  # `pytest --plain` or NO_COLOR: one line per 10 % instead of a redrawn bar
+            from kata.plain import tqdm_options
+        except ImportError:  # run without the kata installed: the usual bar
+            pass
+        else:
+            options.update(tqdm_options(total, sys.stderr))
+        self.bar = tqdm(total=total, desc=desc, unit="step", disable=not enabled, **options)
         self.start, self.cpu_start = time.perf_counter(), time.process_time()
         self.last = self.start
 
