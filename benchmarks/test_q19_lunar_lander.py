@@ -41,6 +41,18 @@ RECORDED = [
             (8, 170_000, 404.9, 201.8, 259.4, 20.9),
         ],
     },
+    {
+        "title": "The same DQN on another floating-point path (oneDNN off, two TensorFlow threads)",
+        "command": "python -m solutions.q19_lunar_lander sweep --algo dqn --seeds 9 10 1 2 "
+        "--jobs 1 --onednn 0 --threads 2",
+        "machine": "2 cores, one seed at a time, another sweep or CI run beside it",
+        "rows": [
+            (9, 150_000, 224.7, 223.4, 235.7, 53.0),
+            (10, 200_000, 293.2, 273.5, 204.1, 78.6),
+            (1, 100_000, 142.3, 136.1, 253.1, 37.5),
+            (2, 100_000, 170.0, 161.8, 227.0, 40.5),
+        ],
+    },
 ]
 
 
