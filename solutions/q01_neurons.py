@@ -48,6 +48,16 @@ from __future__ import annotations
 import numpy as np
 
 # BEGIN SOLUTION: answer each statement with True or False (None = no answer)
+# HINT: Build both neurons first, then run the experiment the module's docstring names for each
+#   statement: `pytest exercises/q01_neurons.py::<experiment> -s`, and read what it prints.
+# HINT: A statement is true only if BOTH kinds of neuron have the mechanism. For each statement ask
+#   two questions: does the artificial neuron (or the Keras model) show it in the experiment, and
+#   does the biological one show it, in the spiking neuron's run or in the facts the docstring lists
+#   about real neurons?
+# HINT: A wrong answer costs as much as a right one earns, so leave None where you are unsure. For
+#   the statements on learning and on output strength, look at exactly what the experiment measured
+#   before and after (the connections or the weights; the height of the output or something else)
+#   and compare it with the listed facts.
 ANSWERS = {
     "weighted_inputs": True,
     "learning_grows_connections": False,
@@ -83,6 +93,11 @@ def artificial_neuron(inputs, weights, bias, activation="sigmoid"):
     output is the activation of the drive. Returns a float array of shape (batch,).
     """
     # BEGIN SOLUTION: activation(weighted sum + bias), one value per example
+    # HINT: For one example: multiply each input by its weight, add the products and the bias; that
+    #   is the drive. Then apply the activation named by `activation`, looked up in `ACTIVATIONS`.
+    # HINT: For the whole batch at once, a matrix-vector product of the (batch, n_inputs) inputs
+    #   with the (n_inputs,) weights gives one weighted sum per row. The bias is added BEFORE the
+    #   activation, not after it; work in float64 so that you agree with Keras to the last digits.
     drive = np.asarray(inputs, dtype=np.float64) @ np.asarray(weights, dtype=np.float64) + bias
     return ACTIVATIONS[activation](drive)  # (batch,)
     # END SOLUTION
@@ -127,6 +142,14 @@ def lif_neuron(inputs, weights, dt=DT):
     shape (steps,).
     """
     # BEGIN SOLUTION: integrate the current, fire and reset at the threshold
+    # HINT: Simulate step by step with a single number of state, the potential v: it starts at rest,
+    #   moves by the docstring's Euler rule at each step, and is then compared with the threshold.
+    # HINT: The synaptic current of every step can be computed before the loop, one weighted sum per
+    #   row of `inputs`. Inside the loop keep the order: update v first, then test the NEW v against
+    #   `V_THRESHOLD` (reaching it is enough to fire).
+    # HINT: At a step where the neuron fires, the trace records `V_SPIKE` (not v) and v becomes
+    #   `V_RESET` for the next step; at any other step the trace records v. Prepare a float array
+    #   for the trace and an all-False bool array for the spikes, one entry per step.
     currents = np.asarray(inputs, dtype=np.float64) @ np.asarray(weights, dtype=np.float64)
     voltage = np.empty(len(currents))  # (steps,)
     spikes = np.zeros(len(currents), dtype=bool)  # (steps,)
@@ -145,6 +168,11 @@ def firing_rate(spikes, dt=DT):
     """The number of spikes per second (Hz) in a spike train of ``len(spikes)`` steps of ``dt``
     ms each. Returns a float."""
     # BEGIN SOLUTION: spikes counted over the duration in seconds
+    # HINT: A rate is a count divided by a duration: count the spikes (the True entries), and work
+    #   out how long the spike train lasts.
+    # HINT: The train lasts len(spikes) steps of `dt` milliseconds each, but the rate is per SECOND
+    #   (Hz): convert the duration to seconds before dividing. `np.count_nonzero` counts the spikes;
+    #   return a plain Python float.
     return float(np.count_nonzero(spikes) / (len(spikes) * dt / 1000.0))
     # END SOLUTION
 
@@ -172,6 +200,11 @@ def count_connections(model):
     between neurons. Returns an int.
     """
     # BEGIN SOLUTION: the size of every kernel
+    # HINT: A connection joins one unit (or input) to one unit of the next layer and carries exactly
+    #   one weight: count weights, not every parameter of the model.
+    # HINT: Go through `model.layers`; a Dense layer's `kernel` has the shape (inputs, units), and
+    #   its number of entries is the product of that shape. Leave the biases out, which is why
+    #   `model.count_params()` is not the answer. Return an int.
     return int(
         sum(np.prod(layer.kernel.shape) for layer in model.layers if hasattr(layer, "kernel"))
     )
