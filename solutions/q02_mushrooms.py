@@ -73,16 +73,31 @@ ARCHITECTURES = (
 )
 
 # BEGIN SOLUTION: which kind of task is this? One of TASKS.
+# HINT: Look at what the model must predict: the `edibility` column, the values it can take
+#   (`LABELS`), and how many of them a single mushroom has.
+# HINT: Rule the options of `TASKS` out one by one: is the target a quantity on a scale? Does every
+#   mushroom come with a label at all? How many classes are there, and can one mushroom belong to
+#   several of them at once?
 TASK = "binary classification"
 # STUB: TASK = None  # one of TASKS
 # END SOLUTION
 
 # BEGIN SOLUTION: which kind of architecture fits? One of ARCHITECTURES.
+# HINT: Think about the shape of one input: what does `transform` hand the network for one mushroom,
+#   an image, a sequence read in order, or a flat vector of features?
+# HINT: Convolutions pay off when neighbouring inputs belong together (pixels), recurrence when the
+#   input is read step by step in time, an autoencoder when there are no labels to learn from. Check
+#   which of these holds for one row of the table.
 ARCHITECTURE = "feed-forward network (MLP)"
 # STUB: ARCHITECTURE = None  # one of ARCHITECTURES
 # END SOLUTION
 
 # BEGIN SOLUTION: how many input columns does each feature become?
+# HINT: Each feature becomes as many columns as `transform` writes for it; its docstring lists the
+#   blocks in order.
+# HINT: A number stays one scaled number. A category without an order gets one column per possible
+#   value (one-hot: count the tuple of its values). A feature with only two values needs a single
+#   0/1 bit: a second column would only repeat the first.
 INPUT_COLUMNS = {
     "cap_size_cm": 1,  # one standardised number
     "stem_length_mm": 1,
@@ -111,6 +126,11 @@ def one_hot(values, categories, column):
     value: an unknown colour must not quietly become a mushroom of no colour at all.
     """
     # BEGIN SOLUTION: one row per value with a single 1; ValueError for an unknown value
+    # HINT: Start from an array of zeros, one row per value and one column per category, and put a
+    #   single 1 in each row, at the position of that row's value in `categories`.
+    # HINT: A dict from category to column index (built with `enumerate`) makes the lookup quick and
+    #   tells you at once when a value is unknown. Check every value, None included, and raise a
+    #   ValueError whose message names both the column and the value. The dtype is float32.
     index = {category: i for i, category in enumerate(categories)}
     encoded = np.zeros((len(values), len(categories)), dtype=np.float32)  # (n, k)
     for row, value in enumerate(values):
@@ -130,6 +150,11 @@ def read_numbers(table, column):
     the column and the value; ``float(value)`` alone would name only the value.
     """
     # BEGIN SOLUTION: each value as a float, nan for None; ValueError names column, value
+    # HINT: Go through the column value by value: None becomes nan, anything else goes through
+    #   `float`.
+    # HINT: Wrap the conversion in try/except: `float` raises ValueError for a string like 'big'
+    #   (and TypeError for odd objects). Catch both and raise your own ValueError whose message
+    #   names the column as well as the value. Return a float64 array with one entry per row.
     values = np.empty(len(table[column]))
     for i, value in enumerate(table[column]):
         try:
@@ -154,6 +179,15 @@ def fit_preprocessing(train):
     Only the training split may be used here: the test split stands for mushrooms never seen.
     """
     # BEGIN SOLUTION: training means and stds, and the commonest categories
+    # HINT: Return something that `transform` can look things up in (a dict keyed by column works
+    #   well): for each numeric feature its training mean and standard deviation, for each
+    #   categorical feature and for gills its most frequent training value.
+    # HINT: Read the numbers with `read_numbers`, then ignore the nan entries: `np.nanmean` and
+    #   `np.nanstd` do that, with ddof=0 by default. For the commonest value, leave the None entries
+    #   out and count the rest, e.g. with `np.unique` (it can return the counts too) and
+    #   `np.argmax`.
+    # HINT: Use `train` and nothing else: the test split stands for mushrooms nobody has seen, so
+    #   none of its statistics may leak into the preprocessing.
     stats = {}
     for column in NUMBERS:
         values = read_numbers(train, column)  # (n,), nan where missing
@@ -184,6 +218,15 @@ def transform(table, stats):
     category or gills value.
     """
     # BEGIN SOLUTION: check the columns; then numbers, one-hot categories and gills
+    # HINT: Build the matrix block by block in the docstring's order: the numeric columns, then the
+    #   two one-hot blocks, then the gills bit; glue the blocks side by side at the end.
+    # HINT: Before anything else compare the table's columns with `FEATURES` (the label `TARGET` may
+    #   be there too) and raise a ValueError naming what is missing or unexpected. Fill a missing
+    #   number with the training mean before standardising, so that it comes out as 0; standardise
+    #   with the statistics in `stats`, never with the table's own.
+    # HINT: Replace a missing category or gills entry by the training's commonest value before
+    #   encoding; `one_hot` then checks the values for you. Of the two gills columns keep only the
+    #   'yes' one. `np.concatenate` along the columns, then cast to float32.
     unknown = sorted(set(table) - {*FEATURES, TARGET})
     missing = [column for column in FEATURES if column not in table]
     if unknown or missing:
@@ -212,6 +255,10 @@ def encode_targets(labels):
     An unknown label raises ValueError whose message names the column (TARGET) and the value.
     """
     # BEGIN SOLUTION: 0 for edible, 1 for poisonous; ValueError for anything else
+    # HINT: A label is one of `LABELS`, and its position in that tuple is the target you want.
+    # HINT: You already wrote a function that maps names to positions and raises a ValueError naming
+    #   the column for anything unknown: call it with `TARGET` as the column's name and keep the
+    #   column that stands for 'poisonous'. Return float32 of shape (n,).
     return one_hot(labels, LABELS, TARGET)[:, 1]  # (n,): the "poisonous" column
     # END SOLUTION
 
@@ -229,6 +276,16 @@ def build_model(n_inputs):
     with a learning rate of about 0.01 does (its default, 0.001, needs several times more).
     """
     # BEGIN SOLUTION: a feed-forward network, compiled with a loss that fits its output
+    # HINT: Start a `keras.Sequential` with `keras.Input(shape=(n_inputs,))`, then add a couple of
+    #   hidden Dense layers (from `keras.layers`) with ReLU; a few dozen units each is plenty for
+    #   this table.
+    # HINT: The output must be read as the probability of ONE yes/no answer: how many units does
+    #   that take, and which activation squashes any real number into the range from 0 to 1? A
+    #   softmax over a single unit always gives 1, whatever the input.
+    # HINT: Pick the loss that belongs to that output: a cross-entropy for two classes that receives
+    #   probabilities (not logits) and targets of 0 and 1. Compile with the Adam optimizer (in
+    #   `keras.optimizers`) at the larger learning rate the docstring suggests; an accuracy metric
+    #   lets you watch training.
     import keras
 
     model = keras.Sequential(
