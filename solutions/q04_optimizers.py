@@ -65,6 +65,17 @@ from pathlib import Path
 import numpy as np
 
 # BEGIN SOLUTION: answer each statement with True or False (None = no answer)
+# HINT: Write the optimizers and the two memory counts first, then run the experiments the module's
+#   docstring lists, one at a time: `pytest exercises/q04_optimizers.py::<experiment>`; each message
+#   shows what was measured.
+# HINT: Pair statements with experiments: the valley runs speak to `momentum_avoids_local_minima`,
+#   the memory counts to the two statements on batches (check the reason each one gives, not only
+#   the direction it claims), the same-gradients experiment to the Adagrad-versus-momentum
+#   statement, and the ramp to `adagrad_rate_vanishes`. `python -m exercises.q04_optimizers --out
+#   DIR` draws the valley runs and the effective learning rates.
+# HINT: For the Adagrad-versus-momentum statement, put the `init` states of your `SGD` and `Adagrad`
+#   side by side, then read the message of `test_adagrad_and_momentum_remember_different_things`: it
+#   feeds both the same gradients, then flips the sign or changes the size of earlier ones.
 ANSWERS = {
     "momentum_avoids_local_minima": True,
     "batches_save_memory": False,
@@ -104,12 +115,20 @@ class SGD:
         """Return the state before the first step: a dict holding the velocity (zeros shaped like
         ``params``)."""
         # BEGIN SOLUTION: the velocity starts at zero
+        # HINT: SGD's only slot is the velocity: one number per parameter, as it is before any step.
+        # HINT: Zeros shaped like `params` (`np.zeros_like`, in float64), kept in a dict under a key
+        #   that `update` reads back.
         return {"velocity": np.zeros_like(params, dtype=np.float64)}
         # END SOLUTION
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
         # BEGIN SOLUTION: update the velocity, then move the parameters by it
+        # HINT: Two moves, as in the class docstring: first the new velocity from the old one and
+        #   the gradient, then the parameters shifted by that velocity.
+        # HINT: Keras's velocity already contains the learning rate, so the parameters simply get
+        #   the velocity added; do not multiply by the learning rate a second time. Build new arrays
+        #   (no `+=` on the state or the parameters) and return a new state dict.
         velocity = self.momentum * state["velocity"] - self.learning_rate * grads
         return params + velocity, {"velocity": velocity}
         # END SOLUTION
@@ -131,12 +150,20 @@ class Adagrad:
     def init(self, params):
         """Return the state before the first step: the accumulator of squared gradients."""
         # BEGIN SOLUTION: the accumulator starts at initial_accumulator_value
+        # HINT: Adagrad remembers, per parameter, the running sum of its squared gradients.
+        # HINT: Keras does not start that sum at zero but at `initial_accumulator_value`, one per
+        #   parameter; `np.full_like` makes such an array (ask for float64).
         return {"accumulator": np.full_like(params, self.initial_accumulator_value, np.float64)}
         # END SOLUTION
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
         # BEGIN SOLUTION: add g^2 to the accumulator, step by lr * g / sqrt(acc + eps)
+        # HINT: Add the squared gradient to the sum first; then step against the gradient, scaled by
+        #   the learning rate and divided by the square root of the NEW sum.
+        # HINT: Epsilon goes INSIDE the square root, added to the sum; adding it after the root is a
+        #   slip the tests recognise. Return the new sum in a new dict and leave the arguments
+        #   untouched.
         accumulator = state["accumulator"] + np.square(grads)
         step = self.learning_rate * grads / np.sqrt(accumulator + self.epsilon)
         return params - step, {"accumulator": accumulator}
@@ -159,12 +186,20 @@ class RMSprop:
     def init(self, params):
         """Return the state before the first step: the moving average of squared gradients."""
         # BEGIN SOLUTION: the moving average starts at zero
+        # HINT: RMSprop keeps one moving average of squared gradients per parameter, and it starts
+        #   empty.
+        # HINT: A float64 array of zeros shaped like `params`, in a dict.
         return {"velocity": np.zeros_like(params, dtype=np.float64)}
         # END SOLUTION
 
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
         # BEGIN SOLUTION: average g^2 (weight 1 - rho), step by lr * g / sqrt(avg + eps)
+        # HINT: Like Adagrad, but the sum becomes a moving average: the old average is weighted by
+        #   `rho` and the new squared gradient gets the weight that is left over.
+        # HINT: Update the average first, then step by the learning rate times the gradient over the
+        #   square root of the average plus epsilon: epsilon inside the root. Return a fresh state
+        #   dict.
         velocity = self.rho * state["velocity"] + (1 - self.rho) * np.square(grads)
         step = self.learning_rate * grads / np.sqrt(velocity + self.epsilon)
         return params - step, {"velocity": velocity}
@@ -190,6 +225,10 @@ class Adadelta:
     def init(self, params):
         """Return the state before the first step: the two moving averages."""
         # BEGIN SOLUTION: both moving averages start at zero
+        # HINT: Two moving averages per parameter, both starting at zero: one of squared gradients,
+        #   one of squared steps.
+        # HINT: Make them two separate arrays: if both entries of the dict held the same array, an
+        #   in-place change to one would change the other.
         zeros = np.zeros_like(params, dtype=np.float64)
         return {"accumulated_grad": zeros, "accumulated_delta": zeros.copy()}
         # END SOLUTION
@@ -197,6 +236,15 @@ class Adadelta:
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
         # BEGIN SOLUTION: average g^2, take the step, then average its square
+        # HINT: Three stages: update the average of squared gradients; compute the step from the
+        #   gradient and both averages; then fold the square of that step into the average of
+        #   squared steps.
+        # HINT: The step is minus the gradient times sqrt(average of squared steps + eps) over
+        #   sqrt(average of squared gradients + eps), with the step average from BEFORE this step
+        #   and the gradient average already updated. Updating the step average before using it is a
+        #   slip the tests recognise.
+        # HINT: Keras multiplies by `learning_rate` only when it moves the parameters; the average
+        #   of squared steps records the unscaled step. Epsilon stays inside both square roots.
         rho, eps = self.rho, self.epsilon
         accumulated_grad = rho * state["accumulated_grad"] + (1 - rho) * np.square(grads)
         delta = -np.sqrt(state["accumulated_delta"] + eps) * grads / np.sqrt(accumulated_grad + eps)
@@ -225,6 +273,10 @@ class Adam:
     def init(self, params):
         """Return the state before the first step: both moving averages and the step count."""
         # BEGIN SOLUTION: zero averages, zero steps taken
+        # HINT: Adam keeps two moving averages per parameter (of the gradients and of their squares)
+        #   and one counter of the steps taken.
+        # HINT: Two separate float64 zero arrays shaped like `params`, and a plain int for the steps
+        #   taken so far, which is none yet.
         zeros = np.zeros_like(params, dtype=np.float64)
         return {"m": zeros, "v": zeros.copy(), "t": 0}
         # END SOLUTION
@@ -232,6 +284,15 @@ class Adam:
     def update(self, params, grads, state):
         """Return ``(new_params, new_state)`` after one step; do not modify the arguments."""
         # BEGIN SOLUTION: update m and v, then step by alpha * m / (sqrt(v) + eps)
+        # HINT: Count this step first (the first update is step one), then update both moving
+        #   averages, then compute the step size, and only then move the parameters.
+        # HINT: m moves towards the gradient at the rate `beta_1`, v towards the squared gradient at
+        #   the rate `beta_2`. Keras does not correct m and v themselves: it folds both bias
+        #   corrections into the step size alpha, as the class docstring writes it.
+        # HINT: Unlike the other three, epsilon is added AFTER the square root, and to the
+        #   uncorrected v. The textbook form (epsilon after the root of the corrected v) and epsilon
+        #   inside the root are slips the tests recognise. Put the new counter in the returned state
+        #   too.
         t = state["t"] + 1
         m = state["m"] + (grads - state["m"]) * (1 - self.beta_1)
         v = state["v"] + (np.square(grads) - state["v"]) * (1 - self.beta_2)
@@ -358,6 +419,10 @@ def activation_floats(layer_sizes, batch_size):
     example. Returns an int.
     """
     # BEGIN SOLUTION: every layer's activations, the input included, for every example
+    # HINT: Picture the arrays a forward pass leaves behind: the input, then the output of every
+    #   layer. Backpropagation needs all of them, and each has one row per example.
+    # HINT: One layer's output IS the next layer's input, so count it once, not twice. And every
+    #   example of the batch has its own copy of every array. Return an int.
     return int(batch_size) * int(sum(layer_sizes))
     # END SOLUTION
 
@@ -369,6 +434,11 @@ def gradient_floats(layer_sizes):
     biases. Returns an int.
     """
     # BEGIN SOLUTION: one entry per weight and per bias
+    # HINT: The gradient has one entry per parameter: count the weights and the biases of every
+    #   layer.
+    # HINT: A layer from n_in to n_out units has an n_in by n_out weight matrix and one bias per
+    #   output unit; add that up over every pair of consecutive sizes in `layer_sizes`. Forgetting
+    #   the biases is the classic slip, and the batch size plays no part.
     pairs = zip(layer_sizes[:-1], layer_sizes[1:], strict=True)
     return int(sum((n_in + 1) * n_out for n_in, n_out in pairs))
     # END SOLUTION
