@@ -45,6 +45,12 @@ REASON_OPTIONS = {
 """Statements about why zero-centred drives help; some are true, some are not."""
 
 # BEGIN SOLUTION: the keys of REASON_OPTIONS whose statements are true
+# HINT: Each option is a claim you can check. Implement the functions, then run the experiments on
+#   signs, steps and the sigmoid's slope: `pytest exercises/q06_centred_drives.py -k 'sign or steps
+#   or steep' -s`, and read their messages.
+# HINT: Keep the options that an experiment here demonstrates or that follow from the gradient
+#   arithmetic in the module's docstring. For each of the others, ask whether centring, which only
+#   shifts and rescales numbers, could really cause what it claims.
 REASONS = {"zigzag", "saturation"}
 # STUB: REASONS = set()  # the keys of REASON_OPTIONS whose statements are true
 # END SOLUTION
@@ -57,6 +63,11 @@ def fit_standardiser(x_train):
     the mean and the standard deviation (NumPy's default, ddof=0) of each column.
     """
     # BEGIN SOLUTION: the mean and the standard deviation of each column
+    # HINT: One mean and one standard deviation per feature, that is per column, taken over the
+    #   examples.
+    # HINT: Reduce along the examples' axis (axis 0) of the (n, features) array; NumPy's default
+    #   `std` (ddof=0) is the one Keras's Normalization layer uses too. Convert the input to a float
+    #   array first.
     x_train = np.asarray(x_train, dtype=np.float64)  # (n, features)
     return x_train.mean(axis=0), x_train.std(axis=0)
     # END SOLUTION
@@ -70,6 +81,11 @@ def standardise(x, mean, std):
     play no part: a single example is standardised exactly as it would be inside a batch.
     """
     # BEGIN SOLUTION: subtract the training mean, divide by the training std
+    # HINT: Subtract the mean and divide by the standard deviation, feature by feature, with the
+    #   statistics you are GIVEN.
+    # HINT: Broadcasting does the per-feature part: an (n, features) array minus a (features,) array
+    #   works row by row. Do not compute anything from `x` itself: one example alone must come out
+    #   exactly as it would inside a batch.
     return (np.asarray(x, dtype=np.float64) - mean) / std  # (n, features)
     # END SOLUTION
 
@@ -92,6 +108,14 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, training, momentum=
     (batch, units), (units,), (units,). The arguments are not modified.
     """
     # BEGIN SOLUTION: normalise with the batch's (training) or the running statistics
+    # HINT: Two cases: in training, use this batch's mean and variance per unit (over the batch
+    #   axis) and move the running statistics towards them; in inference, use the running statistics
+    #   as they are.
+    # HINT: The variance is the plain one, without Bessel's correction (NumPy's default `var`).
+    #   Normalise with epsilon inside the square root, then scale by gamma and shift by beta. Each
+    #   running average keeps the fraction `momentum` of its old value.
+    # HINT: Return new arrays for the running statistics, copies in inference mode, and change
+    #   nothing in place: the tests check that the arguments are the same after the call.
     x = np.asarray(x, dtype=np.float64)  # (batch, units)
     if training:
         mean, variance = x.mean(axis=0), x.var(axis=0)  # (units,), (units,)
@@ -115,6 +139,14 @@ def neuron_gradients(x, w, b, y):
     (n,), entry n = dL_n/db. (The gradient of the mean loss is the mean of the rows.)
     """
     # BEGIN SOLUTION: delta = dL/dd per example; dd/dw = x, dd/db = 1
+    # HINT: Chain rule: the loss depends on w and b only through the drive. First compute delta, the
+    #   derivative of each example's loss with respect to its drive: one number per example.
+    # HINT: With the loss 1/2 (d - y)^2, delta is the error, the drive minus the target. The drive's
+    #   derivative with respect to w is the input itself, and with respect to b it is 1; so row n of
+    #   grad_w is example n's delta times its input row.
+    # HINT: Give the (n,) deltas a trailing axis (np.newaxis or reshape) so that they broadcast
+    #   against the (n, features) inputs; do not average over the examples, the function returns one
+    #   gradient per example.
     x = np.asarray(x, dtype=np.float64)  # (n, features)
     delta = x @ w + b - np.asarray(y, dtype=np.float64)  # (n,) dL_n/dd_n
     return delta[:, None] * x, delta  # (n, features), (n,)
