@@ -116,7 +116,7 @@ def discriminator_loss(real_logits, fake_logits):
     # HINT: Trap: taking the sigmoid first and then its logarithm gives log(0) = -inf for a
     #   confident logit. Stay with the logits: minus the log of the sigmoid of a logit, and minus
     #   the log of one minus that sigmoid, can each be written as softplus of plus or minus the
-    #   logit (work out which), and `tf.nn.softplus` is stable.
+    #   logit (work out which), and TensorFlow's `softplus` (in `tf.nn`) is stable.
     # HINT: `tf.nn.sigmoid_cross_entropy_with_logits` with labels of ones or zeros is an
     #   alternative; either way, return a float32 scalar.
     import tensorflow as tf
