@@ -74,6 +74,16 @@ from pathlib import Path
 import numpy as np
 
 # BEGIN SOLUTION: answer each statement with True or False (None = no answer)
+# HINT: Answer nothing before the experiments run: implement the functions first, then each
+#   statement's test (listed in the module's docstring) measures what settles it. A wrong answer
+#   costs points and None costs nothing, so leave a statement None until you have seen its
+#   measurement.
+# HINT: Run one experiment at a time with `pytest exercises/q05_activations.py::<test name> -s` and
+#   read what it prints: the gradient size of each layer (first against last), the share of dead
+#   units before and after the bias shift, the gap between the stack and its collapsed layer.
+# HINT: Read every statement to its end: a statement that makes two claims (what a function causes,
+#   and what its variant was made for) holds only if both hold. For statement 1, ask what a stack of
+#   layers could compute that its collapsed single layer cannot.
 ANSWERS = {
     "linear_is_useful": False,
     "leaky_relu_fixes_exploding": False,
@@ -103,6 +113,13 @@ LEAKY_ALPHA = 0.1
 def sigmoid(x):
     """1 / (1 + exp(-x)), without overflow for large |x|."""
     # BEGIN SOLUTION: the logistic function, computed so that exp never overflows
+    # HINT: The formula is easy; the trap is a large negative x, where exp(-x) overflows to inf and
+    #   NumPy warns. Find a way to only ever take exp of a number that is zero or negative.
+    # HINT: Use e = exp(-|x|), which never exceeds one. For x >= 0 the usual formula works with it;
+    #   for x < 0 multiply the top and the bottom of the fraction by exp(x) to get a form that uses
+    #   e too.
+    # HINT: Pick between the two forms element by element with `np.where`, and convert x to a
+    #   float64 array first so that lists and ints work as well.
     x = np.asarray(x, dtype=np.float64)
     e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -112,6 +129,10 @@ def sigmoid(x):
 def sigmoid_derivative(x):
     """The derivative of ``sigmoid`` at x."""
     # BEGIN SOLUTION: s(x) (1 - s(x))
+    # HINT: The sigmoid's derivative can be written with the sigmoid itself: no new exponential
+    #   needed.
+    # HINT: Differentiate 1 / (1 + exp(-x)) and express the result as s times something, where s is
+    #   the value your `sigmoid` returns; reusing `sigmoid` keeps the large inputs safe.
     s = sigmoid(x)
     return s * (1.0 - s)
     # END SOLUTION
@@ -120,6 +141,9 @@ def sigmoid_derivative(x):
 def tanh(x):
     """The hyperbolic tangent, (e^x - e^-x) / (e^x + e^-x)."""
     # BEGIN SOLUTION: np.tanh
+    # HINT: NumPy already has this function, and it is safe for large inputs; writing the
+    #   exponentials out yourself would overflow at |x| near the top of the tested range.
+    # HINT: Turn x into a float64 array first, then call `np.tanh` on it.
     return np.tanh(np.asarray(x, dtype=np.float64))
     # END SOLUTION
 
@@ -127,6 +151,9 @@ def tanh(x):
 def tanh_derivative(x):
     """The derivative of ``tanh`` at x."""
     # BEGIN SOLUTION: 1 - tanh(x)^2
+    # HINT: Like the sigmoid's, the derivative of tanh is a simple expression in tanh itself.
+    # HINT: The derivative is one minus the square of tanh(x). Avoid going through `np.cosh`: it
+    #   overflows for large |x| even though the derivative there is just a tiny number.
     return 1.0 - np.tanh(np.asarray(x, dtype=np.float64)) ** 2
     # END SOLUTION
 
@@ -134,6 +161,9 @@ def tanh_derivative(x):
 def relu(x):
     """max(0, x)."""
     # BEGIN SOLUTION: zero for negative x, x itself otherwise
+    # HINT: Negative inputs become zero, the others pass unchanged: an element-wise maximum.
+    # HINT: `np.maximum` compares an array with a scalar element by element (unlike `np.max`, which
+    #   reduces). Return floats even when the input holds ints.
     return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
     # END SOLUTION
 
@@ -141,6 +171,10 @@ def relu(x):
 def relu_derivative(x):
     """The derivative of ``relu`` at x: 1 for x > 0, 0 for x <= 0."""
     # BEGIN SOLUTION: a step
+    # HINT: The derivative is a step: the slope of the flat side on the left, the slope of the
+    #   identity on the right.
+    # HINT: At exactly x = 0 the task asks for the slope from the left, so only strictly positive x
+    #   get the slope of the right side. A comparison gives booleans: turn them into floats.
     return (np.asarray(x) > 0).astype(np.float64)
     # END SOLUTION
 
@@ -148,6 +182,11 @@ def relu_derivative(x):
 def leaky_relu(x, alpha=LEAKY_ALPHA):
     """x for x > 0, alpha * x for x <= 0."""
     # BEGIN SOLUTION: the negative side keeps a small slope alpha
+    # HINT: The same picture as ReLU, except the left side keeps a small slope alpha instead of
+    #   going flat.
+    # HINT: Choose between x and alpha times x element by element with `np.where`, on the condition
+    #   that x is positive. Use the `alpha` argument, not the module's constant, so that other
+    #   slopes work.
     x = np.asarray(x, dtype=np.float64)
     return np.where(x > 0, x, alpha * x)
     # END SOLUTION
@@ -156,6 +195,10 @@ def leaky_relu(x, alpha=LEAKY_ALPHA):
 def leaky_relu_derivative(x, alpha=LEAKY_ALPHA):
     """The derivative of ``leaky_relu`` at x: 1 for x > 0, alpha for x <= 0."""
     # BEGIN SOLUTION: 1 on the right, alpha on the left
+    # HINT: Two slopes: one on the right of zero, alpha on the left; and zero itself counts as the
+    #   left.
+    # HINT: `np.where` on a strict 'greater than zero' condition picks between the two slopes; make
+    #   sure the result is a float array with the shape of x, also when alpha is given.
     return np.where(np.asarray(x) > 0, 1.0, float(alpha))
     # END SOLUTION
 
@@ -163,6 +206,13 @@ def leaky_relu_derivative(x, alpha=LEAKY_ALPHA):
 def elu(x, alpha=1.0):
     """x for x > 0, alpha * (exp(x) - 1) for x <= 0."""
     # BEGIN SOLUTION: exponential on the left, identity on the right
+    # HINT: On the right ELU is the identity; on the left it is alpha times (exp(x) - 1), which
+    #   bends smoothly towards -alpha.
+    # HINT: `np.expm1` computes exp(x) - 1 accurately near zero, where subtracting 1 loses digits.
+    #   Trap: `np.where` evaluates BOTH branches on every element, so exp of a large positive x
+    #   overflows even though that value is thrown away.
+    # HINT: Before taking the exponential, clip its argument so that it never exceeds zero; the
+    #   clipped values are only ever used on the left side, where nothing changes.
     x = np.asarray(x, dtype=np.float64)
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
     # END SOLUTION
@@ -171,6 +221,10 @@ def elu(x, alpha=1.0):
 def elu_derivative(x, alpha=1.0):
     """The derivative of ``elu`` at x: 1 for x > 0, alpha * exp(x) for x <= 0."""
     # BEGIN SOLUTION: 1 on the right, alpha * exp(x) on the left
+    # HINT: The slope is one on the right, and on the left it is the derivative of alpha (exp(x) -
+    #   1). At zero take the left side, as TensorFlow does.
+    # HINT: Select with `np.where` on a strict 'x > 0'; the left branch needs exp(x), so clip its
+    #   argument as in `elu`, or large positive inputs overflow in the branch you throw away.
     x = np.asarray(x, dtype=np.float64)
     return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
     # END SOLUTION
@@ -179,6 +233,11 @@ def elu_derivative(x, alpha=1.0):
 def softplus(x):
     """log(1 + exp(x)), without overflow for large x."""
     # BEGIN SOLUTION: log(exp(0) + exp(x)), computed stably
+    # HINT: Written as it stands, log(1 + exp(x)) overflows for large x (exp gives inf) and loses
+    #   the answer, which is close to x itself there.
+    # HINT: Softplus is log(exp(0) + exp(x)): NumPy has a function that adds numbers through their
+    #   logarithms without overflow, `np.logaddexp`. Or split it as max(x, 0) plus `np.log1p` of
+    #   exp(-|x|).
     return np.logaddexp(0.0, np.asarray(x, dtype=np.float64))
     # END SOLUTION
 
@@ -186,6 +245,9 @@ def softplus(x):
 def softplus_derivative(x):
     """The derivative of ``softplus`` at x."""
     # BEGIN SOLUTION: it is the sigmoid
+    # HINT: Differentiate log(1 + exp(x)) with the chain rule and simplify the fraction you get.
+    # HINT: After dividing the top and the bottom by exp(x) you will recognise a function you have
+    #   already written in this module, and a stable one: reuse it.
     return sigmoid(x)
     # END SOLUTION
 
@@ -215,6 +277,13 @@ def collapse_linear(weights, biases):
     such that ``x @ W + b`` equals the output of the whole stack for every input x.
     """
     # BEGIN SOLUTION: compose the affine maps one after the other
+    # HINT: Write out what two linear layers do to an input x: put the first layer's output into the
+    #   second, expand the brackets, and read off one weight matrix and one bias.
+    # HINT: The weights multiply together in order; the first bias does not vanish: it goes through
+    #   every later weight matrix before the later biases are added. Forgetting that is the usual
+    #   slip.
+    # HINT: Start from the layer that does nothing (an identity matrix of size n_0, a zero bias) and
+    #   fold in the layers one by one, updating the weight and the bias each time.
     w = np.eye(np.shape(weights[0])[0])  # (n_0, n_0)
     b = np.zeros(np.shape(weights[0])[0])  # (n_0,)
     for weight, bias in zip(weights, biases, strict=True):
@@ -239,6 +308,15 @@ def layer_gradient_norms(x, weights, biases, activation):
     farthest from the loss; a layer's weight gradient is its input times its deltas.
     """
     # BEGIN SOLUTION: forward pass keeping each layer's slopes, then the deltas backwards
+    # HINT: Two passes. Forward: for every layer compute the drive and keep the activation's
+    #   derivative at it. Backward: start from the gradient of the loss with respect to the outputs
+    #   and walk the layers from last to first.
+    # HINT: The loss is a plain sum of the outputs, so its gradient with respect to them is an array
+    #   of ones. At each layer, the delta is the incoming gradient times the stored slopes, element
+    #   by element; its norm over the whole batch is the Frobenius norm of that 2-D array.
+    # HINT: To go one layer further back, multiply the delta by the transpose of that layer's weight
+    #   matrix. Remember that the last layer has the activation too, and store the norms so that
+    #   entry 0 belongs to the first layer.
     f, derivative = ACTIVATIONS[activation]
     a = np.asarray(x, dtype=np.float64)  # (batch, n_0)
     slopes = []
@@ -265,6 +343,11 @@ def dead_units(x, weight, bias, activation):
     so training can never change them. Returns a bool array of shape (units,).
     """
     # BEGIN SOLUTION: a zero derivative on every example
+    # HINT: For each unit, look at the activation's derivative at its drive on every example of the
+    #   batch: the unit is dead when none of them is nonzero.
+    # HINT: Compute the drives of the whole batch at once with one matrix product plus the bias,
+    #   apply the derivative from `ACTIVATIONS`, then reduce over the batch axis (axis 0, not the
+    #   units' axis) with `np.all` on a comparison with zero.
     derivative = ACTIVATIONS[activation][1]
     slopes = derivative(np.asarray(x, dtype=np.float64) @ weight + bias)  # (batch, units)
     return np.all(slopes == 0.0, axis=0)

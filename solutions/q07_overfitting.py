@@ -42,6 +42,13 @@ DEFINITIONS = {
 """Candidate definitions of overfitting; one is right."""
 
 # BEGIN SOLUTION: the key of DEFINITIONS that says what overfitting is
+# HINT: Do not answer from memory: make `capacity_curve` work, then draw the curves with `python -m
+#   exercises.q07_overfitting --out DIR` and watch what the training error and the validation error
+#   do as the degree (the capacity) grows.
+# HINT: The tests `test_training_error_falls_with_capacity` and
+#   `test_validation_error_rises_with_capacity` measure the same thing; run them with -s. Then pick
+#   the definition that describes what the two curves do at the high degrees, and ask of each other
+#   candidate whether it is a different failure (of fitting, or of the optimiser).
 OVERFITTING = "fits_noise"
 # STUB: OVERFITTING = None  # one of the keys of DEFINITIONS
 # END SOLUTION
@@ -53,6 +60,10 @@ def l1_penalty(weights, factor):
     weights: a float array of any shape; factor: a float >= 0. Returns a float.
     """
     # BEGIN SOLUTION: factor times the sum of the absolute weights
+    # HINT: The penalty is the factor times the total size of all the weights, where a weight's size
+    #   is its absolute value.
+    # HINT: The weights may have any shape: `np.sum` without an axis adds up everything. Return a
+    #   Python float, not a NumPy array of shape ().
     return float(factor * np.sum(np.abs(weights)))
     # END SOLUTION
 
@@ -64,6 +75,9 @@ def l2_penalty(weights, factor):
     Mind Keras's convention: there is no factor 1/2 in front.
     """
     # BEGIN SOLUTION: factor times the sum of the squared weights
+    # HINT: Like the L1 penalty, but each weight counts by its square instead of its absolute value.
+    # HINT: Keras puts no one-half in front: the factor multiplies the plain sum of squares over
+    #   every entry, whatever the shape. Return a Python float.
     return float(factor * np.sum(np.square(weights)))
     # END SOLUTION
 
@@ -75,6 +89,11 @@ def l1_gradient(weights, factor):
     does).
     """
     # BEGIN SOLUTION: the derivative of factor * |w| is factor * sign(w)
+    # HINT: Differentiate factor times |w| one weight at a time: the slope does not depend on how
+    #   large the weight is, only on which side of zero it lies.
+    # HINT: `np.sign` gives that slope's direction for every entry, and it already returns zero at
+    #   exactly zero, as the docstring asks. Keep the shape of the weights; the result is an array,
+    #   not a number.
     return factor * np.sign(np.asarray(weights, dtype=np.float64))
     # END SOLUTION
 
@@ -85,6 +104,10 @@ def l2_gradient(weights, factor):
     A float array of the shape of ``weights``.
     """
     # BEGIN SOLUTION: the derivative of factor * w^2 is 2 * factor * w
+    # HINT: Differentiate factor times w squared, one weight at a time: the pull grows in proportion
+    #   to the weight.
+    # HINT: The power rule brings the exponent down, and since Keras's penalty has no one-half in
+    #   front, nothing cancels it. Return a float array of the weights' shape.
     return 2.0 * factor * np.asarray(weights, dtype=np.float64)
     # END SOLUTION
 
@@ -100,6 +123,13 @@ def dropout(x, rate, training, rng):
     False) ``x`` is returned unchanged. A rate outside [0, 1) raises ValueError.
     """
     # BEGIN SOLUTION: keep each entry with probability 1 - rate; scale the kept ones up
+    # HINT: Three cases in order: reject a bad rate first, return x untouched when not training, and
+    #   only in training draw a random keep-or-drop decision for every entry.
+    # HINT: Draw the randomness from the given `rng` only (for example `rng.random` with x's shape),
+    #   never from `np.random`: the tests replay the generator. An entry survives with probability 1
+    #   - rate.
+    # HINT: Survivors are divided by (1 - rate), dropped entries become zero; check the rate's range
+    #   with a chained comparison that lets zero in and keeps one out.
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"rate must be in [0, 1), got {rate!r}")
     x = np.asarray(x, dtype=np.float64)
@@ -116,6 +146,10 @@ def polynomial_features(x, degree):
     x: a float array of shape (n,); degree: an int >= 0. Column 0 is all ones (the constant).
     """
     # BEGIN SOLUTION: one column per power, from x**0 to x**degree
+    # HINT: Each row is one x; each column is one power of it, from the zeroth (all ones) up to the
+    #   degree itself.
+    # HINT: Broadcasting does it without a loop: x as a column of shape (n, 1) raised to a row of
+    #   exponents. `np.arange` stops before its argument, so mind the last power.
     x = np.asarray(x, dtype=np.float64)  # (n,)
     return x[:, None] ** np.arange(degree + 1)  # (n, degree + 1)
     # END SOLUTION
@@ -130,6 +164,16 @@ def fit_polynomial(x, y, degree, l2=0.0):
     where it has many solutions (more coefficients than points) return the one of least norm.
     """
     # BEGIN SOLUTION: least squares on the features, with the penalty as extra rows
+    # HINT: Without the penalty this is ordinary least squares on the feature matrix;
+    #   NumPy's solver `lstsq` (in `np.linalg`) solves it and, when there are more coefficients
+    #   than points, already returns the solution of least norm.
+    # HINT: The penalty is ridge regression. Trap: the loss is a MEAN of squared errors, so compared
+    #   with a sum of squares the penalty weighs n times more; forget the n and the fit is off for
+    #   every positive l2.
+    # HINT: The penalty can be written as extra rows of the system: the square root of n times l2,
+    #   times an identity matrix, with zeros as their targets. Stack them under the features and
+    #   solve once with `lstsq` (this also works when l2 is zero, unlike inverting the normal
+    #   equations).
     features = polynomial_features(x, degree)  # (n, degree + 1)
     n = len(features)
     # mean((Xc - y)^2) + l2 |c|^2 = (|Xc - y|^2 + |sqrt(n l2) c|^2) / n: one stacked system
@@ -147,6 +191,11 @@ def capacity_curve(x_train, y_train, x_val, y_val, degrees, l2=0.0):
     points (the penalty is not part of these errors).
     """
     # BEGIN SOLUTION: fit on the training points only, measure on both
+    # HINT: For every degree: fit on the training points only, then measure the fitted polynomial on
+    #   the training points and on the validation points.
+    # HINT: The prediction of a polynomial is its feature matrix times its coefficients; the error
+    #   is the mean of the squared differences. Pass l2 on to the fit, but leave the penalty out of
+    #   both errors, and return two float arrays.
     train_errors, val_errors = [], []
     for degree in degrees:
         c = fit_polynomial(x_train, y_train, degree, l2)  # (degree + 1,)

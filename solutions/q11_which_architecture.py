@@ -174,6 +174,16 @@ TRANSITION_ROLES = {
 }
 
 # BEGIN SOLUTION: pick your answers from the options above
+# HINT: Start at the smallest class, `Drizzle`, and read the last line of its `call`: how does the
+#   block combine its input with what its layers computed? The architectures in `ARCHITECTURES`
+#   differ exactly there (stacked, added, side by side, joined, mirrored with skips).
+# HINT: For `GIVEAWAYS`, ask of each line in `GIVEAWAY_OPTIONS`: would it look out of place in
+#   a plain VGG-style network? A line that any convolutional network could hold identifies
+#   nothing; keep only the lines that are there because of this architecture's own idea, and
+#   check each one against the idea you found in `Drizzle`.
+# HINT: For `APPLICATION`, read the head (`self.horizon`): what does one softmax vector per input
+#   mean? For `TRANSITION_ROLE`, write down what each layer of `Breeze.gust` does to the height, the
+#   width and the channels, then pick the role that describes that change.
 ARCHITECTURE = "DenseNet"
 GIVEAWAYS = {"concatenation", "channel_growth", "breeze_between_storms"}
 APPLICATION = "image classification"
@@ -212,6 +222,14 @@ def stage_channels(clouds, drops, drizzles_per_storm, compression=1.0):
     (a "block") followed by a Breeze (a "transition"), except after the last Storm.
     """
     # BEGIN SOLUTION: follow the channel count through the stem, the blocks and the transitions
+    # HINT: Follow one number, the channel count, through `Forecast.__init__`: the stem sets it,
+    #   each `Drizzle` adds to it (read its `compute_output_shape`), each `Breeze` resets it to the
+    #   filters of its 1x1 convolution.
+    # HINT: A `Storm` of k Drizzles grows the count by k times `drops`; a `Breeze` comes after every
+    #   Storm but the last, and keeps the floor of compression times the count (`math.floor`, an
+    #   int). With compression one, the model as given, bug included.
+    # HINT: Record the count once after the stem, once after every Storm, and once after every
+    #   Breeze, in that order, so that the list lines up with `stage_labels`.
     channels = [clouds]  # the stem: a 3x3 convolution with `clouds` filters
     for i, drizzles in enumerate(drizzles_per_storm):
         clouds += drizzles * drops  # every Drizzle concatenates `drops` new maps to its input
@@ -232,6 +250,14 @@ def fixed_model(clouds=16, drops=8, drizzles_per_storm=(2, 3, 4), compression=0.
     (one layer or several), then the Storms and Breezes in turn, then the head.
     """
     # BEGIN SOLUTION: rebuild the model, keeping the result of the line that compresses
+    # HINT: First find the bug: in `Forecast.__init__`, one expression computes a smaller channel
+    #   count and then throws the result away. The fixed model keeps that result, with compression
+    #   instead of a fixed halving.
+    # HINT: Build a `keras.Sequential` from the given classes (`mystery().Storm`,
+    #   `mystery().Breeze`): the stem's layers, then Storms and Breezes in turn, then the head's
+    #   layers, all as in `Forecast`. Do not write new block classes.
+    # HINT: Update the count before creating each Breeze, so the Breeze is given the compressed
+    #   number (the floor of compression times the count), and let the next Storm grow from it.
     import keras
 
     parts = mystery()

@@ -60,6 +60,16 @@ GAN_ADVANTAGE_OPTIONS = {
 }
 
 # BEGIN SOLUTION: choose one key of each ..._OPTIONS dict
+# HINT: Let your own code answer: the options describe losses, and you implement the two families
+#   below. Read what `reconstruction_loss` compares, and what `discriminator_loss` and
+#   `generator_loss` compare, before choosing.
+# HINT: For the autoencoder ask: what is the target of an autoencoder's output? For the GAN ask: how
+#   many networks are trained, with which labels, and do they minimise one and the same number?
+#   Check each option against the code you wrote.
+# HINT: For the advantage, run the two experiments with -s and read what they measure:
+#   `pytest exercises/q14_losses.py::test_squared_error_prefers_a_blur_of_neither_mode -s`, then
+#   `test_discriminator_rejects_the_blur` the same way. Then ask of each option whether it is a
+#   claim these experiments speak to, and whether what they printed supports it.
 AUTOENCODER_LOSS = "reconstruction"
 GAN_LOSS = "two_player"
 GAN_ADVANTAGE = "sharp_samples"
@@ -77,6 +87,11 @@ def reconstruction_loss(inputs, reconstructions):
     over all of its values (every axis but the first).
     """
     # BEGIN SOLUTION: squared differences, averaged over all but the batch axis
+    # HINT: One number per example: the mean of the squared differences over all of that example's
+    #   values, whatever shape the examples have.
+    # HINT: Trap: the examples may be vectors or images, so a reduction over axis 1 alone is not
+    #   enough. Either reshape each example into one row (keep the batch axis, -1 for the rest) or
+    #   reduce over every axis but the first. Convert both inputs to float32 tensors first.
     import tensorflow as tf
 
     inputs = tf.convert_to_tensor(inputs, tf.float32)
@@ -96,6 +111,14 @@ def discriminator_loss(real_logits, fake_logits):
     a numerically stable way: a logit of 100 or -100 must give a finite loss.
     """
     # BEGIN SOLUTION: cross-entropy: label 1 for real logits plus label 0 for fake
+    # HINT: Two binary cross-entropies: real samples should be labelled 1, generated ones 0; average
+    #   each over its own batch and add the two averages.
+    # HINT: Trap: taking the sigmoid first and then its logarithm gives log(0) = -inf for a
+    #   confident logit. Stay with the logits: minus the log of the sigmoid of a logit, and minus
+    #   the log of one minus that sigmoid, can each be written as softplus of plus or minus the
+    #   logit (work out which), and TensorFlow's `softplus` (in `tf.nn`) is stable.
+    # HINT: `tf.nn.sigmoid_cross_entropy_with_logits` with labels of ones or zeros is an
+    #   alternative; either way, return a float32 scalar.
     import tensorflow as tf
 
     real_logits = tf.convert_to_tensor(real_logits, tf.float32)
@@ -117,6 +140,11 @@ def generator_loss(fake_logits):
     Stable from logits, like ``discriminator_loss``.
     """
     # BEGIN SOLUTION: cross-entropy of the fake logits with label 1
+    # HINT: The generator wants its samples called real: the loss is the cross-entropy of the fake
+    #   logits with label 1, averaged over the batch.
+    # HINT: It is the 'real' half of your `discriminator_loss`, applied to the fake logits: the same
+    #   stable softplus form. Do not use the minimax form (minus the discriminator's loss on the
+    #   fakes): its gradient vanishes when the discriminator is confident.
     import tensorflow as tf
 
     fake_logits = tf.convert_to_tensor(fake_logits, tf.float32)
@@ -133,6 +161,11 @@ def best_squared_error_prediction(targets):
     on paper first (set the derivative to zero); the tests check it with gradient descent.
     """
     # BEGIN SOLUTION: the squared error's minimiser: set its derivative to zero
+    # HINT: Each pixel is independent: minimise, for one pixel, the mean over i of (p - t_i)
+    #   squared.
+    # HINT: Set the derivative with respect to p to zero and solve for p; you get a familiar
+    #   statistic of the targets. Compute it for every pixel at once with one NumPy reduction over
+    #   the first axis, and return float32.
     return np.asarray(targets, np.float32).mean(axis=0)  # every pixel: the mean of its targets
     # END SOLUTION
 
