@@ -45,13 +45,14 @@ import numpy as np
 # HINT: Do not mark anything yet. Each statement has its own experiment, named in the module
 #   docstring; make the functions it uses pass their tests, then run `python -m
 #   exercises.q09_advanced_cnns` and read what it prints.
-# HINT: Read each line of the report against its statement: (1) which quantities does the bottleneck
-#   change, and does the statement's claim concern one of them? (2) how many filters does every
-#   convolution of the dense block have, and where does that number come from? (3) compare both the
-#   shapes and the largest difference to the input; (4) compare the two heads' counts.
-# HINT: A statement is true only if all of it holds: the right layer with the wrong purpose, or the
-#   right shape with the wrong values, does not make it true. A wrong mark costs as much as a right
-#   one earns.
+# HINT: Read each line of the report against its statement: (1) in which quantities do the plain
+#   layer and the bottleneck differ, and what is the statement's claim about? (2) how many filters
+#   does every convolution of the dense block have, and where does that number come from? (3)
+#   compare both the shapes and the largest difference to the input; (4) compare the two heads'
+#   counts.
+# HINT: If a line of the report leaves you unsure, open the experiment's test (named in the module
+#   docstring) in tests/test_q09_advanced_cnns.py: its comments say what it measures. A wrong mark
+#   costs as much as a right one earns; None scores nothing.
 ANSWERS = {
     "bottlenecks_prevent_vanishing_gradients": False,
     "dense_block_filters_set_by_growth_rate": True,
