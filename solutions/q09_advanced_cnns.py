@@ -42,6 +42,17 @@ from dataclasses import dataclass
 import numpy as np
 
 # BEGIN SOLUTION: answer each statement with True or False, after running the experiments
+# HINT: Do not mark anything yet. Each statement has its own experiment, named in the module
+#   docstring; make the functions it uses pass their tests, then run `python -m
+#   exercises.q09_advanced_cnns` and read what it prints.
+# HINT: Read each line of the report against its statement: (1) in which quantities do the plain
+#   layer and the bottleneck differ, and what is the statement's claim about? (2) how many filters
+#   does every convolution of the dense block have, and where does that number come from? (3)
+#   compare both the shapes and the largest difference to the input; (4) compare the two heads'
+#   counts.
+# HINT: If a line of the report leaves you unsure, open the experiment's test (named in the module
+#   docstring) in tests/test_q09_advanced_cnns.py: its comments say what it measures. A wrong mark
+#   costs as much as a right one earns; None scores nothing.
 ANSWERS = {
     "bottlenecks_prevent_vanishing_gradients": False,
     "dense_block_filters_set_by_growth_rate": True,
@@ -81,6 +92,11 @@ def conv_cost(height, width, in_channels, filters, kernel_size):
     filter has (k * k * in_channels of them).
     """
     # BEGIN SOLUTION: count the weights and biases, and the products per output value
+    # HINT: Two separate counts. Parameters: the kernel's weights plus the biases. Multiply-adds:
+    #   the products one output value needs, times the number of output values.
+    # HINT: One filter holds a k x k kernel for EVERY input channel, and there is one bias per
+    #   filter. With 'same' padding and stride 1 each filter's output map is height x width. Biases
+    #   are parameters but their additions are not multiply-adds; return a `Cost`.
     weights = kernel_size * kernel_size * in_channels * filters  # kernel (k, k, in, filters)
     outputs = height * width * filters  # (height, width, filters), "same" padding
     return Cost(
@@ -93,6 +109,10 @@ def conv_cost(height, width, in_channels, filters, kernel_size):
 def plain_cost(height, width, channels):
     """Return the `Cost` of one 3x3 convolution that keeps `channels` channels (same padding)."""
     # BEGIN SOLUTION: one 3x3 convolution from channels to channels
+    # HINT: This is a special case of `conv_cost`: which input channels, filters and kernel size
+    #   describe it?
+    # HINT: The layer keeps the number of channels, so it has as many filters as input channels, and
+    #   its kernel is 3x3. Reuse `conv_cost` instead of counting again.
     return conv_cost(height, width, channels, channels, 3)
     # END SOLUTION
 
@@ -106,6 +126,11 @@ def bottleneck_cost(height, width, channels, reduced):
     reduced = channels / 4). The input and output have the same shape as the plain layer's.
     """
     # BEGIN SOLUTION: add up the costs of the three convolutions
+    # HINT: Three convolutions in a row, all on height x width maps: cost each one with `conv_cost`
+    #   and add them up.
+    # HINT: Follow the channels: a 1x1 from `channels` to `reduced`, a 3x3 from `reduced` to
+    #   `reduced`, a 1x1 from `reduced` back to `channels`. Add parameters to parameters and
+    #   multiply-adds to multiply-adds, and return one `Cost`.
     parts = [
         conv_cost(height, width, channels, reduced, 1),  # narrow: (h, w, channels) -> reduced
         conv_cost(height, width, reduced, reduced, 3),  # the 3x3 work, at reduced width
@@ -133,6 +158,13 @@ def dense_block(x, num_layers, growth_rate):
     layer sees. Return the final concatenation (functional Keras: no Model, no training).
     """
     # BEGIN SOLUTION: stack the layers, each one concatenating its new maps to its input
+    # HINT: Loop `num_layers` times. Each time, compute a few new feature maps from everything the
+    #   block holds so far, then glue them onto it; the glued tensor is what the next layer reads.
+    # HINT: One layer is `BatchNormalization`, then `ReLU`, then a same-padded 3x3 `Conv2D` with
+    #   `growth_rate` filters (all from `keras.layers`); join its output to its input with a
+    #   `Concatenate` layer on the last (channel) axis.
+    # HINT: Trap: concatenate onto the running tensor, not onto the block's original input, and do
+    #   not keep only the newest maps. Return the last concatenation; build no `keras.Model`.
     import keras
 
     for _ in range(num_layers):
@@ -147,6 +179,9 @@ def dense_block(x, num_layers, growth_rate):
 def dense_block_channels(in_channels, num_layers, growth_rate):
     """Return the number of channels that come out of `dense_block` (an int)."""
     # BEGIN SOLUTION: every layer adds its new feature maps to what it received
+    # HINT: What does the block's input contribute to the output, and what does each layer add?
+    # HINT: Concatenation drops nothing: the input's channels stay, and every layer (not only the
+    #   last) adds `growth_rate` channels.
     return in_channels + num_layers * growth_rate
     # END SOLUTION
 
@@ -167,6 +202,12 @@ def transposed_output_size(n, kernel, stride, padding):
     `keras.layers.Conv2DTranspose`. Raises ValueError for any other padding.
     """
     # BEGIN SOLUTION: the inverse of the convolution's size rule
+    # HINT: Run the convolution's size rule backwards: a strided convolution shrinks a length by
+    #   about the stride, so its transpose stretches it by the stride.
+    # HINT: Check the padding's name first (anything else is a ValueError). 'same' only multiplies
+    #   by the stride. 'valid': the last input value's copy starts at (n - 1) * stride and covers a
+    #   whole kernel; the docstring says the result is never below n * stride, so take the larger of
+    #   the two.
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
@@ -195,6 +236,17 @@ def transposed_conv2d(x, kernels, stride, padding="same"):
     number of channels of x.
     """
     # BEGIN SOLUTION: scatter every input value's kernel-weighted copy onto the output
+    # HINT: Scatter, do not gather: every input value drops a kernel-weighted copy onto the output,
+    #   starting at stride times its position, and overlapping copies add up. Fill a large enough
+    #   canvas of zeros first and crop it at the end.
+    # HINT: Loop over the kernel's taps (a, b) only. For one tap, input position (i, j) lands on row
+    #   i * stride + a and column j * stride + b, so the whole input lands on a strided slice of the
+    #   canvas at once, mixed over channels by that tap's (out, in) matrix: `np.einsum` or
+    #   `np.tensordot` over the input channels.
+    # HINT: The uncropped canvas must reach the end of the last row's copy: stride times (rows minus
+    #   one), plus k_rows (and the same for columns). For 'same', cut off max(k - stride, 0) rows in
+    #   total, the smaller half at the front; the final size comes from `transposed_output_size`.
+    #   Validate the padding and the channels first, and keep float32 as float32.
     x = np.asarray(x)
     kernels = np.asarray(kernels)
     if padding not in PADDINGS:
@@ -236,6 +288,11 @@ def transposed_conv2d(x, kernels, stride, padding="same"):
 def flatten_head_params(height, width, channels, classes):
     """Trainable parameters of Flatten -> Dense(classes) on height x width x channels maps."""
     # BEGIN SOLUTION: every value of every map gets a weight to every class
+    # HINT: Flatten turns the maps into one long vector: how long is it? After that it is just a
+    #   Dense layer's count.
+    # HINT: A Dense layer has one weight per (input, class) pair plus one bias per class; the
+    #   flattened vector has one value per row, column and channel. Flatten itself has no
+    #   parameters.
     return height * width * channels * classes + classes
     # END SOLUTION
 
@@ -243,6 +300,10 @@ def flatten_head_params(height, width, channels, classes):
 def pooling_head_params(height, width, channels, classes):
     """Trainable parameters of GlobalAveragePooling2D -> Dense(classes) on the same maps."""
     # BEGIN SOLUTION: pooling leaves one value per channel, and has no parameters itself
+    # HINT: Global average pooling leaves one number per channel and has no weights of its own: how
+    #   many inputs does the Dense layer then see?
+    # HINT: The map's height and width drop out of the count entirely. Count the Dense layer's
+    #   weights and add one bias per class.
     return channels * classes + classes
     # END SOLUTION
 

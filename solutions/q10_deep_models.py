@@ -72,6 +72,12 @@ CAUSE_OPTIONS = {
 }
 
 # BEGIN SOLUTION: choose the problem and its cause (a key of each *_OPTIONS dict)
+# HINT: Let the measurement decide: once `plain_network` and `backward_gradient_norms` work, run
+#   `python -m exercises.q10_deep_models` and compare the gradient at the plain network's output
+#   with the gradient that reaches its input. Pick the problem that describes what you see.
+# HINT: For the cause, ask of every option whether it depends on the number of layers and on nothing
+#   else (a wide shallow network with as many parameters would not have it). Both names are keys of
+#   their dicts, strings, not the descriptions; a wrong key fails with the reason it is wrong.
 PROBLEM = "vanishing_gradients"
 CAUSE = "product_of_layer_factors"
 # STUB: PROBLEM = None  # one key of PROBLEM_OPTIONS
@@ -93,6 +99,11 @@ CNN_ADAPTATION_OPTIONS = {
 }
 
 # BEGIN SOLUTION: choose two adaptations (keys of CNN_ADAPTATION_OPTIONS)
+# HINT: The problem lives in the path the gradient takes back to the early layers. Which options
+#   change that path, and which change something else about the network?
+# HINT: This module measures one candidate (`residual_network` against `plain_network`), and
+#   question 9 builds the dense block and the bottleneck: look at how each connects a layer to the
+#   ones before it. Write a set of two keys.
 CNN_ADAPTATIONS = {"residual_connections", "dense_connections"}
 # STUB: CNN_ADAPTATIONS = set()  # two keys of CNN_ADAPTATION_OPTIONS
 # END SOLUTION
@@ -118,6 +129,10 @@ class ResidualBlock(keras.layers.Layer):
 
     def __init__(self, filters, strides=1, **kwargs):
         # BEGIN SOLUTION: pass the keyword arguments on to Layer and keep the settings
+        # HINT: Hand the extra keyword arguments (name, dtype, ...) to the base class's `__init__`
+        #   first, then keep this layer's own arguments.
+        # HINT: Store `filters` and `strides` as attributes of those names: `build` and `get_config`
+        #   read them. Create no sublayers here: the input's channels are not known yet.
         super().__init__(**kwargs)
         self.filters = filters
         self.strides = strides
@@ -126,6 +141,13 @@ class ResidualBlock(keras.layers.Layer):
     def build(self, input_shape):
         """Create (and build) `conv1`, `conv2` and `shortcut` for inputs of `input_shape`."""
         # BEGIN SOLUTION: create the branch, and a projection where the shapes differ
+        # HINT: Create the branch's two convolutions as the class docstring describes them; the
+        #   shortcut depends on whether the input's shape matches the shape the branch produces.
+        # HINT: The identity fits only when the input's channels (the last entry of `input_shape`)
+        #   equal `filters` AND the stride is 1; otherwise use a 1x1 projection with the block's
+        #   stride. Set `shortcut` to None for the identity: the tests look for it.
+        # HINT: Build every sublayer with the shape it will really receive: the second convolution
+        #   sees the first one's output (`compute_output_shape`), not the block's input.
         # input_shape: (batch, rows, cols, channels)
         self.conv1 = keras.layers.Conv2D(
             self.filters, 3, strides=self.strides, padding="same", activation="relu"
@@ -144,6 +166,10 @@ class ResidualBlock(keras.layers.Layer):
     def call(self, inputs):
         """Return relu(conv2(conv1(inputs)) + shortcut(inputs))."""
         # BEGIN SOLUTION: add the shortcut to the branch, then apply the ReLU
+        # HINT: Two paths leave the same input: the branch (both convolutions) and the shortcut. Add
+        #   them, then apply one ReLU.
+        # HINT: The ReLU comes after the sum; the second convolution itself has no activation. When
+        #   `shortcut` is None the shortcut path is the input itself. Use `keras.ops` for the ReLU.
         branch = self.conv2(self.conv1(inputs))  # (batch, rows / s, cols / s, filters)
         skip = inputs if self.shortcut is None else self.shortcut(inputs)
         return keras.ops.relu(branch + skip)
@@ -152,6 +178,10 @@ class ResidualBlock(keras.layers.Layer):
     def get_config(self):
         """Return the layer's configuration: Layer's own, plus `filters` and `strides`."""
         # BEGIN SOLUTION: add this layer's arguments to the base configuration
+        # HINT: Start from the base class's configuration: it already holds the name, the dtype and
+        #   the other settings every layer has.
+        # HINT: Return a new dict: that configuration plus the arguments `__init__` takes, so that
+        #   `ResidualBlock.from_config(block.get_config())` rebuilds the same block.
         return {**super().get_config(), "filters": self.filters, "strides": self.strides}
         # END SOLUTION
 
@@ -163,6 +193,10 @@ def plain_network(depth, filters, input_shape):
     initialisers; nothing else in the model.
     """
     # BEGIN SOLUTION: stack the convolutions
+    # HINT: A `keras.Sequential` that starts with a `keras.Input` of `input_shape`, followed by
+    #   `depth` convolutions.
+    # HINT: Create a new `Conv2D` object for every layer (one object used twice would share its
+    #   weights): `filters` 3x3 kernels, same padding, ReLU, default initialisers.
     convolutions = [
         keras.layers.Conv2D(filters, 3, padding="same", activation="relu") for _ in range(depth)
     ]
@@ -177,6 +211,9 @@ def residual_network(num_blocks, filters, input_shape):
     30 convolutions, as deep as `plain_network(30, ...)`.
     """
     # BEGIN SOLUTION: stack the residual blocks
+    # HINT: Like `plain_network`, with blocks instead of convolutions.
+    # HINT: A `keras.Sequential` of a `keras.Input` of `input_shape` and `num_blocks` fresh
+    #   `ResidualBlock(filters)` objects (stride 1).
     return keras.Sequential(
         [keras.Input(input_shape)] + [ResidualBlock(filters) for _ in range(num_blocks)]
     )
@@ -194,6 +231,15 @@ def backward_gradient_norms(model, x, probe):
     input up to the output. The last one is the norm of `probe`.
     """
     # BEGIN SOLUTION: record every layer's output, then L's gradient w.r.t. each
+    # HINT: You need the gradient with respect to intermediate tensors, not weights: apply the
+    #   layers one at a time inside a `tf.GradientTape` and keep every output in a list, the input
+    #   first.
+    # HINT: A constant is not watched by default: call `tape.watch` on the input. Compute L (the sum
+    #   of the last output times `probe`) inside the tape, then ask the tape once for the gradients
+    #   with respect to the whole list.
+    # HINT: Turn each gradient into one number, its Euclidean norm over all axes (`tf.norm`), and
+    #   return a float NumPy array of len(model.layers) + 1 values, input first. Calling `model(x)`
+    #   as a whole would not give you the tensors you recorded.
     import tensorflow as tf
 
     x = tf.convert_to_tensor(x, dtype=tf.float32)
@@ -223,6 +269,11 @@ RNN_CAUSE_OPTIONS = {
 }
 
 # BEGIN SOLUTION: choose the reason (a key of RNN_CAUSE_OPTIONS)
+# HINT: One recurrent layer is shallow if you draw it once; draw it unrolled over the sequence
+#   instead. How many recurrent steps lie between the last output and the first input?
+# HINT: Once `input_gradient_norms` works, `python -m exercises.q10_deep_models` measures the
+#   gradient reaching the first and the last input of a SimpleRNN: pick the option that explains a
+#   difference growing with the distance in time. A wrong key fails with its reason.
 RNN_CAUSE = "depth_in_time"
 # STUB: RNN_CAUSE = None  # one key of RNN_CAUSE_OPTIONS
 # END SOLUTION
@@ -238,6 +289,11 @@ def input_gradient_norms(rnn, inputs, probe):
     output's gradient reaches the first input.
     """
     # BEGIN SOLUTION: one gradient w.r.t. the whole input sequence, then a norm per step
+    # HINT: Take one gradient of L with respect to the whole input sequence, then split its norm by
+    #   time step.
+    # HINT: Convert `inputs` to a float32 tensor and `tape.watch` it; L is the sum of the layer's
+    #   output times `probe`. The gradient has the inputs' shape (batch, time, features): square it,
+    #   sum over the batch and the features but NOT over time, take the square root.
     import tensorflow as tf
 
     inputs = tf.convert_to_tensor(inputs, dtype=tf.float32)
@@ -263,6 +319,10 @@ RNN_ADAPTATION_OPTIONS = {
 }
 
 # BEGIN SOLUTION: choose two adaptations (keys of RNN_ADAPTATION_OPTIONS)
+# HINT: For every option ask: does it give the gradient a path back in time that need not shrink at
+#   every step, or does it act on something else?
+# HINT: Your `LSTMCell` and `measure_time` show what such a path buys; the module docstring suggests
+#   trying `keras.layers.GRU` there too. Write a set of two keys; a wrong key fails with its reason.
 RNN_ADAPTATIONS = {"lstm", "gru"}
 # STUB: RNN_ADAPTATIONS = set()  # two keys of RNN_ADAPTATION_OPTIONS
 # END SOLUTION
@@ -293,6 +353,10 @@ class LSTMCell(keras.layers.Layer):
 
     def __init__(self, units, **kwargs):
         # BEGIN SOLUTION: keep the size; tell keras.layers.RNN the states' sizes
+        # HINT: Besides keeping `units`, a cell must tell `keras.layers.RNN` how big its states and
+        #   its output are, so that the RNN can start from zeros.
+        # HINT: Call the base `__init__` with the keyword arguments. `state_size` lists the sizes of
+        #   h and c, in that order; `output_size` is the size of h.
         super().__init__(**kwargs)
         self.units = units
         self.state_size = [units, units]  # h, c
@@ -302,6 +366,13 @@ class LSTMCell(keras.layers.Layer):
     def build(self, input_shape):
         """Create `kernel`, `recurrent_kernel` and `bias` for inputs of (batch, features)."""
         # BEGIN SOLUTION: one matrix for all four gates, in Keras's order i, f, c, o
+        # HINT: All four gates share one kernel, one recurrent kernel and one bias, each 4 * units
+        #   wide, blocks in the order i, f, c, o. Create them with `self.add_weight` under the
+        #   attribute names the docstring gives.
+        # HINT: The kernel's rows are the input's features, the last entry of `input_shape`.
+        #   Initialisers: `glorot_uniform` for the kernel, `orthogonal` for the recurrent kernel.
+        # HINT: The bias needs an initialiser of your own, a function of (shape, dtype), that
+        #   returns zeros except ones in the forget gate's block, the second of the four.
         units = self.units
         self.kernel = self.add_weight(
             shape=(input_shape[-1], 4 * units), initializer="glorot_uniform", name="kernel"
@@ -321,6 +392,14 @@ class LSTMCell(keras.layers.Layer):
     def call(self, inputs, states):
         """Return (h_new, [h_new, c_new]) for inputs (batch, features) and states [h, c]."""
         # BEGIN SOLUTION: the gates, the new cell state, the new hidden state
+        # HINT: One product with the input and one with the previous h, plus the bias, give all four
+        #   gates' pre-activations at once; split the result into four equal blocks along the last
+        #   axis.
+        # HINT: Sigmoid for i, f and o; tanh for the candidate. The new c keeps the old c through f
+        #   and lets the candidate in through i; the new h is o times tanh of the NEW c, not the old
+        #   one.
+        # HINT: Return h_new and the list [h_new, c_new]: h appears twice, once as the output and
+        #   once as a state. Use `keras.ops` (`matmul`, `split`, `sigmoid`, `tanh`).
         ops = keras.ops
         h, c = states  # (batch, units) each
         z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel) + self.bias
@@ -334,6 +413,9 @@ class LSTMCell(keras.layers.Layer):
     def get_config(self):
         """Return Layer's configuration plus `units`."""
         # BEGIN SOLUTION: add this layer's argument to the base configuration
+        # HINT: As for `ResidualBlock`: the base class's configuration plus this layer's own
+        #   constructor argument.
+        # HINT: Only `units` is needed: `state_size` and `output_size` follow from it.
         return {**super().get_config(), "units": self.units}
         # END SOLUTION
 

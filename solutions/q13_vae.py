@@ -46,6 +46,15 @@ from pathlib import Path
 import numpy as np
 
 # BEGIN SOLUTION: answer each statement with True or False
+# HINT: Do not mark anything yet: build the VAE first. Each statement has an experiment test in
+#   tests/test_q13_vae.py (its `EXPERIMENT` dict names them); when your functions pass, run those
+#   tests with `-s` to see what they print, and `python -m exercises.q13_vae --out DIR` for the
+#   pictures.
+# HINT: Where to look: (1) what do `build_encoder` and `build_decoder` each output? (2) decode the
+#   same codes several times and compare; (3) what does `kl_divergence` compare, and what does the
+#   KL term do to the trained encodings? (4) and (5) read `reparameterize`: where does eps come
+#   from, and what does the trick make possible? (6) look at the decoded draws from N(0, I) with and
+#   without the KL term.
 ANSWERS = {
     "decoder_outputs_gaussian_parameters": False,
     "fixed_code_always_decodes_the_same": True,
@@ -99,6 +108,14 @@ def reparameterize(mean, logvar, eps=None):
     Returns a float32 tensor of shape (batch, latent).
     """
     # BEGIN SOLUTION: shift and scale standard normal noise by the encoder's mean and std
+    # HINT: z is the mean plus the standard deviation times the noise eps; all the randomness is in
+    #   eps, so z stays a differentiable function of the mean and logvar.
+    # HINT: logvar is the log of the VARIANCE: undo the log, then take the square root (one `tf.exp`
+    #   of a multiple of logvar does both). Neither exp(logvar) nor logvar itself is the standard
+    #   deviation.
+    # HINT: Convert the inputs to float32 tensors. When eps is None, draw it from TensorFlow's
+    #   normal sampler (in `tf.random`) in the mean's shape, not from NumPy, so that Keras's seed
+    #   makes runs repeatable.
     import tensorflow as tf
 
     mean = tf.convert_to_tensor(mean, tf.float32)
@@ -119,6 +136,13 @@ def kl_divergence(mean, logvar):
     log-variance 0.
     """
     # BEGIN SOLUTION: the closed-form KL divergence, summed over the latent dims
+    # HINT: With a diagonal covariance the divergence splits into independent one-dimensional terms,
+    #   one per latent dimension: write the KL of N(m, s^2) from N(0, 1), then add them up.
+    # HINT: Per dimension the divergence grows with the variance and with the squared mean, and has
+    #   a minus-logvar term that makes it smallest at variance one. Sum over the latent axis only,
+    #   keeping the batch axis: shape (batch,).
+    # HINT: Each term is half of (variance + mean squared - one - logvar), with the variance
+    #   exp(logvar). Check: a row of mean 0 and logvar 0 must give 0.
     import tensorflow as tf
 
     mean = tf.convert_to_tensor(mean, tf.float32)
@@ -138,6 +162,11 @@ def reconstruction_loss(images, reconstructions):
     that a saturated pixel gives a large loss instead of infinity.
     """
     # BEGIN SOLUTION: per-pixel binary cross-entropy, summed over each image
+    # HINT: Write the docstring's per-pixel binary cross-entropy with TensorFlow ops, then add up
+    #   the pixels of each image.
+    # HINT: Clip the reconstructions with `tf.clip_by_value` (the bounds are in the docstring)
+    #   BEFORE taking the logs. Sum over the two pixel axes, not the batch axis, and do not average:
+    #   the result has shape (batch,).
     import tensorflow as tf
 
     x = tf.convert_to_tensor(images, tf.float32)
@@ -156,6 +185,12 @@ def build_encoder(latent_dim=LATENT_DIM, hidden=HIDDEN):
     (batch, latent_dim). No dropout, no batch normalisation.
     """
     # BEGIN SOLUTION: flatten, a hidden ReLU layer, two linear heads: mean, logvar
+    # HINT: Functional Keras: an Input of the image's shape, Flatten, one hidden Dense layer, then
+    #   two heads that both read the hidden layer; a `keras.Model` whose outputs are the list of the
+    #   two heads.
+    # HINT: The heads have no activation: a mean and a log-variance may be any real number. Use the
+    #   arguments `latent_dim` and `hidden`, not the module's constants: the tests build other
+    #   sizes.
     import keras
 
     images = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE))
@@ -174,6 +209,10 @@ def build_decoder(latent_dim=LATENT_DIM, hidden=HIDDEN):
     value in (0, 1) per pixel), reshaped to (batch, 8, 8). No dropout, no batch normalisation.
     """
     # BEGIN SOLUTION: one hidden ReLU layer, 64 sigmoid pixels, reshaped to 8x8
+    # HINT: The encoder's mirror: an Input of `latent_dim` values, one hidden ReLU Dense layer, a
+    #   Dense layer with one unit per pixel, then a Reshape to the image's shape.
+    # HINT: The pixel layer's sigmoid keeps every output in (0, 1), as the cross-entropy needs. Add
+    #   no noise and no dropout, and use the arguments `latent_dim` and `hidden`.
     import keras
 
     codes = keras.Input(shape=(latent_dim,))
@@ -201,6 +240,14 @@ def vae_train_step(vae, images):
     operations only (no ``.numpy()``, no ``float(...)``).
     """
     # BEGIN SOLUTION: encode, sample, decode; reconstruction + weighted KL; one step
+    # HINT: Inside the tape: encode, sample z with `reparameterize`, decode, compute the two losses
+    #   as batch means and combine them. Outside it: one optimizer step, then the trackers.
+    # HINT: Everything the loss depends on must be computed inside the `tf.GradientTape` block.
+    #   Reduce each per-image loss with `tf.reduce_mean`; the total is the reconstruction plus
+    #   `vae.kl_weight` times the KL. Pass `training=True` to the encoder.
+    # HINT: Take the tape's gradient of the loss with respect to `vae.trainable_weights` and give
+    #   the optimizer's `apply_gradients` the (gradient, weight) pairs. Call `update_state` on each
+    #   tracker and return their `result()`s; no `.numpy()` or `float()` anywhere.
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
