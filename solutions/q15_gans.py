@@ -37,6 +37,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # BEGIN SOLUTION: answer each statement with True or False
+# HINT: Do not answer from memory: the tests run one experiment per statement. Write the functions
+#   first, then run `pytest exercises/q15_gans.py -s -k NAME` with NAME one of `collapsed`,
+#   `cannot_both`, `vanishes` and `clipping`, and read what each prints.
+# HINT: Mode collapse: `train_gan()` with the default linear generator can only draw one bump; look
+#   at the last entries of `run.fractions` and `run.generator_loss`, and compare that loss with the
+#   scale the collapse test prints. Both losses at zero: add `discriminator_loss` and
+#   `generator_loss` on the same fake logits over a wide range of logits, and find the smallest sum.
+# HINT: Vanishing gradients: train a discriminator with `train_discriminator_alone`, then compare
+#   `generator_gradient_norm` with saturating on and off, against it and against a fresh one. Weight
+#   clipping: train `build_critic()` with `critic_step` with and without a clip, and compare
+#   `critic_slope` with `lipschitz_bound`; the WGAN paper's training algorithm lists every step of
+#   the critic's update.
 ANSWERS = {
     "mode_collapse_shows_as_high_generator_loss": False,
     "both_losses_zero_means_success": False,
@@ -61,6 +73,15 @@ def discriminator_loss(real_logits, fake_logits):
     from the logits (as in question 14).
     """
     # BEGIN SOLUTION: cross-entropy: label 1 for real logits plus label 0 for fake
+    # HINT: The discriminator is a binary classifier: real samples are class 1, generated ones class
+    #   0. Its loss is one averaged cross-entropy per batch, added together.
+    # HINT: In terms of D = sigmoid(logit) the terms are -log D for the reals and -log(1 - D) for
+    #   the fakes. Do not compute the sigmoid and then its log: for large logits it rounds to 0 or 1
+    #   and the log becomes infinite.
+    # HINT: Each term is a softplus, log(1 + e^t), of the logit or of minus the logit (work out
+    #   which sign goes with which label); `tf.nn` has softplus and also
+    #   `sigmoid_cross_entropy_with_logits`. Cast both inputs to float32 and average each batch on
+    #   its own before adding.
     import tensorflow as tf
 
     real_logits = tf.convert_to_tensor(real_logits, tf.float32)
@@ -82,6 +103,13 @@ def generator_loss(fake_logits, saturating=False):
     stable from logits: a logit of -100 or 100 gives a finite loss.
     """
     # BEGIN SOLUTION: -log D(G(z)), or log(1 - D(G(z))) when saturating
+    # HINT: The generator wants its samples called real. Non-saturating: the cross-entropy of its
+    #   fakes with label 1. Saturating: the discriminator's own term for the fakes with its sign
+    #   flipped, so the generator minimises what the discriminator maximises.
+    # HINT: Write both from logits with softplus, as in `discriminator_loss`: the log of one minus
+    #   sigmoid(l), and minus the log of sigmoid(l), are each a softplus of l or of -l, one of them
+    #   with a minus sign in front. Sanity check of the signs: the saturating loss is never
+    #   positive, the non-saturating one never negative.
     import tensorflow as tf
 
     fake_logits = tf.convert_to_tensor(fake_logits, tf.float32)
@@ -100,6 +128,13 @@ def generator_gradient_norm(generator, discriminator, noise, saturating=False):
     global norm: the square root of the sum of all squared gradient entries.
     """
     # BEGIN SOLUTION: tape the loss through the discriminator; the global norm
+    # HINT: Run the whole forward pass inside a `tf.GradientTape` block: the generator makes
+    #   samples, the discriminator scores them, your `generator_loss` turns the scores into a
+    #   number.
+    # HINT: Ask the tape for the gradient with respect to the generator's trainable weights only:
+    #   you get a list of tensors, one per weight. The global norm is the square root of the sum of
+    #   every squared entry of every tensor; `tf.linalg` has a function for it (`global_norm`).
+    #   Return a Python float.
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -129,6 +164,15 @@ def gan_train_step(
     operations only (no ``.numpy()``, no ``float(...)``).
     """
     # BEGIN SOLUTION: a discriminator step on its loss, then a generator step on its own
+    # HINT: Two tapes, two losses, two optimizers, in this order: update only the discriminator on
+    #   its loss; then, against the discriminator just updated, update only the generator on its
+    #   loss.
+    # HINT: In each tape do the forward pass that loss needs, with training=True. Then take that
+    #   loss's gradient with respect to that model's trainable weights and hand the (gradient,
+    #   weight) pairs to that model's optimizer with `apply_gradients`. The generator's step must
+    #   run the generator and the discriminator again inside its own tape.
+    # HINT: The generator's step uses the non-saturating loss. Return the two loss tensors as they
+    #   are: the step runs inside `tf.function`, so no `.numpy()` and no `float`.
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -158,6 +202,10 @@ def critic_loss(real_scores, fake_scores):
     generated samples minus the mean score of the real ones.
     """
     # BEGIN SOLUTION: mean fake score minus mean real score
+    # HINT: No sigmoid and no log here: a critic outputs plain scores, and its loss is a difference
+    #   of two averages.
+    # HINT: The critic minimises its loss, so the scores it wants high (the real ones) enter with a
+    #   minus sign. Cast both inputs to float32 and average each batch on its own.
     import tensorflow as tf
 
     real_scores = tf.convert_to_tensor(real_scores, tf.float32)
@@ -173,6 +221,11 @@ def clip_weights(model, clip):
     Returns nothing.
     """
     # BEGIN SOLUTION: assign every weight its clipped value
+    # HINT: Walk over every trainable weight of the model (kernels and biases of every layer) and
+    #   replace its value by the clipped one.
+    # HINT: Weights are variables: change them in place with their `assign` method; rebinding a
+    #   Python name changes nothing in the model. `tf.clip_by_value` bounds every entry between a
+    #   low and a high value.
     import tensorflow as tf
 
     for weight in model.trainable_weights:
@@ -188,6 +241,12 @@ def critic_step(critic, optimizer, real, fake, clip=None):
     then, unless ``clip`` is None, clip the critic's weights to [-clip, clip].
     """
     # BEGIN SOLUTION: one optimizer step on the critic loss, then clip the weights
+    # HINT: This is a discriminator's step with `critic_loss` in place of the cross-entropy: tape
+    #   the loss of the critic's scores on the real and the fake batch, take the gradient with
+    #   respect to the critic's trainable weights, apply it with the optimizer.
+    # HINT: Clip after the update, not before (the test checks the weights after every step), and
+    #   only when a clip is given: reuse your `clip_weights`. Return the loss that the tape
+    #   recorded.
     import tensorflow as tf
 
     with tf.GradientTape() as tape:

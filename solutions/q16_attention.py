@@ -101,6 +101,12 @@ class BahdanauAttention(keras.layers.Layer):
 
     def build(self, query_shape, values_shape):
         # BEGIN SOLUTION: create w_query, w_values and v
+        # HINT: Three weights, one `self.add_weight` call each, with the names and shapes the
+        #   class's docstring lists. Each input's feature size is the last entry of its shape.
+        # HINT: Give each call a name, a shape and the `"glorot_uniform"` initializer. The query and
+        #   the values may have different feature sizes: the first matrix takes its rows from the
+        #   query's shape, the second from the values' shape, and both have `self.units` columns. No
+        #   biases.
         self.w_query = self.add_weight(
             name="w_query", shape=(query_shape[-1], self.units), initializer="glorot_uniform"
         )
@@ -112,6 +118,16 @@ class BahdanauAttention(keras.layers.Layer):
 
     def call(self, query, values, mask=None):
         # BEGIN SOLUTION: score every step, softmax over time, weighted sum of the values
+        # HINT: Follow the shapes: project the query once (units numbers per example) and every
+        #   value step (units numbers per example and step); add them, take tanh, and reduce each
+        #   step's units with v to one score per step: batch by time.
+        # HINT: The projected query has no time axis: give it one of length one (`None` indexing or
+        #   `ops.expand_dims`) so that it broadcasts over the steps. The dot with v is a sum over
+        #   the last axis. The softmax runs over the time axis, not over the batch.
+        # HINT: With a mask, swap the scores of the padding steps for `MASKED_SCORE` before the
+        #   softmax (`ops.where` picks between two arrays by a boolean one). The context is the
+        #   weighted sum of the values over time: the weights need a trailing axis to broadcast
+        #   against the values.
         projected_query = ops.matmul(query, self.w_query)  # (batch, units)
         projected_values = ops.matmul(values, self.w_values)  # (batch, time, units)
         hidden = ops.tanh(projected_query[:, None, :] + projected_values)  # (batch, time, units)
@@ -125,6 +141,11 @@ class BahdanauAttention(keras.layers.Layer):
 
     def get_config(self):
         # BEGIN SOLUTION: the constructor's arguments, on top of the base layer's config
+        # HINT: Keras rebuilds a layer from its config by calling the class with it as keyword
+        #   arguments: the config must hold every argument of `__init__`, besides the base layer's
+        #   own ones.
+        # HINT: Start from the dictionary that the parent's `get_config()` returns, add `units` to
+        #   it, and return it.
         config = super().get_config()
         config.update(units=self.units)
         return config
@@ -157,6 +178,14 @@ OPTIONS = {
 """For each question, its options: the key is what you write as your answer."""
 
 # BEGIN SOLUTION: the key of the option you choose, for each question of OPTIONS
+# HINT: Read the module docstring's section on the weakness, then run the experiment: `python -m
+#   exercises.q16_attention` trains the attention model, and `train_reverse(False)` beside
+#   `train_reverse(True)` compares the two decoders on long inputs. Try a short `length` as well:
+#   which option explains why the gap grows with the length?
+# HINT: For the query, read `EncoderDecoder.call`: what is handed to the attention layer as its
+#   first argument, and does it change from one output step to the next? A query that is the same at
+#   every step would give every step the same context. Answer with a key of `OPTIONS`, not with the
+#   option's text.
 PROBLEM = "fixed_size_bottleneck"
 QUERY = "decoder_state"
 # STUB: PROBLEM = None  # a key of OPTIONS["problem"]

@@ -72,6 +72,12 @@ def skipgram_pairs(tokens, window):
     word gives an array of shape (0, 2).
     """
     # BEGIN SOLUTION: pair every word with each word at most `window` positions away
+    # HINT: Two loops: over every centre position, then over the positions around it that are at
+    #   most `window` away, skipping the centre itself and anything outside the sentence. Each
+    #   (centre word, context word) is one row.
+    # HINT: Clip the inner range at both ends of the sentence with `max` and `min`. The trap is the
+    #   one-word sentence: an empty list turned into an array has shape (0,), not (0, 2), so reshape
+    #   the result to two columns, and make it int64.
     tokens = np.asarray(tokens, dtype=np.int64)
     pairs = [
         (tokens[i], tokens[j])
@@ -93,6 +99,13 @@ def cbow_examples(tokens, window):
     A sentence shorter than 2 * window + 1 gives shapes (0, 2 * window) and (0,).
     """
     # BEGIN SOLUTION: every full window, split into its centre and the words around it
+    # HINT: An example is a full window of consecutive words, `window` on each side of a middle one:
+    #   the middle word is the target, the others, left to right, are the context. Positions too
+    #   close to either end of the sentence give no example.
+    # HINT: `sliding_window_view` in `numpy.lib.stride_tricks` gives every full window as one row.
+    #   Take the middle column as the targets and join the columns before and after it. A sentence
+    #   shorter than one window needs its own early return of two empty int64 arrays with the shapes
+    #   the docstring gives.
     tokens = np.asarray(tokens, dtype=np.int64)
     size = 2 * window + 1
     if len(tokens) < size:
@@ -110,6 +123,11 @@ def negative_sampling_distribution(counts, power=POWER):
     float64 array of the same shape, proportional to counts ** power and summing to 1.
     """
     # BEGIN SOLUTION: counts to the power, normalised
+    # HINT: Raise every count to `power`, then divide by the total so that the probabilities add up
+    #   to one.
+    # HINT: Work in float64, as the docstring asks. Add no smoothing: a word that never occurs keeps
+    #   probability zero. The power flattens the distribution: frequent words lose share, rare ones
+    #   gain it.
     weights = np.asarray(counts, dtype=np.float64) ** power
     return weights / weights.sum()
     # END SOLUTION
@@ -124,6 +142,11 @@ def sample_negatives(probabilities, size, rng):
     (in a real vocabulary it is drawn rarely).
     """
     # BEGIN SOLUTION: draw from the categorical distribution with rng
+    # HINT: Drawing word ids with given probabilities is a categorical draw, and the Generator `rng`
+    #   has a method for it. Do not use the functions of `np.random` itself: they ignore `rng`, so a
+    #   seed would not reproduce the draws.
+    # HINT: `rng.choice` takes the number of items to choose from (or the items), a `size` that may
+    #   be a shape tuple, and the probabilities as `p`. Cast the result to int64.
     return rng.choice(len(probabilities), size=size, p=probabilities).astype(np.int64)
     # END SOLUTION
 
@@ -140,6 +163,15 @@ def negative_sampling_loss(center, context, negatives):
     stay finite for large dot products (a sigmoid that rounds to 0 has log -inf).
     """
     # BEGIN SOLUTION: sum the k + 1 log-sigmoid terms, average over the batch
+    # HINT: Per pair you need k + 1 scores: the dot product of the centre vector with the true
+    #   context vector, and one with each negative's vector. Then the docstring's formula per pair,
+    #   then the mean over the batch.
+    # HINT: The positive score is an element-wise product summed over the last axis. The negative
+    #   scores are a batched matrix-vector product, one row of k scores per pair: `tf.einsum` or
+    #   `tf.linalg.matvec` does it, the centre vector shared by the k negatives.
+    # HINT: Never compute the log of a sigmoid: it rounds to zero for large negative scores and the
+    #   log becomes infinite. `tf.math` has a stable log-sigmoid. Mind the minus sign inside the
+    #   negatives' term, sum over the k negatives before averaging, and cast the inputs to float32.
     import tensorflow as tf
 
     center = tf.convert_to_tensor(center, dtype=tf.float32)
@@ -155,6 +187,10 @@ def negative_sampling_loss(center, context, negatives):
 def softmax_dot_products(vocabulary_size):
     """Return how many dot products the full softmax needs for one training pair."""
     # BEGIN SOLUTION: one score per word of the vocabulary
+    # HINT: Look at the softmax in the module docstring: which scores u_w . v_c does its denominator
+    #   need for one pair?
+    # HINT: The numerator's score is one of the denominator's: do not count it twice. The vector
+    #   dimension does not enter the count. Return a Python int.
     return int(vocabulary_size)
     # END SOLUTION
 
@@ -162,6 +198,10 @@ def softmax_dot_products(vocabulary_size):
 def negative_sampling_dot_products(negatives):
     """Return how many dot products negative sampling needs for one pair with k negatives."""
     # BEGIN SOLUTION: the true context word's score and one per negative
+    # HINT: Count the scores the negative-sampling loss of one pair needs: read its formula in the
+    #   module docstring term by term.
+    # HINT: There is the true context word's term and the sum over the negatives; the vocabulary
+    #   size does not enter. Return a Python int.
     return int(negatives) + 1
     # END SOLUTION
 
@@ -190,6 +230,13 @@ OPTIONS = {
 """For each question, its options: the key is what you write as your answer."""
 
 # BEGIN SOLUTION: the key of the option you choose, for each question of OPTIONS
+# HINT: Put numbers on the cost: `softmax_dot_products` for a vocabulary of a million words beside
+#   `negative_sampling_dot_products` for a handful of negatives. Which cost grows with the
+#   vocabulary, and which option of `OPTIONS["problem"]` names its cause?
+# HINT: For the remedy, read what `negative_sampling_loss` computes: how many outcomes does each of
+#   its terms choose between, and where do the negative words come from
+#   (`negative_sampling_distribution`)? Hold each option of `OPTIONS["remedy"]` against that code,
+#   and answer with a key, not with the option's text.
 PROBLEM = "softmax_over_vocabulary"
 REMEDY = "few_binary_decisions"
 # STUB: PROBLEM = None  # a key of OPTIONS["problem"]

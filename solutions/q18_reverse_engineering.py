@@ -99,6 +99,13 @@ def conv_length(n, kernel, stride=1, padding="valid"):
     Raises ValueError for any other padding, and for a window longer than n with "valid".
     """
     # BEGIN SOLUTION: count the positions of the window along one axis
+    # HINT: Count the positions where the window may start so that it lies wholly inside the
+    #   (padded) line, moving by the stride each time. The first trap in the module docstring works
+    #   both cases out.
+    # HINT: Check the padding's name first: anything but the two in `PADDINGS` is a ValueError, and
+    #   so is a window longer than n without padding. With 'same' only n and the stride matter (a
+    #   division rounded up); with 'valid' the kernel's overhang is taken off before a division
+    #   rounded down. Return an int.
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
@@ -120,6 +127,15 @@ def conv_transpose_length(n, kernel, stride=1, padding="valid"):
     Raises ValueError for any other padding.
     """
     # BEGIN SOLUTION: count the pixels the stamped kernels cover along one axis
+    # HINT: Picture it as stamping: every input pixel stamps a kernel-sized patch, and the patches
+    #   start stride pixels apart. How many pixels do n such patches cover?
+    # HINT: With 'same' padding Keras makes the transposed convolution undo a strided convolution
+    #   with the same padding: the length just grows by the stride's factor. With 'valid', the
+    #   covered span is the distance from the first patch's start to the last one's, plus one whole
+    #   kernel.
+    # HINT: The trap: a kernel shorter than the stride leaves gaps between the patches, and Keras
+    #   still returns at least n times the stride, so take the larger of the two. Unknown paddings
+    #   raise ValueError; check a few cases against `keras.layers.Conv2DTranspose`.
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
@@ -150,6 +166,19 @@ def hourglass_class():
         def __init__(self, hidden_activation="relu", output_activation="sigmoid", **kwargs):
             """Keep the arguments and create the ten layers, one attribute each, in call order."""
             # BEGIN SOLUTION: keep the arguments and create the ten layers in call order
+            # HINT: Walk down the list of shapes one layer at a time and ask: did the map shrink,
+            #   keep its size or grow, and did the channels change? That picks the layer: a strided
+            #   or a plain convolution, a pooling window, Flatten, Dense, Reshape or a transposed
+            #   convolution. Check each size with `conv_length` and `conv_transpose_length`.
+            # HINT: Hand the extra keyword arguments to the parent's constructor first, and keep
+            #   both activations as attributes (`get_config` needs them). One attribute per layer,
+            #   created in the order `call` uses them; activations go into the layers' `activation`
+            #   argument, the output activation into the last layer only.
+            # HINT: Encoder: halve with a strided convolution whose padding keeps the halving exact,
+            #   trim the edge with an unpadded convolution, halve again by pooling, flatten, then a
+            #   small Dense code. Decoder: a Dense layer as big as the product of the next shape,
+            #   Reshape, two transposed convolutions that double the size, and a convolution that
+            #   keeps the size and sets the channels.
             super().__init__(**kwargs)
             self.hidden_activation = hidden_activation
             self.output_activation = output_activation
@@ -175,6 +204,11 @@ def hourglass_class():
         def call(self, inputs):
             """Apply the ten layers in order: (batch, 64, 64, 3) -> (batch, 64, 64, 3)."""
             # BEGIN SOLUTION: apply the ten layers in order
+            # HINT: Apply the ten layers one after the other, in the order `__init__` created them,
+            #   each on the output of the one before.
+            # HINT: Add nothing of your own here (no activation, no reshape): everything is a layer
+            #   or inside one. Run `python -m exercises.q18_reverse_engineering` to see your shapes
+            #   beside the asked ones.
             x = self.down(inputs)  # (batch, 32, 32, 16)
             x = self.conv(x)  # (batch, 30, 30, 32)
             x = self.pool(x)  # (batch, 15, 15, 32)
@@ -191,6 +225,11 @@ def hourglass_class():
             """Return a dict from which `from_config` builds the same model: the parent's config
             plus this class's constructor arguments."""
             # BEGIN SOLUTION: add the constructor's arguments to the parent's config
+            # HINT: `from_config` calls the class with the config as keyword arguments: the config
+            #   must hold both activations besides what the parent already stores (name, dtype,
+            #   trainable).
+            # HINT: Start from the dictionary of the parent's `get_config()`, add the two
+            #   activations under the names of the constructor's arguments, and return it.
             config = super().get_config()
             config.update(
                 hidden_activation=self.hidden_activation,

@@ -78,6 +78,13 @@ def hard_concrete_sample(log_alpha, u, beta=BETA, gamma=GAMMA, zeta=ZETA):
     Use ``keras.ops`` so that the same code runs on NumPy arrays and inside a layer.
     """
     # BEGIN SOLUTION: sample the binary concrete, stretch it, clip it to [0, 1]
+    # HINT: Three steps, the three equations of the module docstring: turn u into logistic noise,
+    #   shift it by log_alpha, divide by the temperature and squash it with a sigmoid; then stretch
+    #   to (gamma, zeta); then clip to [0, 1].
+    # HINT: Use `keras.ops` (`ops.log`, `ops.sigmoid`, `ops.clip`), not NumPy. Convert log_alpha to
+    #   a tensor and cast u to its dtype: float64 noise against float32 parameters fails.
+    #   Broadcasting takes care of the shapes. Use the beta, gamma and zeta passed in, not the
+    #   module's constants: a test passes others.
     log_alpha = ops.convert_to_tensor(log_alpha)
     u = ops.cast(u, log_alpha.dtype)
     logistic_noise = ops.log(u) - ops.log(1.0 - u)  # log(u / (1 - u)), logistic distributed
@@ -95,6 +102,12 @@ def probability_nonzero(log_alpha, beta=BETA, gamma=GAMMA, zeta=ZETA):
     log_alpha (the point of the paper). Use ``keras.ops``.
     """
     # BEGIN SOLUTION: the closed form of P(s_bar > 0)
+    # HINT: A gate is non-zero exactly when the stretched sample s_bar is above zero; the module
+    #   docstring gives the closed form of that probability. Code it with `keras.ops`.
+    # HINT: The log term depends on gamma and zeta only: it is a plain number, so compute it with
+    #   NumPy or `math`; only log_alpha goes through `ops.sigmoid`. Use the arguments, not the
+    #   module's constants. To check it, draw many gates with `hard_concrete_sample` and compare the
+    #   share that is not zero.
     log_alpha = ops.convert_to_tensor(log_alpha)
     return ops.sigmoid(log_alpha - beta * float(np.log(-gamma / zeta)))
     # END SOLUTION
@@ -108,6 +121,10 @@ def deterministic_gate(log_alpha, gamma=GAMMA, zeta=ZETA):
     ``keras.ops``.
     """
     # BEGIN SOLUTION: stretch sigmoid(log_alpha) and clip it
+    # HINT: The same stretch and clip as in `hard_concrete_sample`, applied to sigmoid(log_alpha):
+    #   no noise and no temperature.
+    # HINT: Use `keras.ops` throughout. Thanks to the clip, a very negative log_alpha gives a gate
+    #   of exactly zero and a very positive one a gate of exactly one: check both ends.
     log_alpha = ops.convert_to_tensor(log_alpha)
     return ops.clip(ops.sigmoid(log_alpha) * (zeta - gamma) + gamma, 0.0, 1.0)
     # END SOLUTION
@@ -151,6 +168,12 @@ class L0Dense(keras.layers.Layer):
 
     def build(self, input_shape):
         # BEGIN SOLUTION: create kernel, bias and log_alpha
+        # HINT: Three weights, one `self.add_weight` call each, with the names and shapes of the
+        #   class's docstring; the number of input features is the last entry of `input_shape`.
+        # HINT: The kernel is Glorot uniform, the bias zeros. For log_alpha use the random normal
+        #   initializer of `keras.initializers` with the mean the docstring gives, computed from
+        #   `self.init_drop_rate` as a Python float, its small standard deviation, and the layer's
+        #   seed so that the initialisation reproduces.
         in_features = input_shape[-1]
         self.kernel = self.add_weight(
             name="kernel", shape=(in_features, self.units), initializer="glorot_uniform"
@@ -166,6 +189,15 @@ class L0Dense(keras.layers.Layer):
 
     def call(self, inputs, training=None, noise=None):
         # BEGIN SOLUTION: gate the inputs (sampled in training, deterministic otherwise)
+        # HINT: Compute one gate per input feature, multiply the inputs by the gates, then do an
+        #   ordinary Dense layer's work: a matrix product with the kernel, plus the bias.
+        # HINT: In training the noise u is the one given, or else a fresh draw of the inputs' shape
+        #   from `keras.random.uniform` between NOISE_EPSILON and one minus it, with the layer's
+        #   `seed_generator` as its seed; then `hard_concrete_sample`. Otherwise use
+        #   `deterministic_gate` and ignore the noise.
+        # HINT: `training` may be None: treat it as false. In training the gates have one row per
+        #   example, otherwise a single vector shared by all examples; both broadcast against the
+        #   inputs.
         if training:
             if noise is None:
                 noise = keras.random.uniform(
@@ -183,11 +215,21 @@ class L0Dense(keras.layers.Layer):
     def expected_l0(self):
         """The expected number of non-zero kernel weights (a scalar tensor)."""
         # BEGIN SOLUTION: the expected number of non-zero kernel weights
+        # HINT: Each gate switches a whole row of the kernel, `units` weights. The expected count is
+        #   the sum over the gates of the probability that each is non-zero, times the row's length.
+        # HINT: Apply `probability_nonzero` to the layer's log_alpha and sum with `ops.sum`; the
+        #   bias is not counted. Return the tensor as it is: it is part of the training loss and
+        #   must keep its gradient.
         return self.units * ops.sum(probability_nonzero(self.log_alpha))
         # END SOLUTION
 
     def get_config(self):
         # BEGIN SOLUTION: the constructor's arguments, on top of the base layer's config
+        # HINT: Keras rebuilds the layer by calling the class with its config as keyword arguments:
+        #   the config needs every argument of `__init__` besides the base layer's own.
+        # HINT: Start from the dictionary of the parent's `get_config()` and add all three of the
+        #   constructor's own arguments. Forget one and the reloaded layer silently takes its
+        #   default.
         config = super().get_config()
         config.update(units=self.units, init_drop_rate=self.init_drop_rate, seed=self.seed)
         return config
@@ -234,6 +276,16 @@ OPTIONS = {
 """For each question about the paper, its options: the key is what you write in SUMMARY."""
 
 # BEGIN SOLUTION: for each question of OPTIONS, the key of the option that the paper says
+# HINT: Read the module docstring's sections on the idea and on the hard concrete gate with
+#   `OPTIONS` beside them, and check each choice against your own functions. Answer with keys, not
+#   with the options' text.
+# HINT: Penalty and obstacle: what does the L0 norm count, and what is the gradient of such a count
+#   with respect to one weight? Remedy: look at what `probability_nonzero` returns and whether it
+#   changes smoothly with log_alpha.
+# HINT: Stretch and clip: draw many gates with `hard_concrete_sample`, once with the paper's gamma
+#   and zeta and once without the stretch (gamma at zero, zeta at one), and count the exact zeros
+#   and the values in between. Test time: read what `L0Dense.call` and `fit_sparse_regression` use
+#   when not training.
 SUMMARY = {
     "penalty": "count_nonzero",
     "obstacle": "zero_gradient",
