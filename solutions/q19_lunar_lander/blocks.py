@@ -67,6 +67,12 @@ class ReplayBuffer:
     ):
         """Preallocate the arrays; the buffer starts empty, writing at slot 0."""
         # BEGIN SOLUTION: preallocate one array per field; keep a position and a size
+        # HINT: Allocate everything now: one array per field of `Batch`, each with `capacity` rows,
+        #   and two counters, the slot the next row goes to and how many slots are filled.
+        # HINT: Observations and next observations are `(capacity, *obs_shape)` of `obs_dtype`;
+        #   actions `(capacity, *action_shape)` of `action_dtype`; rewards and terminated flags
+        #   float32 of shape `(capacity,)`. Use `np.zeros` with an explicit dtype, and make the
+        #   shapes tuples first.
         self.capacity = int(capacity)
         obs_shape = tuple(obs_shape)
         action_shape = tuple(action_shape)
@@ -82,6 +88,14 @@ class ReplayBuffer:
     def add(self, obs, actions, rewards, next_obs, terminated):
         """Store a batch of transitions (one row per environment), wrapping around at the end."""
         # BEGIN SOLUTION: write the rows to consecutive slots modulo the capacity
+        # HINT: Picture a ring: row k of the batch goes to slot (position + k) modulo the capacity;
+        #   then the position moves on by the batch size, modulo the capacity, and the size grows up
+        #   to the capacity, never beyond.
+        # HINT: Compute all the slots at once with `np.arange` and `%`, and assign every field by
+        #   fancy indexing: unlike a slice this copes with a batch that runs past the end. Pass the
+        #   inputs through `np.asarray` first (terminated may come as bools).
+        # HINT: A batch longer than the whole buffer would write some slots twice: keep only its
+        #   newest rows, as many as the buffer can hold.
         actions = np.asarray(actions)
         n = len(actions)
         rows = np.arange(n)
@@ -101,12 +115,20 @@ class ReplayBuffer:
     def __len__(self):
         """The number of transitions stored, at most `capacity`."""
         # BEGIN SOLUTION: count the stored transitions
+        # HINT: Return the number of filled slots that `add` keeps up to date, not the capacity.
+        # HINT: Until the buffer is full it is the number of rows added so far; after that it stays
+        #   at the capacity.
         return self.size
         # END SOLUTION
 
     def sample(self, batch_size, rng):
         """A `Batch` of `batch_size` rows at slots `rng.integers(0, len(self), size=batch_size)`."""
         # BEGIN SOLUTION: draw the slot indices with rng.integers and gather the rows
+        # HINT: Draw the slot indices exactly as the docstring says, with the generator you are
+        #   given, and gather every field at those indices.
+        # HINT: Use one index array for all five fields, so that each row stays one transition, and
+        #   return them in `Batch`'s order. Drawing below `len(self)`, not the capacity, keeps the
+        #   empty slots out; an empty buffer should raise instead.
         if len(self) == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         idx = rng.integers(0, len(self), size=batch_size)
@@ -124,6 +146,10 @@ def linear_epsilon(step, start, end, duration):
     """The exploration rate at `step`: linear from `start` (step 0) to `end` (step `duration`),
     then constant `end`. Returns a Python float. A `duration` of 0 means `end` from the start."""
     # BEGIN SOLUTION: interpolate by the fraction of the duration done, capped at 1
+    # HINT: Work out which fraction of the decay is done at `step`, cap it at one, and move that
+    #   fraction of the way from `start` to `end`.
+    # HINT: Deal with the end first: once `step` has reached `duration` return `end`, which also
+    #   covers a zero duration, where the division would fail. Return a Python `float`.
     if step >= duration:
         return float(end)
     fraction = max(step, 0) / duration
@@ -171,6 +197,13 @@ def td_targets(rewards, next_q, terminated, gamma):
     believe the states seen near the time limit are worthless.
     """
     # BEGIN SOLUTION: reward plus the discounted best next value, unless terminated
+    # HINT: Per row: the reward, plus gamma times the value of the best next action, with that
+    #   second term switched off where the transition terminated.
+    # HINT: `tf.reduce_max` over the action axis gives the best next Q-value of each row; multiply
+    #   it by `gamma` and by one minus the terminated flag (already a float tensor, thanks to
+    #   `float_tensors`). No Python `if` per row: the whole batch at once.
+    # HINT: Truncation needs nothing here: a time-limit cut arrives as not terminated and bootstraps
+    #   like any other step.
     import tensorflow as tf
 
     return rewards + gamma * (1.0 - terminated) * tf.reduce_max(next_q, axis=-1)
@@ -192,6 +225,13 @@ def double_dqn_targets(rewards, next_q_online, next_q_target, terminated, gamma)
     transition is not terminated and bootstraps. Returns a tensor (batch,).
     """
     # BEGIN SOLUTION: pick a* with the online net, take its value from the target net
+    # HINT: Two networks, two jobs: the online network's Q-values choose the next action, the target
+    #   network's Q-values say what that action is worth.
+    # HINT: `tf.argmax` over the actions of `next_q_online` gives one index per row; read the target
+    #   network's value at that index with `tf.gather` and its `batch_dims` argument (or a one-hot
+    #   mask and a sum). Then the same bootstrapped formula as `td_targets`.
+    # HINT: The slip the hand-computed test catches: taking the max of the target network's values,
+    #   which is plain DQN's target and overestimates.
     import tensorflow as tf
 
     best = tf.argmax(next_q_online, axis=-1)  # (batch,)
@@ -214,6 +254,15 @@ def discounted_returns(rewards, dones, gamma, last_value=0.0):
     treats every end alike; `gae` is the one that tells truncation from termination.)
     """
     # BEGIN SOLUTION: sweep backwards, restarting the return at episode ends
+    # HINT: Sweep backwards in time: the last step's return is its reward plus the discounted
+    #   `last_value`, and every earlier return is its reward plus the discounted return of the step
+    #   after it.
+    # HINT: Where an episode ended at step t, the return carried from step t + 1 must not flow in:
+    #   multiply it by one minus `done`. Keep one running value per environment (the shape of one
+    #   time step of `rewards`, broadcast from `last_value`) so that (T,) and (T, n_envs) work
+    #   alike.
+    # HINT: Compute in float64 and cast at the end: `np.result_type` of the rewards' dtype and
+    #   float32 is float32 for float32 rewards and float64 otherwise.
     rewards = np.asarray(rewards)
     dtype = np.result_type(rewards.dtype, np.float32)
     not_done = 1.0 - np.asarray(dones, dtype=np.float64)
@@ -244,6 +293,14 @@ def gae(rewards, values, next_values, terminated, episode_ends, gamma, lam):
     Float32 inputs give float32 outputs; anything else gives float64.
     """
     # BEGIN SOLUTION: TD errors, then a backward sweep accumulating gamma * lam
+    # HINT: Two passes: first the one-step TD error of every step (vectorised over the whole
+    #   rollout), then a backward sweep that adds gamma times lam times the next advantage.
+    # HINT: The TD error uses `terminated` (a truncated step still bootstraps from `next_values`);
+    #   the sweep is cut by `episode_ends` (the next step belongs to another episode). Using one
+    #   flag for both jobs is the slip the hand-computed test catches.
+    # HINT: The returns are the advantages plus the values. Turn the bool flags into floats before
+    #   subtracting them from one, and give float32 back for float32 inputs, as in
+    #   `discounted_returns`.
     rewards, values = np.asarray(rewards), np.asarray(values)
     dtype = np.result_type(rewards.dtype, values.dtype, np.float32)
     rewards = rewards.astype(np.float64)
@@ -273,6 +330,14 @@ def gaussian_log_prob(actions, mean, log_std):
         sum_i [ -(a_i - mu_i)^2 / (2 sigma_i^2) - log sigma_i - log(2 pi) / 2 ]
     """
     # BEGIN SOLUTION: the per-dimension normal log density, summed over the last axis
+    # HINT: The action dimensions are independent normals, so the log density of the action is the
+    #   sum, over the last axis, of one log density per dimension.
+    # HINT: With sigma the exponential of `log_std`, standardise z = (a - mu) / sigma; each
+    #   dimension adds minus half of z squared, minus `log_std` (the log of sigma, no need to take
+    #   it again), minus half the log of two pi. Use `tf.exp`, `tf.square` and `tf.reduce_sum` over
+    #   the last axis.
+    # HINT: Keep the constant in the inputs' dtype, so that float64 stays float64: cast it, or let
+    #   it come from Python floats. `log_std` of shape (action_dim,) broadcasts against the batch.
     import tensorflow as tf
 
     z = (actions - mean) * tf.exp(-log_std)  # (batch, action_dim)
@@ -298,6 +363,13 @@ def ppo_clip_objective(log_prob_new, log_prob_old, advantages, clip_eps):
     A training step minimises its negative.
     """
     # BEGIN SOLUTION: the mean of the smaller of the unclipped and the clipped surrogate
+    # HINT: The probability ratio is the exponential of the difference of the log-probabilities; the
+    #   objective averages, over the batch, the smaller of two surrogates.
+    # HINT: One surrogate is the ratio times the advantage, the other the ratio clipped to the clip
+    #   range (`tf.clip_by_value`) times the advantage; take `tf.minimum` element by element, then
+    #   `tf.reduce_mean`. Clip the ratio, not the product, and take the min before the mean.
+    # HINT: Return the objective itself, to be maximised: the minus sign belongs to the loss in
+    #   `ppo.py`.
     import tensorflow as tf
 
     ratio = tf.exp(log_prob_new - log_prob_old)

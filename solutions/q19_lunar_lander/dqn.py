@@ -146,6 +146,10 @@ class GreedyPolicy:
         def greedy_actions(obs):
             """(n, obs_dim) float32 -> (n,) int64: the action with the highest Q-value."""
             # BEGIN SOLUTION: score every action with the Q-network and take the argmax
+            # HINT: One forward pass of the Q-network scores every action of every observation; the
+            #   greedy action is the index of the largest score in each row.
+            # HINT: Use `tf.argmax` over the last axis with an int64 `output_type`. Stay in
+            #   TensorFlow: no `.numpy()` and no `model.predict` inside a `tf.function`.
             return tf.argmax(q_network(obs), axis=-1, output_type=tf.int64)
             # END SOLUTION
 
@@ -171,6 +175,16 @@ def gradient_step(q_network, target_network, optimizer, loss_fn, discount, batch
        `optimizer.apply_gradients`. The target network is only read.
     """
     # BEGIN SOLUTION: Double DQN targets, the loss on Q(s, a), one optimizer step
+    # HINT: Three steps in order: the targets from the next observations (outside the tape: they are
+    #   constants), the Q-values of the actions actually taken (inside the tape), then the loss and
+    #   one optimizer step.
+    # HINT: The targets come from `double_dqn_targets` with both networks' Q-values of
+    #   `batch.next_obs` and the `discount` you are given, not gamma: the rewards are n-step
+    #   returns. Wrap them in `tf.stop_gradient`. Pick Q(s, a) per row with `tf.gather` and
+    #   `batch_dims`, as the docstring shows.
+    # HINT: Call `loss_fn` with the targets first and the predictions second, take `tape.gradient`
+    #   with respect to the online network's trainable variables only, and hand the pairs to
+    #   `optimizer.apply_gradients`; the tests check that the target network never moves.
     import tensorflow as tf
 
     next_q_online, next_q_target = q_network(batch.next_obs), target_network(batch.next_obs)
@@ -231,6 +245,11 @@ def make_update_target(q_network, target_network, tau=1.0):
     @tf.function
     def update_target():
         # BEGIN SOLUTION: move each target weight towards its online weight by tau
+        # HINT: Walk the two networks' weights side by side: they were built alike, so their weight
+        #   lists line up one to one.
+        # HINT: For each pair, `assign` the target variable tau times the online weight plus (one
+        #   minus tau) times its own value; with tau at its default that is a plain copy. Use the
+        #   variables' `assign`, not `set_weights`: this runs inside a `tf.function`.
         for target_w, online_w in zip(target_network.weights, q_network.weights, strict=True):
             target_w.assign(tau * online_w + (1.0 - tau) * target_w)
         # END SOLUTION
@@ -292,6 +311,11 @@ def store_transitions(
     to the replay buffer with `buffer.add(*transitions)`.
     """
     # BEGIN SOLUTION: pass on the real steps only, with terminated and truncated apart
+    # HINT: Which rows are real steps of the MDP? Exactly those whose environment did not only reset
+    #   at this step: the opposite of `autoreset`.
+    # HINT: Hand the arrays to `collector.add` as they came, with `real` the element-wise negation
+    #   of the boolean `autoreset`, and `terminated` and `truncated` as two separate arguments. When
+    #   it returns something other than None, unpack it into `buffer.add`.
     transitions = collector.add(obs, actions, rewards, next_obs, terminated, truncated, ~autoreset)
     if transitions is not None:
         buffer.add(*transitions)

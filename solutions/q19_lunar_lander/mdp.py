@@ -124,6 +124,15 @@ class LunarLanderMDP:
 
 
 # BEGIN SOLUTION: describe the 8 entries of the observation vector (shared by both environments)
+# HINT: Let gymnasium tell you before you read anything: print
+#   `gymnasium.make(...).observation_space` and its `low` and `high`; they give the shape and both
+#   bounds of every entry, in order.
+# HINT: The meaning of each entry is in the docstring of `LunarLander` in
+#   `gymnasium/envs/box2d/lunar_lander.py`, and in the `state` list that `step` builds: position,
+#   velocity, angle, turn rate, then the leg flags. Copy the bounds as floats from the space itself;
+#   the angle's bound is not a round number.
+# HINT: The last entries are contact flags, so their bounds are those of a flag, not the wide ones
+#   the other entries share.
 OBSERVATION = (
     ObservationVariable(
         0, "x", "horizontal position; 0 is the pad centre, +-1 the edges of the view", -2.5, 2.5
@@ -166,6 +175,14 @@ OBSERVATION = (
 # END SOLUTION
 
 # BEGIN SOLUTION: say how the reward of a step is made up (same rules in both environments)
+# HINT: Everything is in `LunarLander.step`, after the physics: find where it computes `shaping`,
+#   where it subtracts the fuel, and where it overwrites the reward when it sets `terminated`.
+# HINT: Read the weights off the `shaping` expression with their signs: distance, speed and tilt are
+#   penalised, so those weights are negative, and every leg on the ground adds a bonus. Fuel is
+#   `m_power` and `s_power` times a constant each; enter those constants as positive costs.
+# HINT: A crash and a rest replace the reward of that step outright, they are not added to it. To
+#   check a number, step the discrete environment once and compare the reward with the change of
+#   `env.unwrapped.prev_shaping`: the difference is the fuel.
 REWARD = RewardModel(
     distance_weight=-100.0,
     speed_weight=-100.0,
@@ -189,6 +206,12 @@ REWARD = RewardModel(
 # END SOLUTION
 
 # BEGIN SOLUTION: say how an episode starts, what moves the state, and what ends the MDP
+# HINT: Read `reset` for the start (where the lander appears, what pushes it, how the terrain is
+#   made) and `step` for what moves it; every use of `self.np_random` is a source of randomness.
+# HINT: For the ends, find every line of `step` that sets `terminated`: one is about the body
+#   touching the ground (`game_over`, set by the contact detector), one about the x position, one
+#   about whether Box2D still keeps the body awake. The time limit is not one of them: it is a
+#   truncation, added by a wrapper.
 START = (
     "the lander appears at the top centre of the view and is pushed by a random force; "
     "the terrain heights are random except for the flat pad at the centre"
@@ -209,6 +232,13 @@ TERMINATES_WHEN = (
 # END SOLUTION
 
 # BEGIN SOLUTION: describe the discrete environment LunarLander-v3
+# HINT: Start from `gymnasium.make("LunarLander-v3")`: its `observation_space`, `action_space` and
+#   `spec` hold the shapes, the number of actions, the cut-off in steps and the solved threshold.
+# HINT: A `Discrete` space's action is a single integer, so its shape is the empty tuple. The order
+#   of the actions is in the class docstring (and in `step`, where the action picks the engine);
+#   name the engines as gymnasium does.
+# HINT: Take `spec.max_episode_steps` and `spec.reward_threshold` as they are. To check an effect,
+#   step one action a few times from a seed and compare the velocities with doing nothing.
 DISCRETE = LunarLanderMDP(
     env_id="LunarLander-v3",
     observation_shape=(8,),
@@ -260,6 +290,14 @@ DISCRETE = LunarLanderMDP(
 # END SOLUTION
 
 # BEGIN SOLUTION: describe the continuous environment LunarLanderContinuous-v3
+# HINT: The same questions as for the discrete twin, asked of `LunarLanderContinuous-v3`: its
+#   `action_space` is a `Box`, whose shape, low and high give the dimensions and their bounds.
+# HINT: The dead zones and throttles are in `step`, where `m_power` and `s_power` are computed from
+#   the action: see for which values each engine stays off and how the rest of the range maps to
+#   power. The main engine and the side engines do not share the same dead zone.
+# HINT: Measure instead of guessing: the change of `env.unwrapped.prev_shaping` minus the reward is
+#   the fuel charged, and divided by the full-throttle cost it is the throttle. Try values just past
+#   a dead zone and at the bounds.
 CONTINUOUS = LunarLanderMDP(
     env_id="LunarLanderContinuous-v3",
     observation_shape=(8,),
@@ -329,6 +367,13 @@ def choose_algorithm(env_id):
     max. Raises ValueError for any other id.
     """
     # BEGIN SOLUTION: value-based for finite actions, policy gradient for continuous
+    # HINT: What does DQN need in order to act and to build its target? A max over all actions. Ask
+    #   whether that is cheap in each of the two action spaces.
+    # HINT: Print `gymnasium.make(env_id).action_space` for both ids: a finite `Discrete` space lets
+    #   a network output one value per action, a `Box` of floats has no such list. The docstring
+    #   names what to return in either case.
+    # HINT: Map each known id to its lowercase name (a dict lookup does it) and raise `ValueError`
+    #   for any other id, such as `CartPole-v1`.
     algorithms = {"LunarLander-v3": "dqn", "LunarLanderContinuous-v3": "ppo"}
     if env_id not in algorithms:
         raise ValueError(f"unknown environment {env_id!r}; expected one of {sorted(algorithms)}")
@@ -349,6 +394,14 @@ class ExamAnswers:
 
 
 # BEGIN SOLUTION: answer the three parts of the question in a few sentences each
+# HINT: Answer from what you filled in above: the observation, the actions, the reward model, how
+#   episodes start, move and end.
+# HINT: For the MDP, name the states, the actions, the transitions and their randomness, the reward,
+#   the ends (termination and truncation apart) and the discount, which the environment does not
+#   fix. For the difference, compare `DISCRETE` and `CONTINUOUS` field by field.
+# HINT: For the algorithm, say for each environment whether DQN or a policy-gradient method fits,
+#   and why: what DQN's max over actions costs in each action space. Write a few full sentences per
+#   part, using the plain words of the question (states, actions, reward, continuous, policy).
 ANSWERS = ExamAnswers(
     mdp=(
         "States: an 8-dimensional vector (position x, y relative to the pad, velocities vx, vy, "

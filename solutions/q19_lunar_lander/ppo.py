@@ -302,6 +302,16 @@ def make_act(policy):
     @tf.function(reduce_retracing=True)
     def act(obs, noise):
         # BEGIN SOLUTION: sample an action with the noise, its log-probability, V(s)
+        # HINT: Run the actor once (`policy.mean_or_logits`), turn the noise into actions, score
+        #   those actions, and ask the critic for the values; the two kinds of policy differ only in
+        #   the middle two steps.
+        # HINT: Gaussian: the action is the mean plus the standard deviation (the exponential of
+        #   `policy.log_std`) times the noise, and `gaussian_log_prob` with the same mean and log
+        #   std scores it. Categorical: the argmax of logits plus Gumbel noise (int64), scored by
+        #   the log-softmax of the logits read at that action with `tf.gather` and `batch_dims`.
+        # HINT: Return (actions, log-probabilities, values), the values from `policy.value(obs)`.
+        #   Score the actions as sampled, before any clipping to the box: the environment clips them
+        #   later.
         out = policy.mean_or_logits(obs)
         if policy.continuous:
             actions = out + tf.exp(policy.log_std) * noise  # (n, action_dim)
@@ -329,6 +339,15 @@ def ppo_loss(policy, obs, actions, old_log_probs, advantages, returns, config):
     `policy.value`. The entropy bonus keeps the policy from becoming deterministic too soon.
     """
     # BEGIN SOLUTION: minus the clipped objective, plus value loss, minus entropy
+    # HINT: Three terms: the clipped objective (to be maximised, so it enters with a minus sign),
+    #   the critic's squared error (to be minimised), and the entropy (a bonus, so a minus sign
+    #   too).
+    # HINT: `policy.log_prob_entropy` of the minibatch gives the new log-probabilities and the
+    #   entropy; `ppo_clip_objective` takes them with the old ones, the advantages and
+    #   `config.clip_eps`. The value loss is half the mean squared difference between
+    #   `policy.value(obs)` and the returns.
+    # HINT: Weight the value loss by `config.value_coef` and the entropy by `config.entropy_coef`.
+    #   Do not normalise the advantages again: `make_update` already did.
     log_probs, entropy = policy.log_prob_entropy(obs, actions)
     objective = ppo_clip_objective(log_probs, old_log_probs, advantages, config.clip_eps)
     value_loss = 0.5 * tf.reduce_mean(tf.square(policy.value(obs) - returns))
@@ -423,6 +442,11 @@ def final_values(policy, truncated, info):
     `policy.value` of the final observations of the truncated environments in their rows.
     """
     # BEGIN SOLUTION: V(final observation) where truncated, 0 elsewhere
+    # HINT: Start from float32 zeros, one per environment, and fill in only the truncated rows: a
+    #   terminated episode does not bootstrap, and the other rows are mid-episode.
+    # HINT: `info["final_obs"]` is an object array: select its truncated rows with the boolean mask,
+    #   `np.stack` them into one float32 (k, obs_dim) array, run `policy.value` on it once and put
+    #   its `.numpy()` into those rows. Skip the call when nothing was truncated.
     values = np.zeros(len(truncated), np.float32)
     if truncated.any():
         final = np.stack(info["final_obs"][truncated]).astype(np.float32)
@@ -441,6 +465,13 @@ def advantages_and_returns(rollout, last_values, gamma, lam):
     `gae` does not bootstrap anyway).
     """
     # BEGIN SOLUTION: next values (final_values at episode ends), then GAE
+    # HINT: Build `next_values` (T, n), V(s_{t+1}) for every step, then hand everything to `gae`
+    #   with the right flags.
+    # HINT: Inside an episode the next value is the value recorded one step later: shift
+    #   `rollout.values` up by one step and append `last_values` as the last row (`np.concatenate`).
+    #   Where `rollout.ended` is set, take `rollout.final_values` instead (`np.where`).
+    # HINT: Give `gae` both flags: `rollout.terminated` for the bootstrap, `rollout.ended` for where
+    #   the sum stops; return what it returns.
     following = np.concatenate([rollout.values[1:], last_values[None]])  # (T, n)
     next_values = np.where(rollout.ended > 0, rollout.final_values, following)
     return gae(
