@@ -68,8 +68,11 @@ class HintBook:
 
     def add(self, functions) -> None:
         for file, name in functions or ():
+            known = self.hints.get(file, {})
+            while name not in known and "." in name:  # a nested function without hints of
+                name = name.rsplit(".", 1)[0]  # its own: the hints of the one around it
             key = (file, name)
-            if key not in self.failing and self.hints.get(file, {}).get(name):
+            if key not in self.failing and known.get(name):
                 self.failing.append(key)
 
     def state_path(self) -> Path:

@@ -590,7 +590,8 @@ class Runner:
                 innermost = code
             tb = tb.tb_next
         if innermost is not None:
-            name = getattr(innermost, "co_qualname", innermost.co_name).split(".<locals>")[0]
+            # a nested function's hints are filed as "outer.inner" (see HintBook.add)
+            name = getattr(innermost, "co_qualname", innermost.co_name).replace(".<locals>", "")
             key = hinting.file_key(Path(innermost.co_filename), self.target_dir, tests_dir)
             return [[key, name]] if key and name != "<module>" else []
         found = []

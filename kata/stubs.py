@@ -273,8 +273,9 @@ def _owner_names(tree) -> list[tuple[int, int, str]]:
 def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[str]]:
     """The hints of a solution file: {function's qualified name: [hint, ...]}, in file order.
 
-    A hint belongs to the function whose body the region is (a method: ``Class.method``); a
-    module-level region's hints belong to the first name it assigns (``ANSWERS``).
+    A hint belongs to the function whose body the region is (a method: ``Class.method``, a
+    nested function: ``make_act.act``); a module-level region's hints belong to every name it
+    assigns (``ANSWERS``; ``PROBLEM`` and ``CAUSE`` when one region sets both).
     """
     lines = source.splitlines()
     tree = ast.parse(source, filename)
@@ -293,18 +294,20 @@ def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[s
             inside = [(a, b, n) for a, b, n in owners if a < start <= b]
             if inside:
                 owner = max(inside)[2]
-            else:
-                owner = "<module>"
+                names = [owner]
+            else:  # a module-level region: its hints go to every name it assigns
+                names = []
                 for node in tree.body:
                     if start < node.lineno < number and isinstance(
                         node, (ast.Assign, ast.AnnAssign)
                     ):
                         target = node.targets[0] if isinstance(node, ast.Assign) else node.target
                         if isinstance(target, ast.Name):
-                            owner = target.id
-                            break
+                            names.append(target.id)
+                names = names or ["<module>"]
             if found:
-                hints.setdefault(owner, []).extend(" ".join(parts) for parts in found)
+                for name in names:
+                    hints.setdefault(name, []).extend(" ".join(parts) for parts in found)
             start, current = None, None
             continue
         hint, more = HINT.match(line), HINT_MORE.match(line)

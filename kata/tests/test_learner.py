@@ -32,17 +32,44 @@ def test_hints_belong_to_the_function_whose_region_holds_them():
                 # END SOLUTION
 
 
+        def make_act():
+            def act(x):
+                """Doc."""
+                # BEGIN SOLUTION: inner
+                # HINT: Nested.
+                # HINT: Still nested.
+                return x
+                # END SOLUTION
+
+            return act
+
+
         # BEGIN SOLUTION: answer
         # HINT: Measure it.
         ANSWERS = {"a": True}
         # STUB: ANSWERS = {"a": None}
+        CAUSE = "b"
+        # STUB: CAUSE = None
         # END SOLUTION
         '''
     )
     assert extract_hints(source) == {
         "Agent.act": ["Look at x first.", "Then return it, twice."],
+        "make_act.act": ["Nested.", "Still nested."],
         "ANSWERS": ["Measure it."],
+        "CAUSE": ["Measure it."],
     }
+
+
+def test_a_failure_in_a_nested_function_finds_its_hints_or_those_around_it(tmp_path):
+    from kata.hints import HintBook
+
+    (tmp_path / "exercises").mkdir()
+    hints = {"q19_x/ppo.py": {"make_act.act": ["a"], "train": ["b"]}}
+    (tmp_path / "exercises" / ".hints.json").write_text(json.dumps(hints))
+    book = HintBook(tmp_path, "next")
+    book.add([["q19_x/ppo.py", "make_act.act"], ["q19_x/ppo.py", "train.step"]])
+    assert book.failing == [("q19_x/ppo.py", "make_act.act"), ("q19_x/ppo.py", "train")]
     with pytest.raises(StubError, match="an empty hint"):
         extract_hints(
             "def f():\n    # BEGIN SOLUTION: a\n    # HINT:\n    pass\n    # END SOLUTION\n"
@@ -59,23 +86,36 @@ def test_stubs_never_show_the_hints_and_the_hints_file_is_in_sync():
     assert done.returncode == 0, done.stdout
 
 
-def test_every_function_of_questions_3_8_12_has_graded_hints():
+def fenced_owners(source: str) -> set[str]:
+    """Every function (or module-level name) of a solution file that has a solution region."""
+    from kata.stubs import BEGIN, extract_hints
+
+    marked = []
+    for line in source.splitlines():
+        marked.append(line)
+        if BEGIN.match(line):
+            marked.append(line[: len(line) - len(line.lstrip())] + "# HINT: x")
+    return set(extract_hints("\n".join(marked) + "\n"))
+
+
+def test_every_solution_region_of_every_question_has_graded_hints():
+    from kata.stubs import solution_files
+
     hints = json.loads((REPO / "exercises" / ".hints.json").read_text())
-    expected = {
-        "q03_backprop.py": {"activate", "backprop_step"},
-        "q08_convolution.py": {"output_size", "feature_map", "conv2d"},
-        "q12_parameters.py": {
-            "dense_params",
-            "simple_rnn_params",
-            "lstm_params",
-            "gru_params",
-            "conv2d_params",
-            "exam_network_params",
-        },
-    }
-    for question, functions in expected.items():
-        assert set(hints[question]) == functions
-        assert all(len(h) >= 2 for h in hints[question].values()), "a nudge, then more"
+    solutions = REPO / "solutions"
+    missing, thin = [], []
+    for path in solution_files(solutions):
+        if path.suffix != ".py":
+            continue
+        key = path.relative_to(solutions).as_posix()
+        for owner in sorted(fenced_owners(path.read_text())):
+            found = hints.get(key, {}).get(owner, [])
+            if not found:
+                missing.append(f"{key}: {owner}")
+            elif len(found) < 2:
+                thin.append(f"{key}: {owner}")
+    assert not missing, f"solution regions without hints: {missing}"
+    assert not thin, f"one hint only (a nudge, then more precise): {thin}"
 
 
 def test_no_hint_of_the_kata_gives_an_answer_away():
