@@ -53,6 +53,20 @@ RECORDED = [
             (2, 100_000, 170.0, 161.8, 227.0, 40.5),
         ],
     },
+    {
+        "title": "PPO on LunarLanderContinuous-v3, the landing test's Config (90-episode "
+        "confirmation, stop at 230), seeds 1-5",
+        "command": "python -m solutions.q19_lunar_lander sweep --algo ppo --seeds 1 2 3 4 5 "
+        "--jobs 1",
+        "machine": "2 cores, one TensorFlow thread, a CI run beside it",
+        "rows": [
+            (1, 253_952, 119.4, 112.6, 246.9, 23.5),
+            (2, 151_552, 60.4, 59.5, 262.4, 25.2),
+            (3, 151_552, 57.2, 56.2, 240.4, 36.0),
+            (4, 102_400, 44.5, 42.7, 248.1, 21.6),
+            (5, 151_552, 56.2, 53.2, 253.6, 22.8),
+        ],
+    },
 ]
 
 
