@@ -45,6 +45,19 @@ RECORDED = [
         ],
     },
     {
+        "title": "The same DQN on another floating-point path (oneDNN off, two TensorFlow "
+        "threads), seeds 11-14",
+        "command": "python -m solutions.q19_lunar_lander sweep --algo dqn --seeds 11 12 13 14 "
+        "--jobs 1 --onednn 0 --threads 2",
+        "machine": "2 cores, one seed at a time",
+        "rows": [
+            (11, 150_000, 178.1, 192.2, 248.8, 56.7),
+            (12, 90_000, 113.6, 123.1, 228.3, 58.7),
+            (13, 130_000, 197.8, 213.1, 233.2, 45.2),
+            (14, 120_000, 173.9, 187.9, 211.9, 95.3),
+        ],
+    },
+    {
         "title": "Before: the same DQN with a 30-episode confirmation, seeds 1-8",
         "command": "python -m solutions.q19_lunar_lander sweep --algo dqn --steps 200000 "
         "--seeds 1 2 3 4 5 6 7 8 --jobs 2",
