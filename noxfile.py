@@ -68,7 +68,7 @@ def solutions(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def landing(session: nox.Session) -> None:
-    """Train the reference DQN and PPO agents until each lands (about ten minutes on 2 cores)."""
+    """Train the reference DQN and PPO agents until each lands (2-5 minutes each on 2 cores)."""
     session.install(*KATA)
     session.run("pytest", "solutions/q19_lunar_lander", "-m", "landing", *session.posargs)
 
