@@ -45,6 +45,19 @@ RECORDED = [
         ],
     },
     {
+        "title": "The same DQN on another floating-point path (oneDNN off, two TensorFlow "
+        "threads), seeds 11-14",
+        "command": "python -m solutions.q19_lunar_lander sweep --algo dqn --seeds 11 12 13 14 "
+        "--jobs 2 --onednn 0 --threads 2",
+        "machine": "2 cores, two seeds of two threads each at once (CPU s counts both threads)",
+        "rows": [
+            (11, 170_000, 315.1, 310.5, 252.2, 44.9),
+            (12, 200_000, 368.4, 363.3, 233.4, 59.8),
+            (13, 200_000, 345.4, 347.5, 251.9, 41.6),
+            (14, 140_000, 213.7, 212.2, 238.7, 69.6),
+        ],
+    },
+    {
         "title": "Before: the same DQN stopping at 230, seeds 1-10",
         "command": "python -m solutions.q19_lunar_lander sweep --algo dqn --seeds 1 2 3 4 5 6 7 8 "
         "9 10 --jobs 2 --set stop_return=230",
