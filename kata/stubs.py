@@ -270,17 +270,17 @@ def _owner_names(tree) -> list[tuple[int, int, str]]:
     return found
 
 
-def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[str]]:
-    """The hints of a solution file: {function's qualified name: [hint, ...]}, in file order.
+def region_hints(source: str, filename: str = "<solution>") -> list[tuple[list[str], list[str]]]:
+    """Every solution region of a file, in file order: (the names it belongs to, its hints).
 
-    A hint belongs to the function whose body the region is (a method: ``Class.method``, a
-    nested function: ``make_act.act``); a module-level region's hints belong to every name it
-    assigns (``ANSWERS``; ``PROBLEM`` and ``CAUSE`` when one region sets both).
+    A region belongs to the function whose body it is (a method: ``Class.method``, a nested
+    function: ``make_act.act``); a module-level region to every name it assigns (``ANSWERS``;
+    ``PROBLEM`` and ``CAUSE`` when one region sets both). A region without hints has [] hints.
     """
     lines = source.splitlines()
     tree = ast.parse(source, filename)
     owners = _owner_names(tree)
-    hints: dict[str, list[str]] = {}
+    regions: list[tuple[list[str], list[str]]] = []
     start = None
     current: list[str] | None = None  # the hint being read, continued by indented comments
     found: list[list[str]] = []
@@ -293,9 +293,8 @@ def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[s
         if END.match(line):
             inside = [(a, b, n) for a, b, n in owners if a < start <= b]
             if inside:
-                owner = max(inside)[2]
-                names = [owner]
-            else:  # a module-level region: its hints go to every name it assigns
+                names = [max(inside)[2]]
+            else:  # a module-level region
                 names = []
                 for node in tree.body:
                     if start < node.lineno < number and isinstance(
@@ -305,9 +304,7 @@ def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[s
                         if isinstance(target, ast.Name):
                             names.append(target.id)
                 names = names or ["<module>"]
-            if found:
-                for name in names:
-                    hints.setdefault(name, []).extend(" ".join(parts) for parts in found)
+            regions.append((names, [" ".join(parts) for parts in found]))
             start, current = None, None
             continue
         hint, more = HINT.match(line), HINT_MORE.match(line)
@@ -320,6 +317,16 @@ def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[s
             current.append(more["text"])
         else:
             current = None
+    return regions
+
+
+def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[str]]:
+    """The hints of a solution file: {function's qualified name: [hint, ...]}, in file order
+    (the names as in ``region_hints``; regions without hints are left out)."""
+    hints: dict[str, list[str]] = {}
+    for names, found in region_hints(source, filename):
+        for name in names if found else ():
+            hints.setdefault(name, []).extend(found)
     return hints
 
 

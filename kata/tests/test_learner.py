@@ -86,20 +86,8 @@ def test_stubs_never_show_the_hints_and_the_hints_file_is_in_sync():
     assert done.returncode == 0, done.stdout
 
 
-def fenced_owners(source: str) -> set[str]:
-    """Every function (or module-level name) of a solution file that has a solution region."""
-    from kata.stubs import BEGIN, extract_hints
-
-    marked = []
-    for line in source.splitlines():
-        marked.append(line)
-        if BEGIN.match(line):
-            marked.append(line[: len(line) - len(line.lstrip())] + "# HINT: x")
-    return set(extract_hints("\n".join(marked) + "\n"))
-
-
 def test_every_solution_region_of_every_question_has_graded_hints():
-    from kata.stubs import solution_files
+    from kata.stubs import region_hints, solution_files
 
     hints = json.loads((REPO / "exercises" / ".hints.json").read_text())
     solutions = REPO / "solutions"
@@ -108,7 +96,8 @@ def test_every_solution_region_of_every_question_has_graded_hints():
         if path.suffix != ".py":
             continue
         key = path.relative_to(solutions).as_posix()
-        for owner in sorted(fenced_owners(path.read_text())):
+        owners = {n for names, _ in region_hints(path.read_text()) for n in names}
+        for owner in sorted(owners):
             found = hints.get(key, {}).get(owner, [])
             if not found:
                 missing.append(f"{key}: {owner}")
