@@ -192,7 +192,17 @@ def run_seed(args, env_id):
         "std": round(float(returns.std()), 1),
         "eval_cpu": round(time.process_time() - start, 1),
         "evaluations": [[s, round(m, 1), k] for s, m, k in result.evaluations],
+        "solved_at": None
+        if result.solved_at is None
+        else [result.solved_at[0], round(result.solved_at[1], 1)],
     }
+
+
+def solved_at(row):
+    """'120000, 95.3': when an in-training evaluation of 100 episodes first averaged 200."""
+    if row.get("solved_at") is None:
+        return "-"
+    return f"{row['solved_at'][0]}, {row['solved_at'][1]:.1f}"
 
 
 def sweep(args, env_id):
@@ -208,8 +218,8 @@ def sweep(args, env_id):
         f"{args.algo} on {env_id}, budget {args.steps or 'default'}, {fp_path}, "
         f"overrides {args.set or 'none'}; final evaluation over {args.episodes} episodes\n"
     )
-    print("| seed | steps | wall s | CPU s | eval mean +- std | solved |")
-    print("|---|---|---|---|---|---|", flush=True)
+    print("| seed | steps | wall s | CPU s | eval mean +- std | solved | solved at (steps, s) |")
+    print("|---|---|---|---|---|---|---|", flush=True)
     base = [
         sys.executable,
         "-m",
@@ -251,14 +261,16 @@ def sweep(args, env_id):
             print(json.dumps(row))
         print(
             f"| {row['seed']} | {row['steps']} | {row['wall']:.1f} | {row['cpu']:.1f} | "
-            f"{row['mean']:.1f} +- {row['std']:.1f} | {solved} |",
+            f"{row['mean']:.1f} +- {row['std']:.1f} | {solved} | {solved_at(row)} |",
             flush=True,
         )
     if rows:
         solved = sum(r["mean"] >= SOLVED for r in rows)
+        quick = sum(r.get("solved_at") is not None and r["solved_at"][1] <= 60 for r in rows)
         print(
             f"\nsolved {solved} of {len(rows)} seeds; slowest: "
-            f"{max(r['cpu'] for r in rows):.1f} CPU s, {max(r['steps'] for r in rows)} steps"
+            f"{max(r['cpu'] for r in rows):.1f} CPU s, {max(r['steps'] for r in rows)} steps; "
+            f"solved within 60 s of training: {quick} of {len(rows)}"
         )
     return 0
 
@@ -345,6 +357,7 @@ def main(argv=None):
                     "steps": result.steps,
                     "seconds": result.seconds,
                     "cpu_seconds": result.cpu_seconds,
+                    "solved_at": result.solved_at,
                 }
             )
         )
@@ -356,7 +369,13 @@ def main(argv=None):
         )
         print(
             f"trained {result.steps} steps in {result.seconds:.1f} s "
-            f"({result.steps / result.seconds:.0f} steps/s, {result.cpu_seconds:.1f} CPU s)"
+            f"({result.steps / result.seconds:.0f} steps/s, {result.cpu_seconds:.1f} CPU s); "
+            + (
+                "no in-training evaluation of 100 episodes reached the threshold"
+                if result.solved_at is None
+                else f"solved after {result.solved_at[0]} steps and {result.solved_at[1]:.1f} s "
+                "(the first in-training evaluation of 100 episodes that reached the threshold)"
+            )
         )
     else:
         policy = load_policy(args.algo, out)

@@ -26,11 +26,14 @@ up; in-training evaluations on their own seeds may stop the run early, and the b
 weights are kept.
 
 Speed matters: every call into TensorFlow costs about half a millisecond even when compiled, an
-environment step about a twentieth. So actions are chosen for all environments in one compiled
+environment step about a tenth. So actions are chosen for all environments in one compiled
 call, and one compiled call runs `gradient_steps` minibatches; `model.predict` (tens of
-milliseconds) is never called in the loop. Most of the time goes into the minibatches: with a
-128x128 network, 4 of 128 transitions every 8 environment steps learn about as fast per step as
-8 did, at half the cost, while 2 are too few; a 64x64 network learns much more slowly.
+milliseconds) is never called in the loop. Both calls go to concrete functions (`traced_once`,
+`GreedyPolicy.__call__`): a `tf.function` first matches its arguments against its traces in
+Python, which cost a third of the training step's call. Most of the time goes into the
+minibatches: with a 128x128 network, 4 of 128 transitions every 8 environment steps learn about
+as fast per step as 8 did, at half the cost, while 2 are too few; a 64x64 network learns much
+more slowly.
 
 Run it: ``python -m solutions.q19_lunar_lander train --algo dqn``.
 """
@@ -49,6 +52,7 @@ from .common import (
     configure_threads,
     evaluate,
     seed_everything,
+    traced_once,
     training_seeds,
 )
 
@@ -106,12 +110,14 @@ class Config:
     """environment steps over which epsilon decays linearly"""
     eval_every: int = 10_000
     """environment steps between in-training evaluations (0: none)"""
-    eval_start: int = 50_000
+    eval_start: int = 30_000
     """no in-training evaluation before this many environment steps"""
     eval_screen_episodes: int = 10
     """greedy episodes of every in-training evaluation (a cheap, noisy screen)"""
-    eval_confirm_above: float = 200.0
-    """a screen with at least this mean is confirmed by eval_confirm_episodes more episodes"""
+    eval_confirm_above: float = 180.0
+    """a screen with at least this mean is confirmed by eval_confirm_episodes more episodes (10
+    episodes vary by about 20 around their policy's mean: below 200, a screen of a solving
+    policy would often go unconfirmed)"""
     eval_confirm_episodes: int = 90
     """extra episodes that confirm a good screen (only confirmed means may stop the run); as
     many as the final evaluation has, so that the weights kept are not those of a lucky screen
@@ -157,9 +163,16 @@ class GreedyPolicy:
             # END SOLUTION
 
         self.greedy_actions = greedy_actions
+        self.concrete = None  # greedy_actions traced once, for any number of observations
 
     def __call__(self, obs):
-        return self.greedy_actions(np.asarray(obs, dtype=np.float32)).numpy()
+        obs = np.asarray(obs, dtype=np.float32)
+        if self.concrete is None:  # a concrete function's calls skip tf.function's matching
+            import tensorflow as tf
+
+            spec = tf.TensorSpec((None, *obs.shape[1:]), tf.float32)
+            self.concrete = self.greedy_actions.get_concrete_function(spec)
+        return self.concrete(obs).numpy()
 
 
 def gradient_step(q_network, target_network, optimizer, loss_fn, discount, batch):
@@ -347,7 +360,7 @@ def train(config=None, progress=True):
     target_network.set_weights(q_network.get_weights())
     optimizer = make_optimizer(config)
     optimizer.build(q_network.trainable_variables)  # its slots exist before the step is traced
-    train_step = make_train_step(q_network, target_network, optimizer, config)
+    train_step = traced_once(make_train_step(q_network, target_network, optimizer, config))
     update_target = make_update_target(q_network, target_network, config.tau)
     policy = GreedyPolicy(q_network)
     buffer = ReplayBuffer(config.buffer_size, (obs_dim,))
