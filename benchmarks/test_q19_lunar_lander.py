@@ -25,7 +25,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-SOLVED = 200.0
+from solutions.q19_lunar_lander.common import SOLVED_RETURN as SOLVED
 
 # Filled in from `python -m solutions.q19_lunar_lander sweep ...` (the command of each table).
 # Rows: (seed, env steps, wall s, CPU s, mean, std of the 100-episode evaluation).

@@ -67,21 +67,26 @@ def configure_threads(threads):
         pass
 
 
-def traced_once(function):
+def traced_once(function, any_batch_size=False):
     """`function` (a `tf.function`), traced for the shapes and dtypes of its first call and then
     called as that one concrete function.
 
     Every call of a `tf.function` first matches its arguments against the traced signatures in
     Python: about a millisecond for five arrays, a third of the call of a DQN training step. A
     concrete function skips that matching. Every later call must pass arrays of the first call's
-    shapes and dtypes (a training step's minibatches always do).
+    shapes and dtypes (a training step's minibatches always do); with `any_batch_size`, the first
+    axis may vary (a policy acts for 8 environments in training, for up to 32 in evaluation).
     """
     concrete = None
 
     def call(*arrays):
         nonlocal concrete
         if concrete is None:
-            concrete = function.get_concrete_function(*arrays)
+            specs = arrays
+            if any_batch_size:
+                tf = import_tensorflow_quietly()
+                specs = [tf.TensorSpec((None, *a.shape[1:]), a.dtype) for a in arrays]
+            concrete = function.get_concrete_function(*specs)
         return concrete(*arrays)
 
     return call

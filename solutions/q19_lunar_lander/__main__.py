@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .common import SOLVED_RETURN as SOLVED
+
 ALGOS = ("dqn", "ppo")
 ENVS = ("LunarLander-v3", "LunarLanderContinuous-v3")
 DEFAULT_ENV = {"dqn": "LunarLander-v3", "ppo": "LunarLanderContinuous-v3"}
-SOLVED = 200.0
 
 
 def _module(algo):

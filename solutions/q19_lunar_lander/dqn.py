@@ -28,8 +28,8 @@ weights are kept.
 Speed matters: every call into TensorFlow costs about half a millisecond even when compiled, an
 environment step about a tenth. So actions are chosen for all environments in one compiled
 call, and one compiled call runs `gradient_steps` minibatches; `model.predict` (tens of
-milliseconds) is never called in the loop. Both calls go to concrete functions (`traced_once`,
-`GreedyPolicy.__call__`): a `tf.function` first matches its arguments against its traces in
+milliseconds) is never called in the loop. Both calls go to concrete functions
+(`common.traced_once`): a `tf.function` first matches its arguments against its traces in
 Python, which cost a third of the training step's call. Most of the time goes into the
 minibatches: with a 128x128 network, 4 of 128 transitions every 8 environment steps learn about
 as fast per step as 8 did, at half the cost, while 2 are too few; a 64x64 network learns much
@@ -163,16 +163,10 @@ class GreedyPolicy:
             # END SOLUTION
 
         self.greedy_actions = greedy_actions
-        self.concrete = None  # greedy_actions traced once, for any number of observations
+        self.act = traced_once(greedy_actions, any_batch_size=True)
 
     def __call__(self, obs):
-        obs = np.asarray(obs, dtype=np.float32)
-        if self.concrete is None:  # a concrete function's calls skip tf.function's matching
-            import tensorflow as tf
-
-            spec = tf.TensorSpec((None, *obs.shape[1:]), tf.float32)
-            self.concrete = self.greedy_actions.get_concrete_function(spec)
-        return self.concrete(obs).numpy()
+        return self.act(np.asarray(obs, dtype=np.float32)).numpy()
 
 
 def gradient_step(q_network, target_network, optimizer, loss_fn, discount, batch):
