@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 
+from kata import guard
 from kata import hints as hinting
 from kata import naming
 from kata import plain as plainmode
@@ -291,6 +292,8 @@ def module_path(target_dir: Path, rootpath: Path, number: int, named: dict) -> P
 
 def question_of_nodeid(nodeid: str) -> tuple[int, str] | None:
     """``tests/test_q08_x.py::test_y[case]`` -> (8, "test_y"); None for other tests."""
+    if nodeid in guard.CLAIMED:  # the grader's control tests: never part of the score
+        return None
     path, _, rest = nodeid.partition("::")
     parts = Path(path).parts
     if len(parts) != 2 or parts[0] != "tests":

@@ -138,6 +138,9 @@ def compute(run: Run) -> dict:
         partial = bool(cases) and (left_out > 0 or number in run.named)
         earned, question_notes = question_score(question, scored) if cases else (0.0, [])
         notes += question_notes
+        # What the selected tests are worth: the points if every one of them passed.
+        best = {n: ["passed" if o != "not run" else o for o in v] for n, v in scored.items()}
+        worth = question_score(question, best)[0] if cases else 0.0
         failing = selected - counts.get("passed", 0) - slow_not_run
         rows.append(
             {
@@ -152,6 +155,7 @@ def compute(run: Run) -> dict:
                 "complete": bool(cases) and not partial and failing == 0 and slow_not_run == 0,
                 "slow_not_run": slow_not_run,
                 "earned": _round(earned),
+                "selected_points": _round(worth),
                 "tests": {o: counts[o] for o in OUTCOMES if counts.get(o)},
                 "file": relative(run.files[number], run.rootpath) if number in run.files else None,
             }
@@ -173,6 +177,7 @@ def compute(run: Run) -> dict:
         "bonus_earned": _round(sum(r["earned"] for r in rows if r["bonus"])),
         "bonus_possible": float(BONUS_POINTS),
         "ran_possible": float(sum(r["points"] for r in ran if not r["bonus"])),
+        "selected_possible": _round(sum(r["selected_points"] for r in exam_rows)),
         "partial_run": partial_run,
         "slow_skipped": len(run.slow),
         "questions": rows,

@@ -1,0 +1,236 @@
+"""A sandbox for one student's tests: bubblewrap, another user, limits, nothing else visible.
+
+The grader (``python -m kata.grade``) starts each student's pytest *controller* itself, outside
+any sandbox; the controller starts its worker, the process that imports the student's code and
+runs the tests, through the launcher script this module writes. The launcher
+
+1. sets resource limits (``Limits``: address space, processes, file size, open files),
+2. starts Python under bubblewrap (``bwrap``): new PID, network (loopback only), IPC, UTS
+   (and, when the grader is not root, user) namespaces; a fresh root that holds only the system's programs and libraries
+   (read-only), the interpreter and its site-packages (read-only), the grading copy of the
+   kata's ``tests/`` and ``kata/`` (read-only) and the run's own folder (writable: the copy of
+   the submission, a ``HOME``, a temporary folder); a private ``/tmp``; an environment of a few
+   allowed variables; ``--die-with-parent``, so that every process of the sandbox ends when the
+   controller does, daemons and double forks included (PID namespace);
+3. when the grader runs as root, becomes an unprivileged user of its own inside (``setpriv``,
+   no capabilities), one uid per grading slot so that the process limit and a final ``kill``
+   concern this run only.
+
+Nothing else of the machine exists inside: not the instructor's repository (``solutions/``), not
+the other students' folders, not the gradebook, not the score the controller writes.
+
+bubblewrap is the Debian/Ubuntu/Fedora package ``bubblewrap``. It needs user namespaces, which
+the kernels of current distributions allow to unprivileged users (a container may forbid them:
+``bwrap --unshare-all --ro-bind / / true`` tells).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+UID_BASE = 61000
+"""Grading as root: slot N runs as uid/gid UID_BASE + N (no such user needs to exist)."""
+
+ALLOWED_ENV = (
+    "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "COLUMNS", "NO_COLOR", "TERM",
+    "PYTHONHASHSEED", "PYTHONUTF8", "PYTHONIOENCODING", "TF_CPP_MIN_LOG_LEVEL",
+    "TF_ENABLE_ONEDNN_OPTS", "KATA_HANG_GRACE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+)  # fmt: skip
+"""What a student's process may see of the grader's environment (no tokens, no keys)."""
+
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = (
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+    "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/alternatives", "/etc/fonts",
+    "/etc/matplotlibrc", "/etc/ssl/certs",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one student's sandbox (set with ``ulimit`` before it starts)."""
+
+    memory_mb: int = 6144
+    """Address space of each process, MiB (TensorFlow reserves ~2 GiB of it just by loading)."""
+    processes: int = 512
+    """Processes and threads of the sandbox's user (TensorFlow starts dozens of threads)."""
+    file_size_mb: int = 1024
+    """The largest file a process may write, MiB."""
+    open_files: int = 4096
+    """Open file descriptors per process."""
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def install_hint() -> str:
+    return (
+        "bubblewrap (bwrap) is not installed: it keeps each student's code away from the "
+        "grades, the answer keys and the other students' files. Install it "
+        "(Debian/Ubuntu: `sudo apt-get install bubblewrap`, Fedora: `sudo dnf install "
+        "bubblewrap`), or grade without it with --no-sandbox (every row is then marked "
+        "'unsandboxed')."
+    )
+
+
+def _python_paths() -> list[Path]:
+    """The interpreter, its standard library and every site-packages folder on sys.path."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        value = sysconfig.get_paths().get(key)
+        if value:
+            paths.add(Path(value))
+    for entry in sys.path:
+        if entry and ("site-packages" in entry or "dist-packages" in entry):
+            paths.add(Path(entry))
+    paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
+    # keep the outermost folders only
+    kept = []
+    for path in sorted(p for p in paths if p.exists()):
+        if not any(k == path or k in path.parents for k in kept):
+            kept.append(path)
+    return kept
+
+
+def environment(work: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The student's environment: a few allowed variables of the grader's, and the run's own."""
+    env = {k: os.environ[k] for k in ALLOWED_ENV if k in os.environ}
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
+    home = work / "home"
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(work / "tmp"),
+        MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(home / ".matplotlib"),
+        PYTHONDONTWRITEBYTECODE="1",
+        SDL_VIDEODRIVER="dummy",
+    )
+    env.update(extra or {})
+    return env
+
+
+def bwrap_command(
+    work: Path,
+    readonly: list[Path],
+    env: dict[str, str],
+    uid: int | None = None,
+    bwrap: str = "bwrap",
+) -> list[str]:
+    """The command that starts a program (appended) in the sandbox whose writable folder is ``work``.
+
+    As root (``uid`` given), bubblewrap sets the sandbox up with root's rights, without a user
+    namespace, and ``setpriv`` then becomes ``uid`` with no capabilities left; otherwise a user
+    namespace gives the grader's own user no more rights than it has.
+    """
+    unshare = ["--unshare-all"]
+    if uid is not None:
+        unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+        unshare += ["--unshare-cgroup-try"]
+    command = [
+        bwrap, *unshare, "--die-with-parent", "--new-session", "--clearenv",
+        "--hostname", "kata-sandbox", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    ]  # fmt: skip
+    for path in SYSTEM_PATHS:
+        p = Path(path)
+        if p.is_symlink():
+            command += ["--symlink", os.readlink(p), path]
+        elif p.is_dir():
+            command += ["--ro-bind", path, path]
+    for path in SYSTEM_FILES:
+        if Path(path).exists():
+            command += ["--ro-bind", path, path]
+    binds = [*_python_paths(), *readonly]
+    # bubblewrap makes the folders above a bound path private (0700): open them to the user
+    above = sorted({a for p in [*binds, work] for a in p.parents if a != Path("/")})
+    for folder in above:
+        if not any(folder == Path(p) or Path(p) in folder.parents for p in SYSTEM_PATHS):
+            command += ["--perms", "0755", "--dir", str(folder)]
+    for path in binds:
+        command += ["--ro-bind", str(path), str(path)]
+    command += ["--bind", str(work), str(work), "--chdir", str(work)]
+    for key, value in sorted(env.items()):
+        command += ["--setenv", key, value]
+    command.append("--")
+    if uid is not None:
+        command += [
+            shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}",
+            "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+        ]  # fmt: skip
+    return command
+
+
+def write_launcher(
+    path: Path,
+    work: Path,
+    readonly: list[Path],
+    env: dict[str, str],
+    limits: Limits,
+    uid: int | None,
+    python: str = sys.executable,
+    stderr: Path | None = None,
+) -> Path:
+    """A script that starts ``python ARGS...`` in the sandbox (for ``popen//python=SCRIPT``)."""
+    bwrap = bwrap_path() or "bwrap"
+    lines = [
+        "#!/bin/bash",
+        "# Written by kata.sandbox: runs one student's test process in a sandbox.",
+        f"ulimit -v {limits.memory_mb * 1024}",
+        f"ulimit -f {limits.file_size_mb * 1024}",
+        f"ulimit -n {limits.open_files}",
+        f"ulimit -u {limits.processes}",
+    ]
+    if stderr is not None:
+        lines.append(f"exec 2>>{shlex.quote(str(stderr))}")
+    command = bwrap_command(work, readonly, env, uid, bwrap) + [python]
+    lines.append("exec " + " ".join(shlex.quote(c) for c in command) + ' "$@"')
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def prepare_work(work: Path, uid: int | None) -> None:
+    """Give the run's folder (and everything in it) to the sandbox's user."""
+    for sub in ("home", "tmp"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    if uid is None:
+        return
+    for folder, dirs, files in os.walk(work):
+        os.chown(folder, uid, uid)
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+
+def kill_user(uid: int) -> int:
+    """SIGKILL every process of ``uid`` (the sandbox's own user); how many there were."""
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        uids = next((ln.split()[1:] for ln in status.splitlines() if ln.startswith("Uid:")), [])
+        if str(uid) in uids:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
+def slot_uid(slot: int) -> int | None:
+    """The sandbox user of grading slot ``slot``: its own uid as root, else the grader's own."""
+    return UID_BASE + slot if os.geteuid() == 0 else None
