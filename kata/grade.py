@@ -174,8 +174,14 @@ def find_exercises(folder: Path) -> Path | None:
     """The folder of question files in a submission: ``exercises/`` of a clone, or itself."""
     inner = folder / "exercises"
     for candidate in (inner, folder):
-        if candidate.is_dir() and not candidate.is_symlink() and any(
-            naming.BELONGS.match(p.name) for p in candidate.iterdir() if not p.name.startswith(".")
+        if (
+            candidate.is_dir()
+            and not candidate.is_symlink()
+            and any(
+                naming.BELONGS.match(p.name)
+                for p in candidate.iterdir()
+                if not p.name.startswith(".")
+            )
         ):
             return candidate
     return None
@@ -495,7 +501,7 @@ def _run_pytest(entry, base, private, work, copy, grading, settings, uid, runs) 
         if uid is not None:  # the folders the controller makes for the worker are the worker's
             command += ["--kata-worker-owner", str(uid)]
     else:
-        controller_env = dict(os.environ, **env, HOME=str(private), TMPDIR=str(work / "tmp"))
+        controller_env = {**os.environ, **env, "HOME": str(private), "TMPDIR": str(work / "tmp")}
     if runs is not None and runs.stopping.is_set():
         entry.status = "interrupted"
         return entry
@@ -783,6 +789,7 @@ def grade(
                         entry = future.result()
                     except Exception as error:  # noqa: BLE001 - one student's problem
                         entry = Entry(student, "error", notes=[f"{type(error).__name__}: {error}"])
+                        entry.sandbox = "bubblewrap" if use_sandbox else "unsandboxed"
                     if entry.status == "interrupted":
                         old = previous.get(student)
                         if old is not None and student not in entries:

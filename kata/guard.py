@@ -12,14 +12,16 @@ does two things there and one in the worker:
 - ``--kata-canaries SEED``: canary tests, drawn from ``SEED`` per run. Each test module gets four
   tests that must fail whatever the submission does (a false assertion, a wrong number given to
   ``check_equal``, a true/false answer judged against its opposite). They are named like the
-  module's own tests and added among them in the worker. A canary that *passes* proves that the
+  module's own tests and added among them in the worker, after the module's first test (which
+  imports the student's code, and with it any patch it makes). A canary that *passes* proves that the
   worker's reports were forged (``TestReport`` patched, a kata helper replaced, ``pytest.fail``
   silenced): the controller writes every canary's outcome to ``--kata-canary-out`` and the grader
   marks such a run ``tampered`` (0 points). A canary missing from the worker's collection counts
   as forged too. Canaries earn and cost nothing: the controller keeps them out of the score.
 
 What canaries cannot do: a submission written against this very module can recompute the canary
-names from the seed the worker is given, and tell them apart. It needs ``kata``, ``pytest`` or the
+names from the seed the worker is given, and tell them apart; a patch that forges one report and
+undoes itself before the next test is not seen by a canary that runs later. It needs ``kata``, ``pytest`` or the
 interpreter's internals for that, and the grader's static scan notes every such use for review.
 """
 
@@ -133,7 +135,9 @@ def canaries_of(seed: str, module: Path, rootpath: Path) -> list[tuple[str, str]
 
 
 def _test_modules(rootpath: Path) -> list[Path]:
-    return sorted(p for p in (rootpath / "tests").glob("test_q*.py") if naming.TEST_FILE.match(p.name))
+    return sorted(
+        p for p in (rootpath / "tests").glob("test_q*.py") if naming.TEST_FILE.match(p.name)
+    )
 
 
 def pytest_configure(config):
@@ -168,7 +172,8 @@ def pytest_collection_modifyitems(session, config, items):
             function.__module__ = module.obj.__name__
             item = pytest.Function.from_parent(module, name=name, callobj=function)
             own = [i for i, it in enumerate(items) if it.getparent(pytest.Module) is module]
-            items.insert(rng.randint(own[0], own[-1] + 1), item)
+            # after the module's first test, which imports the student's code (and its patches)
+            items.insert(rng.randint(own[0] + 1, own[-1] + 1), item)
 
 
 class CanaryKeeper:
@@ -233,7 +238,9 @@ def verdict(canary_json: dict) -> str | None:
     missing = [n for n in due if n not in set(canary_json.get("collected", []))]
     if missing:
         return f"{len(missing)} of {len(due)} control tests were never collected"
-    forged = [n for n, o in canary_json.get("outcomes", {}).items() if o not in ("failed", "not run")]
+    forged = [
+        n for n, o in canary_json.get("outcomes", {}).items() if o not in ("failed", "not run")
+    ]
     if forged:
         return f"{len(forged)} of {len(due)} control tests that must fail were reported as passed"
     return None

@@ -47,7 +47,7 @@ MARK = "kata-attack-marker"
 
 SOLVED_Q12 = "def count():\n    return 3 + 4\n"
 
-DAEMON = f'''
+DAEMON = f"""
 import os, sys, time
 
 def daemon(body):
@@ -60,7 +60,7 @@ def daemon(body):
         body()
     finally:
         os._exit(0)
-'''
+"""
 
 ATTACKS = {
     "forger": DAEMON
@@ -284,8 +284,12 @@ def test_a_hostile_class_gets_only_what_it_solved(hostile_class, fake_kata, tmp_
     for name in ("reporter", "judge"):
         assert rows[name].status == "tampered" and rows[name].total == 0.0, (name, rows[name])
         assert rows[name].notes[0].startswith("tampered:")
-    assert any("refused q12_params.py: a link to a place outside" in n for n in rows["linker"].notes)
-    assert any("refused q12_params.py: a link to a place outside" in n for n in rows["copier"].notes)
+    assert any(
+        "refused q12_params.py: a link to a place outside" in n for n in rows["linker"].notes
+    )
+    assert any(
+        "refused q12_params.py: a link to a place outside" in n for n in rows["copier"].notes
+    )
     assert any(n.startswith("review") and "pytest" in n for n in rows["reporter"].notes)
     assert any(n.startswith("review") and "__code__" in n for n in rows["judge"].notes)
     assert any(n.startswith("review") and "solutions" in n for n in rows["thief"].notes)
