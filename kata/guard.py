@@ -13,16 +13,17 @@ does two things there and one in the worker:
   tests that must fail whatever the submission does (a false assertion, a wrong number given to
   ``check_equal``, a true/false answer judged against its opposite). They are named like the
   module's own tests and added among them in the worker, after the module's first test (which
-  imports the student's code, and with it any patch it makes). A canary that *passes* proves that the
-  worker's reports were forged (``TestReport`` patched, a kata helper replaced, ``pytest.fail``
+  imports the student's code, and with it any patch it makes). A canary that *passes* proves that
+  the worker's reports were forged (``TestReport`` patched, a kata helper replaced, ``pytest.fail``
   silenced): the controller writes every canary's outcome to ``--kata-canary-out`` and the grader
-  marks such a run ``tampered`` (0 points). A canary missing from the worker's collection counts
-  as forged too. Canaries earn and cost nothing: the controller keeps them out of the score.
+  marks such a run ``tampered`` (0 points). A canary missing from the worker's collection counts as
+  forged too. Canaries earn and cost nothing: the controller keeps them out of the score.
 
 What canaries cannot do: a submission written against this very module can recompute the canary
 names from the seed the worker is given, and tell them apart; a patch that forges one report and
-undoes itself before the next test is not seen by a canary that runs later. It needs ``kata``, ``pytest`` or the
-interpreter's internals for that, and the grader's static scan notes every such use for review.
+undoes itself before the next test is not seen by a canary that runs later. Either needs
+``kata``, ``pytest`` or the interpreter's internals, and the grader's static scan notes every
+such use for review.
 """
 
 from __future__ import annotations

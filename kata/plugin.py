@@ -42,9 +42,8 @@ from pathlib import Path
 
 import pytest
 
-from kata import guard
+from kata import guard, naming
 from kata import hints as hinting
-from kata import naming
 from kata import plain as plainmode
 from kata import score as scoring
 from kata.testing import Unanswered

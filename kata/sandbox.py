@@ -5,13 +5,13 @@ any sandbox; the controller starts its worker, the process that imports the stud
 runs the tests, through the launcher script this module writes. The launcher
 
 1. sets resource limits (``Limits``: address space, processes, file size, open files),
-2. starts Python under bubblewrap (``bwrap``): new PID, network (loopback only), IPC, UTS
-   (and, when the grader is not root, user) namespaces; a fresh root that holds only the system's programs and libraries
-   (read-only), the interpreter and its site-packages (read-only), the grading copy of the
-   kata's ``tests/`` and ``kata/`` (read-only) and the run's own folder (writable: the copy of
-   the submission, a ``HOME``, a temporary folder); a private ``/tmp``; an environment of a few
-   allowed variables; ``--die-with-parent``, so that every process of the sandbox ends when the
-   controller does, daemons and double forks included (PID namespace);
+2. starts Python under bubblewrap (``bwrap``): new PID, network (loopback only), IPC, UTS (and,
+   when the grader is not root, user) namespaces; a fresh root that holds only the system's
+   programs and libraries, the interpreter and its site-packages, the grading copy of the kata's
+   ``tests/`` and ``kata/`` (all read-only) and the run's own folder (writable: the copy of the
+   submission, a ``HOME``, a temporary folder); a private ``/tmp``; an environment of a few allowed
+   variables; ``--die-with-parent``, so that every process of the sandbox ends when the controller
+   does, daemons and double forks included (PID namespace);
 3. when the grader runs as root, becomes an unprivileged user of its own inside (``setpriv``,
    no capabilities), one uid per grading slot so that the process limit and a final ``kill``
    concern this run only.
@@ -27,6 +27,7 @@ the kernels of current distributions allow to unprivileged users (a container ma
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -35,8 +36,9 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-UID_BASE = 61000
-"""Grading as root: slot N runs as uid/gid UID_BASE + N (no such user needs to exist)."""
+UID_BASE = 200_000 + 16 * secrets.randbelow(100_000)
+"""Grading as root: slot N runs as uid/gid UID_BASE + N, a range drawn per grader process (no
+such user needs to exist; two graders on one machine never share a uid, nor kill each other's)."""
 
 ALLOWED_ENV = (
     "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "COLUMNS", "NO_COLOR", "TERM",
@@ -125,7 +127,7 @@ def bwrap_command(
     uid: int | None = None,
     bwrap: str = "bwrap",
 ) -> list[str]:
-    """The command that starts a program (appended) in the sandbox whose writable folder is ``work``.
+    """The command that starts a program (appended to it) in a sandbox writable in ``work`` only.
 
     As root (``uid`` given), bubblewrap sets the sandbox up with root's rights, without a user
     namespace, and ``setpriv`` then becomes ``uid`` with no capabilities left; otherwise a user

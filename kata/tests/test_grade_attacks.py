@@ -47,7 +47,7 @@ MARK = "kata-attack-marker"
 
 SOLVED_Q12 = "def count():\n    return 3 + 4\n"
 
-DAEMON = f"""
+DAEMON = """
 import os, sys, time
 
 def daemon(body):
