@@ -277,7 +277,7 @@ def test_training_throughput(benchmark, algo, env_id, steps):
     dqn, ppo = _agents()
     module = {"dqn": dqn, "ppo": ppo}[algo]
     config = dataclasses.replace(
-        module.Config(env_id=env_id, seed=1), total_steps=steps, eval_every=0
+        module.Config(env_id=env_id, seed=1), total_steps=steps, evaluation=None
     )
     if algo == "dqn":
         config = dataclasses.replace(config, learning_starts=1_000)
