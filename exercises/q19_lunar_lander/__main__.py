@@ -13,7 +13,7 @@ saved there: `evaluate` prints the evaluation, `watch` writes a new GIF.
 
 `--set name=value` changes a field of the agent's Config (`--set hidden=64,64`,
 `--set evaluation=none`, `--set evaluation.stop_return=230`); `--threads` and `--onednn` change
-TensorFlow's floating-point path. The instructor's seed sweep is `python -m benchmarks.q19_sweep`.
+TensorFlow's floating-point path.
 """
 
 from __future__ import annotations
