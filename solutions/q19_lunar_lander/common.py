@@ -74,9 +74,9 @@ def traced_once(function, any_batch_size=False):
 
     Every call of a `tf.function` first matches its arguments against the traced signatures in
     Python, a sizeable part of a small training step's call; a concrete function skips that
-    matching. Every later call must pass arrays of the first call's
-    shapes and dtypes (a training step's minibatches always do); with `any_batch_size`, the first
-    axis may vary (a policy acts for 8 environments in training, for up to 32 in evaluation).
+    matching. Every later call must pass arrays of the first call's shapes and dtypes (a training
+    step's minibatches always do); with `any_batch_size`, the first axis may vary (a policy acts
+    for 8 environments in training, for up to 32 in evaluation).
     """
     concrete = None
 
