@@ -181,8 +181,7 @@ class TrainResult:
     seconds: float = 0.0
     """wall-clock seconds of training, in-training evaluations included"""
     cpu_seconds: float = 0.0
-    """CPU seconds of this process during training (all its threads; wall time on an idle
-    machine with one TensorFlow thread, whatever else the machine was doing)"""
+    """CPU seconds of this process during training, all threads (other load barely counts)"""
     eval_seconds: float = 0.0
     """wall-clock seconds of the in-training evaluations (included in `seconds`)"""
     eval_cpu_seconds: float = 0.0
@@ -192,9 +191,7 @@ class TrainResult:
     evaluations: list[tuple[int, float, int]] = field(default_factory=list)
     """in-training evaluations: (environment step, mean return, number of episodes)"""
     solved_at: tuple[int, float] | None = None
-    """(environment step, wall-clock seconds since the start) at the end of the first
-    in-training evaluation of at least 100 episodes whose mean reached SOLVED_RETURN; None if
-    none did"""
+    """(step, wall seconds) when an evaluation of 100+ episodes first averaged SOLVED_RETURN"""
 
 
 @dataclass(frozen=True)
