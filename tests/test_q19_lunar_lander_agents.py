@@ -83,7 +83,7 @@ def tiny_dqn(target, **overrides):
         target_update_every=8,
         n_step=1,
         exploration_steps=100,
-        eval_every=0,
+        evaluation=None,
         jit_compile=False,
     )
     base.update(overrides)
@@ -101,7 +101,7 @@ def tiny_ppo(target, env_id, **overrides):
         minibatch_size=32,
         epochs=2,
         hidden=(16,),
-        eval_every=0,
+        evaluation=None,
     )
     base.update(overrides)
     return target.ppo.Config(**base)
@@ -112,24 +112,38 @@ def describe_config(config):
     return f"Config({', '.join(f'{f}={getattr(config, f)!r}' for f in fields)}, ...)"
 
 
-# --- the tiny runs, each trained once and read by several tests --------------------------------
-
-_RUNS = {}
+# --- the tiny runs, each trained once per module and read by several tests ---------------------
 
 
-def shared(target, name, run):
-    """`run()` once per target and name; later calls return its result (or raise its error)."""
-    key = (repr(target), name)
-    if key not in _RUNS:
-        try:
-            _RUNS[key] = (True, run())
-        except Exception as exc:  # every test that reads this run fails with the same error
-            _RUNS[key] = (False, (exc, exc.__traceback__))
-    ok, value = _RUNS[key]
-    if not ok:
-        exc, tb = value
-        raise exc.with_traceback(tb)
-    return value
+@pytest.fixture(scope="module")
+def module_target(request):
+    """`target` shared by this module's tests: the module-scoped runs below train with it."""
+    # built as the plugin builds `target`, which is function-scoped; a module-scoped twin in the
+    # plugin would replace these lines
+    from kata.naming import question_of_test_file
+    from kata.plugin import KATA, TargetModule
+
+    return TargetModule(request.config.stash[KATA], question_of_test_file(request.path))
+
+
+class Once:
+    """`run()` on the first `get()`, its result on every later one. If it raised, every `get()`
+    raises that error again: each test that reads a broken run fails, in the test itself."""
+
+    def __init__(self, run):
+        self.run, self.outcome = run, None
+
+    def get(self):
+        if self.outcome is None:
+            try:
+                self.outcome = (True, self.run())
+            except Exception as exc:
+                self.outcome = (False, (exc, exc.__traceback__))
+        ok, value = self.outcome
+        if not ok:
+            exc, tb = value
+            raise exc.with_traceback(tb)
+        return value
 
 
 class Recording:
@@ -176,8 +190,10 @@ def real_module(proxy):
     return sys.modules[proxy.__name__]
 
 
-def dqn_run(target):
-    """The tiny DQN run: (config, result, recording)."""
+@pytest.fixture(scope="module")
+def dqn_run(module_target):
+    """The tiny DQN run, trained when a test first reads it: (config, result, recording)."""
+    target = module_target
 
     def run():
         register_short_cartpole()
@@ -187,14 +203,17 @@ def dqn_run(target):
             result = target.dqn.train(config, progress=False)
         return config, result, recording
 
-    return shared(target, "dqn", run)
+    return Once(run)
 
 
-def ppo_run(target, kind):
-    """A tiny PPO run, continuous (LunarLanderContinuous-v3) or discrete (the 8-step CartPole,
-    with a spy on `gae`): (config, result, recording, gae's arguments)."""
+@pytest.fixture(scope="module")
+def ppo_runs(module_target):
+    """The tiny PPO runs by kind, trained when a test first reads them: continuous
+    (LunarLanderContinuous-v3) and discrete (the 8-step CartPole, with a spy on `gae`), each
+    (config, result, recording, gae's arguments)."""
+    target = module_target
 
-    def run():
+    def run(kind):
         register_short_cartpole()
         env_id = "LunarLanderContinuous-v3" if kind == "continuous" else SHORT_CARTPOLE
         config = tiny_ppo(target, env_id)
@@ -216,14 +235,14 @@ def ppo_run(target, kind):
             result = target.ppo.train(config, progress=False)
         return config, result, recording, seen
 
-    return shared(target, "ppo-" + kind, run)
+    return {kind: Once(lambda kind=kind: run(kind)) for kind in ("continuous", "discrete")}
 
 
 # --- smoke tests: the agents run ---------------------------------------------------------------
 
 
-def test_dqn_runs_a_tiny_budget_with_a_finite_loss(target):
-    config, result, _ = dqn_run(target)
+def test_dqn_runs_a_tiny_budget_with_a_finite_loss(dqn_run):
+    config, result, _ = dqn_run.get()
     where = f"called dqn.train({describe_config(config)})"
     assert result.steps >= config.total_steps, (
         f"{where} took {result.steps} environment steps; expected the whole budget of "
@@ -240,8 +259,8 @@ def test_dqn_runs_a_tiny_budget_with_a_finite_loss(target):
 
 
 @pytest.mark.parametrize("kind", ["continuous", "discrete"])
-def test_ppo_runs_a_tiny_budget_with_a_finite_loss(target, kind):
-    config, result, _, _ = ppo_run(target, kind)
+def test_ppo_runs_a_tiny_budget_with_a_finite_loss(ppo_runs, kind):
+    config, result, _, _ = ppo_runs[kind].get()
     where = f"called ppo.train({describe_config(config)})"
     assert result.steps == config.total_steps, (
         f"{where} took {result.steps} environment steps; expected two rollouts of "
@@ -271,14 +290,15 @@ def fixed_dqn_batch(seed, g=3, b=8):
     )
 
 
-def dqn_step(target):
+@pytest.fixture(scope="module")
+def dqn_step(module_target):
     """An online and a target network (4 -> 16 -> 2) and their training step, compiled with XLA
     as in training; built once and shared by the two tests below (compiling takes seconds)."""
 
     def build():
         import keras
 
-        dqn = target.dqn
+        dqn = module_target.dqn
         config = dqn.Config(env_id=CARTPOLE, hidden=(16,), batch_size=8, gradient_steps=3)
         online = dqn.build_q_network(4, 2, config.hidden)
         frozen = dqn.build_q_network(4, 2, config.hidden)
@@ -286,11 +306,11 @@ def dqn_step(target):
         optimizer.build(online.trainable_variables)
         return online, frozen, dqn.make_train_step(online, frozen, optimizer, config)
 
-    return shared(target, "dqn-step", build)
+    return Once(build)
 
 
-def test_dqn_train_step_is_compiled_and_moves_only_the_online_network(target, tf):
-    online, frozen, step = dqn_step(target)
+def test_dqn_train_step_is_compiled_and_moves_only_the_online_network(dqn_step, tf):
+    online, frozen, step = dqn_step.get()
     assert isinstance(step, tf.types.experimental.PolymorphicFunction), (
         f"make_train_step returned {type(step).__name__}; expected a tf.function (compiled once, "
         "then called without Python overhead for every minibatch)"
@@ -319,8 +339,8 @@ def test_dqn_train_step_is_compiled_and_moves_only_the_online_network(target, tf
     )
 
 
-def test_dqn_train_step_lowers_the_loss_on_a_fixed_batch(target, tf):
-    _, _, step = dqn_step(target)
+def test_dqn_train_step_lowers_the_loss_on_a_fixed_batch(dqn_step, tf):
+    _, _, step = dqn_step.get()
     batch = fixed_dqn_batch(1)
     losses = [float(step(*batch)) for _ in range(16)]
     # 48 Adam steps (lr 1e-2) on one batch of 8 transitions: over network seeds 0-9, fresh or
@@ -388,8 +408,8 @@ def test_ppo_update_is_compiled_and_improves_the_objective(target, tf):
 # --- environment handling -----------------------------------------------------------------------
 
 
-def test_dqn_never_stores_the_autoreset_step(target):
-    config, result, recording = dqn_run(target)
+def test_dqn_never_stores_the_autoreset_step(dqn_run):
+    config, result, recording = dqn_run.get()
     rewards = np.concatenate([r for r, _ in recording.stored])
     stored_terminated = int(np.concatenate([t for _, t in recording.stored]).sum())
     _, terminated, truncated = (np.array(x) for x in zip(*recording.steps, strict=True))
@@ -423,10 +443,8 @@ def test_dqn_never_stores_the_autoreset_step(target):
 
 
 @pytest.mark.parametrize("algo", ["dqn", "ppo"])
-def test_evaluation_seeds_are_disjoint_from_training_seeds(target, algo):
-    config, result, recording = (dqn_run(target) if algo == "dqn" else ppo_run(target, "discrete"))[
-        :3
-    ]
+def test_evaluation_seeds_are_disjoint_from_training_seeds(target, dqn_run, ppo_runs, algo):
+    config, result, recording = (dqn_run if algo == "dqn" else ppo_runs["discrete"]).get()[:3]
     training = set(recording.seeds)
     assert len(training) == config.num_envs, (
         f"{algo}.train reset its {config.num_envs} environments with the seeds "
@@ -447,8 +465,8 @@ def test_evaluation_seeds_are_disjoint_from_training_seeds(target, algo):
     )
 
 
-def test_ppo_bootstraps_truncated_episodes_from_their_final_observation(target):
-    _, _, _, seen = ppo_run(target, "discrete")
+def test_ppo_bootstraps_truncated_episodes_from_their_final_observation(ppo_runs):
+    _, _, _, seen = ppo_runs["discrete"].get()
     values, next_values = seen["values"], seen["next_values"]  # (T, n_envs)
     truncated = seen["ends"] & ~seen["terminated"]
     inside = ~seen["ends"][:-1]  # steps followed by a step of the same episode
@@ -489,7 +507,7 @@ def cartpole_dqn(dqn, seed=CARTPOLE_SEED):
         n_step=3,
         hidden=(128, 128),
         huber_delta=1.0,
-        eval_every=0,
+        evaluation=None,
     )
 
 
@@ -507,7 +525,7 @@ def cartpole_ppo(ppo, seed=CARTPOLE_SEED):
         gae_lambda=0.95,
         entropy_coef=0.0,
         hidden=(64, 64),
-        eval_every=0,
+        evaluation=None,
     )
 
 
@@ -588,7 +606,7 @@ TINY_PPO_ARGS = [
     "--set",
     "hidden=16",
     "--set",
-    "eval_every=0",
+    "evaluation=none",
 ]
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |absl::|cuda|onednn|tensorflow/core", re.I | re.M)
 
@@ -609,8 +627,11 @@ def command_line(target, *args, cwd=None):
     )
 
 
-def cli_runs(target, tmp_path_factory):
-    """`watch` in an empty folder, then a tiny `train` into it, then `watch` again."""
+@pytest.fixture(scope="module")
+def cli_runs(module_target, tmp_path_factory):
+    """`watch` in an empty folder, then a tiny `train` into it, then `watch` again; run when a
+    test first reads them."""
+    target = module_target
 
     def run():
         out = tmp_path_factory.mktemp("q19_cli") / "ppo"
@@ -619,7 +640,7 @@ def cli_runs(target, tmp_path_factory):
         watched = command_line(target, "watch", "--algo", "ppo", "--out", str(out))
         return out, before, trained, watched
 
-    return shared(target, "cli", run)
+    return Once(run)
 
 
 def show_run(name, process):
@@ -630,8 +651,8 @@ def show_run(name, process):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_command_line_asks_to_train_before_watching(target, tmp_path_factory):
-    out, before, trained, watched = cli_runs(target, tmp_path_factory)
+def test_command_line_asks_to_train_before_watching(cli_runs):
+    out, before, trained, watched = cli_runs.get()
     assert before.returncode == 2 and "train" in before.stderr, show_run("watch", before)
     assert "Traceback" not in before.stderr, (
         "`watch` before `train` printed a traceback; expected a line that says to train first:\n"
@@ -647,8 +668,8 @@ def test_command_line_asks_to_train_before_watching(target, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_command_line_prints_no_tensorflow_log_lines(target, tmp_path_factory):
-    _, _, trained, watched = cli_runs(target, tmp_path_factory)
+def test_command_line_prints_no_tensorflow_log_lines(cli_runs):
+    _, _, trained, watched = cli_runs.get()
     assert trained.returncode == 0, show_run("train", trained)
     for name, process in (("train", trained), ("watch", watched)):
         lines = TF_LOG_LINE.findall(process.stderr)

@@ -11,12 +11,9 @@ learning curve (`learning_curve.png`) and one evaluation episode (`episode.gif`)
 prints the mean return over --episodes evaluation episodes. `evaluate` and `watch` load the model
 saved there: `evaluate` prints the evaluation, `watch` writes a new GIF.
 
-`sweep` trains once per seed of --seeds, each in a fresh process (at most --jobs at once), and
-prints a table of steps, wall and CPU seconds and the final evaluation: how the budgets and
-timeouts of the slow tests were chosen. `--threads` and `--onednn` change TensorFlow's
-floating-point path (another machine's rounding), `--set name=value` any field of the Config:
-
-    python -m solutions.q19_lunar_lander sweep --algo dqn --seeds 1 2 3 --jobs 2 --onednn 0
+`--set name=value` changes a field of the agent's Config (`--set hidden=64,64`,
+`--set evaluation=none`, `--set evaluation.stop_return=230`); `--threads` and `--onednn` change
+TensorFlow's floating-point path.
 """
 
 from __future__ import annotations
@@ -25,9 +22,7 @@ import argparse
 import dataclasses
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -137,150 +132,55 @@ def record_gif(policy, env_id, path, seed, fps=30, every=2):
     return total
 
 
-def parse_overrides(config_class, items):
-    """`["hidden=128,128", "learning_rate=5e-4"]` -> {"hidden": (128, 128), ...}, typed by the
-    Config's defaults."""
-    defaults = config_class()
-    fields = {f.name for f in dataclasses.fields(config_class)}
-    overrides = {}
+def with_overrides(config, items):
+    """`config` with `--set` items applied: `hidden=128,128`, `learning_rate=5e-4`,
+    `evaluation=none`, `evaluation.stop_return=230`; each value typed by the field's current one."""
     for item in items:
         name, _, text = item.partition("=")
-        if name not in fields:
-            raise SystemExit(
-                f"--set {item}: Config has no field {name!r}; fields: " + ", ".join(sorted(fields))
-            )
-        default = getattr(defaults, name)
-        if text.lower() == "none":
-            value = None
-        elif isinstance(default, bool):
-            value = text.lower() in ("1", "true", "yes")
-        elif isinstance(default, tuple):
-            value = tuple(int(w) for w in text.split(",") if w)
-        elif isinstance(default, int):
-            value = int(float(text))
-        elif isinstance(default, float) or default is None:
-            value = float(text)
-        else:
-            value = text
-        overrides[name] = value
-    return overrides
-
-
-def make_config(module, env_id, seed, steps, overrides):
-    config = module.Config(env_id=env_id, seed=seed, **overrides)
-    if steps is not None:
-        config = dataclasses.replace(config, total_steps=steps)
+        config = _override(config, name.split("."), text, item)
     return config
 
 
-def run_seed(args, env_id):
-    """Train and evaluate one seed in this process; the sweep's row as a dict."""
-    module = _module(args.algo)
-    config = make_config(
-        module, env_id, args.seeds[0], args.steps, parse_overrides(module.Config, args.set)
-    )
-    result = module.train(config, progress=False)
-    start = time.process_time()
-    returns = module.evaluate(result.policy, env_id, args.episodes, seed=config.seed)
-    return {
-        "seed": config.seed,
-        "steps": result.steps,
-        "wall": round(result.seconds, 1),
-        "cpu": round(result.cpu_seconds, 1),
-        "eval_wall": round(result.eval_seconds, 1),
-        "eval_cpu_in_training": round(result.eval_cpu_seconds, 1),
-        "mean": round(float(returns.mean()), 1),
-        "std": round(float(returns.std()), 1),
-        "eval_cpu": round(time.process_time() - start, 1),
-        "evaluations": [[s, round(m, 1), k] for s, m, k in result.evaluations],
-        "solved_at": None
-        if result.solved_at is None
-        else [result.solved_at[0], round(result.solved_at[1], 1)],
-    }
-
-
-def solved_at(row):
-    """'120000, 95.3': when an in-training evaluation of 100 episodes first averaged 200."""
-    if row.get("solved_at") is None:
-        return "-"
-    return f"{row['solved_at'][0]}, {row['solved_at'][1]:.1f}"
-
-
-def sweep(args, env_id):
-    """Train once per seed, each in a fresh process, and print a Markdown table."""
-    if len(args.seeds) == 1 and args.jobs == 1 and args.json:
-        print(json.dumps(run_seed(args, env_id)), flush=True)
-        return 0
-    fp_path = (
-        f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}, "
-        f"threads={args.threads}"
-    )
-    print(
-        f"{args.algo} on {env_id}, budget {args.steps or 'default'}, {fp_path}, "
-        f"overrides {args.set or 'none'}; final evaluation over {args.episodes} episodes\n"
-    )
-    print("| seed | steps | wall s | CPU s | eval mean +- std | solved | solved at (steps, s) |")
-    print("|---|---|---|---|---|---|---|", flush=True)
-    base = [
-        sys.executable,
-        "-m",
-        __package__,
-        "sweep",
-        "--algo",
-        args.algo,
-        "--env",
-        env_id,
-        "--episodes",
-        str(args.episodes),
-        "--threads",
-        str(args.threads),
-        "--json",
-    ]
-    base += ["--steps", str(args.steps)] if args.steps is not None else []
-    base += [f"--set={item}" for item in args.set]
-    pending, running, rows = list(args.seeds), [], []
-    while pending or running:
-        while pending and len(running) < args.jobs:
-            seed = pending.pop(0)
-            running.append(
-                subprocess.Popen(
-                    base + ["--seeds", str(seed)],
-                    text=True,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        process = running.pop(0)
-        out, _ = process.communicate()
-        if process.returncode != 0 or not out.strip():
-            print(f"| {process.args[-1]} | failed (exit code {process.returncode}) |", flush=True)
-            continue
-        row = json.loads(out.strip().splitlines()[-1])
-        rows.append(row)
-        solved = "yes" if row["mean"] >= SOLVED else "NO"
-        if args.json:
-            print(json.dumps(row))
-        print(
-            f"| {row['seed']} | {row['steps']} | {row['wall']:.1f} | {row['cpu']:.1f} | "
-            f"{row['mean']:.1f} +- {row['std']:.1f} | {solved} | {solved_at(row)} |",
-            flush=True,
+def _override(config, path, text, item):
+    fields = {f.name for f in dataclasses.fields(config)}
+    if path[0] not in fields:
+        raise SystemExit(
+            f"--set {item}: {type(config).__name__} has no field {path[0]!r}; fields: "
+            + ", ".join(sorted(fields))
         )
-    if rows:
-        solved = sum(r["mean"] >= SOLVED for r in rows)
-        quick = sum(r.get("solved_at") is not None and r["solved_at"][1] <= 60 for r in rows)
-        print(
-            f"\nsolved {solved} of {len(rows)} seeds; slowest: "
-            f"{max(r['cpu'] for r in rows):.1f} CPU s, {max(r['steps'] for r in rows)} steps; "
-            f"solved within 60 s of training: {quick} of {len(rows)}"
-        )
-    return 0
+    current = getattr(config, path[0])
+    if len(path) > 1:
+        if not dataclasses.is_dataclass(current):
+            raise SystemExit(f"--set {item}: {path[0]} is {current!r}, it has no fields")
+        value = _override(current, path[1:], text, item)
+    elif text.lower() == "none":
+        value = None
+    elif isinstance(current, bool):
+        value = text.lower() in ("1", "true", "yes")
+    elif isinstance(current, tuple):
+        value = tuple(int(w) for w in text.split(",") if w)
+    elif isinstance(current, int):
+        value = int(float(text))
+    elif isinstance(current, float) or current is None:
+        value = float(text)
+    else:
+        value = text
+    return dataclasses.replace(config, **{path[0]: value})
+
+
+def make_config(module, env_id, seed, steps, overrides):
+    """The agent's Config for `env_id` and `seed`, with the `--set` items and the `--steps`."""
+    config = with_overrides(module.Config(env_id=env_id, seed=seed), overrides)
+    if steps is not None:
+        config = dataclasses.replace(config, total_steps=steps)
+    return config
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("command", choices=("train", "evaluate", "watch", "sweep"))
+    parser.add_argument("command", choices=("train", "evaluate", "watch"))
     parser.add_argument("--algo", choices=ALGOS, default="dqn")
     parser.add_argument(
         "--env",
@@ -290,14 +190,6 @@ def main(argv=None):
     )
     parser.add_argument("--steps", type=int, default=None, help="training budget (env steps)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        nargs="+",
-        default=[1, 2, 3, 4, 5],
-        help="sweep: the training seeds, one fresh process each",
-    )
-    parser.add_argument("--jobs", type=int, default=1, help="sweep: processes at once")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads")
     parser.add_argument(
         "--onednn",
@@ -310,9 +202,9 @@ def main(argv=None):
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a field of the agent's Config (repeatable)",
+        help="override a field of the agent's Config (repeatable; a dot reaches inside one: "
+        "evaluation.stop_return=230)",
     )
-    parser.add_argument("--json", action="store_true", help="sweep: also print rows as JSON")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes")
     parser.add_argument(
         "--out", default=None, help="folder for the model, PNG and GIF (default: runs/q19_<algo>)"
@@ -330,8 +222,6 @@ def main(argv=None):
     env_id = env_id or DEFAULT_ENV[args.algo]
     if args.algo == "dqn" and env_id != "LunarLander-v3":
         parser.error("DQN needs discrete actions: use --env LunarLander-v3")
-    if args.command == "sweep":
-        return sweep(args, env_id)
     if args.command != "train" and not model_path(args.algo, out).exists():
         parser.exit(
             2,
@@ -343,9 +233,7 @@ def main(argv=None):
     module = _module(args.algo)
     if args.command == "train":
         out.mkdir(parents=True, exist_ok=True)
-        config = make_config(
-            module, env_id, args.seed, args.steps, parse_overrides(module.Config, args.set)
-        )
+        config = make_config(module, env_id, args.seed, args.steps, args.set)
         result = module.train(config, progress=True)
         policy = result.policy
         save_policy(args.algo, policy, out)

@@ -25,15 +25,10 @@ and the learning rate decay over fixed numbers of steps, so the budget only says
 up; in-training evaluations on their own seeds may stop the run early, and the best evaluated
 weights are kept.
 
-Speed matters: every call into TensorFlow costs about half a millisecond even when compiled, an
-environment step about a tenth. So actions are chosen for all environments in one compiled
-call, and one compiled call runs `gradient_steps` minibatches; `model.predict` (tens of
-milliseconds) is never called in the loop. Both calls go to concrete functions
-(`common.traced_once`): a `tf.function` first matches its arguments against its traces in
-Python, which cost a third of the training step's call. Most of the time goes into the
-minibatches: with a 128x128 network, 4 of 128 transitions every 8 environment steps learn about
-as fast per step as 8 did, at half the cost, while 2 are too few; a 64x64 network learns much
-more slowly.
+Speed matters: a call into TensorFlow costs more than an environment step. So actions are chosen
+for all environments in one compiled call, one compiled call runs `gradient_steps` minibatches,
+both go to concrete functions (`common.traced_once`), and `model.predict` is never called in the
+loop.
 
 Run it: ``python -m solutions.q19_lunar_lander train --algo dqn``.
 """
@@ -46,6 +41,7 @@ import numpy as np
 
 from .blocks import Batch, ReplayBuffer, double_dqn_targets, linear_epsilon
 from .common import (
+    Evaluation,
     InTrainingEvaluation,
     ProgressBar,
     TrainResult,
@@ -56,7 +52,7 @@ from .common import (
     training_seeds,
 )
 
-__all__ = ["Config", "GreedyPolicy", "TrainResult", "evaluate", "train"]
+__all__ = ["Config", "Evaluation", "GreedyPolicy", "TrainResult", "evaluate", "train"]
 
 
 @dataclass
@@ -90,14 +86,13 @@ class Config:
     n_step: int = 3
     """rewards summed per stored transition before bootstrapping (1: plain one-step DQN)"""
     huber_delta: float = 10.0
-    """Huber loss: quadratic below this TD error, linear above (at 1.0 it underrates crashes)"""
+    """Huber loss: quadratic below this TD error, linear above"""
     learning_starts: int = 5_000
     """environment steps of (random) experience collected before the first update"""
     train_every: int = 8
     """environment steps between two calls of the training step"""
     gradient_steps: int = 4
-    """minibatches (optimizer steps) per call of the training step (4 per 8 env steps: each
-    transition is replayed about 4 * batch_size / train_every = 64 times)"""
+    """minibatches per call of the training step (a transition is replayed about 64 times)"""
     target_update_every: int = 100
     """optimizer steps between two updates of the target network"""
     tau: float = 1.0
@@ -108,25 +103,10 @@ class Config:
     """exploration rate after the decay"""
     exploration_steps: int = 22_500
     """environment steps over which epsilon decays linearly"""
-    eval_every: int = 10_000
-    """environment steps between in-training evaluations (0: none)"""
-    eval_start: int = 30_000
-    """no in-training evaluation before this many environment steps"""
-    eval_screen_episodes: int = 10
-    """greedy episodes of every in-training evaluation (a cheap, noisy screen)"""
-    eval_confirm_above: float = 180.0
-    """a screen with at least this mean is confirmed by eval_confirm_episodes more episodes (10
-    episodes vary by about 20 around their policy's mean: below 200, a screen of a solving
-    policy would often go unconfirmed)"""
-    eval_confirm_episodes: int = 90
-    """extra episodes that confirm a good screen (only confirmed means may stop the run); as
-    many as the final evaluation has, so that the weights kept are not those of a lucky screen
-    (with 30: 7 of 8 seeds solved; with 90: 10 of 10)"""
-    stop_return: float | None = 245.0
-    """stop once a confirmed in-training evaluation reaches this mean return (None: never); at
-    230, 2 of 10 seeds stopped on policies that then averaged under 220 with a spread over 80"""
-    restore_best: bool = True
-    """at the end, go back to the weights of the best in-training evaluation"""
+    evaluation: Evaluation | None = Evaluation(
+        every=10_000, start=30_000, confirm_above=180.0, stop_return=245.0
+    )
+    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
     threads: int = 1
     """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
     jit_compile: bool = True

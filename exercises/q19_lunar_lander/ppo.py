@@ -28,9 +28,9 @@ What you implement (the fenced functions): `act` (inside `make_act`), the action
 its log-probability; `final_values`, the values of the true final observations of truncated
 episodes; `advantages_and_returns`, the next values and GAE of a rollout; `ppo_loss`.
 
-Given (read them): many small minibatches (128) per rollout learn much faster here than a few
-large ones; the learning rate decays linearly over the budget; in-training evaluations on their
-own seeds may stop the run early, and the best evaluated policy is kept.
+Given (read them): many small minibatches (128) per rollout; the learning rate decays linearly
+over the budget; in-training evaluations on their own seeds may stop the run early, and the best
+evaluated policy is kept.
 
 Run it: ``python -m solutions.q19_lunar_lander train --algo ppo``. (Unlike the other files,
 this one imports Keras when it loads: a Keras model class needs it.)
@@ -46,6 +46,7 @@ import tensorflow as tf
 
 from .blocks import gae, gaussian_log_prob, ppo_clip_objective
 from .common import (
+    Evaluation,
     InTrainingEvaluation,
     ProgressBar,
     TrainResult,
@@ -55,7 +56,15 @@ from .common import (
     training_seeds,
 )
 
-__all__ = ["Config", "PPOPolicy", "RunningMeanStd", "TrainResult", "evaluate", "train"]
+__all__ = [
+    "Config",
+    "Evaluation",
+    "PPOPolicy",
+    "RunningMeanStd",
+    "TrainResult",
+    "evaluate",
+    "train",
+]
 
 
 @dataclass
@@ -100,22 +109,8 @@ class Config:
     """normalise observations by a running mean and variance"""
     normalize_rewards: bool = True
     """divide rewards by a running standard deviation of the discounted return"""
-    eval_every: int = 50_000
-    """environment steps between in-training evaluations (0: none)"""
-    eval_start: int = 100_000
-    """no in-training evaluation before this many environment steps"""
-    eval_screen_episodes: int = 10
-    """deterministic episodes of every in-training evaluation (a cheap, noisy screen)"""
-    eval_confirm_above: float = 200.0
-    """a screen with at least this mean is confirmed by eval_confirm_episodes more episodes"""
-    eval_confirm_episodes: int = 90
-    """extra episodes that confirm a good screen (only confirmed means may stop the run); with
-    30, the first confirmed mean above the goal was a lucky one (seed 1: 224.5 over 40 episodes,
-    then 196.1 over 100 fresh ones), so a confirmation is as long as the final evaluation"""
-    stop_return: float | None = 230.0
-    """stop once a confirmed in-training evaluation reaches this mean return (None: never)"""
-    restore_best: bool = True
-    """at the end, go back to the policy of the best in-training evaluation"""
+    evaluation: Evaluation | None = Evaluation(every=50_000, start=100_000)
+    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
     threads: int = 1
     """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
     jit_compile: bool = False

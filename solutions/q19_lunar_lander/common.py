@@ -7,8 +7,9 @@
   CPU, without its start-up log lines.
 - `evaluate`: episodes of the deterministic policy, side by side, one batched policy call per
   step.
-- `InTrainingEvaluation`: when to evaluate during training, a cheap screen first and a longer
-  confirmation only near the goal, the best weights seen, and when to stop.
+- `Evaluation`, `InTrainingEvaluation`: the settings of the evaluations during training (both
+  agents' Configs hold one) and what runs them: a cheap screen first, a longer confirmation only
+  near the goal, the best weights seen, and when to stop.
 - `TrainResult`, `ProgressBar`: what `train` returns, and the bar it shows while it runs.
 
 Keep this file as it is: `dqn.py` and `ppo.py` import from it, and a mistake in one agent never
@@ -72,10 +73,10 @@ def traced_once(function, any_batch_size=False):
     called as that one concrete function.
 
     Every call of a `tf.function` first matches its arguments against the traced signatures in
-    Python: about a millisecond for five arrays, a third of the call of a DQN training step. A
-    concrete function skips that matching. Every later call must pass arrays of the first call's
-    shapes and dtypes (a training step's minibatches always do); with `any_batch_size`, the first
-    axis may vary (a policy acts for 8 environments in training, for up to 32 in evaluation).
+    Python, a sizeable part of a small training step's call; a concrete function skips that
+    matching. Every later call must pass arrays of the first call's shapes and dtypes (a training
+    step's minibatches always do); with `any_batch_size`, the first axis may vary (a policy acts
+    for 8 environments in training, for up to 32 in evaluation).
     """
     concrete = None
 
@@ -112,8 +113,8 @@ def training_seeds(seed, num_envs):
 def as_numpy_policy(policy):
     """`policy` as a function from a NumPy batch of observations to a NumPy batch of actions.
 
-    A Keras model is called through one compiled function: a Keras call from Python costs about
-    a millisecond, a compiled call a tenth of that, and an evaluation makes thousands.
+    A Keras model is called through one compiled function, much cheaper per call than the model
+    called from Python: an evaluation makes thousands of calls.
     """
     import keras
 
@@ -180,8 +181,7 @@ class TrainResult:
     seconds: float = 0.0
     """wall-clock seconds of training, in-training evaluations included"""
     cpu_seconds: float = 0.0
-    """CPU seconds of this process during training (all its threads; wall time on an idle
-    machine with one TensorFlow thread, whatever else the machine was doing)"""
+    """CPU seconds of this process during training, all threads (other load barely counts)"""
     eval_seconds: float = 0.0
     """wall-clock seconds of the in-training evaluations (included in `seconds`)"""
     eval_cpu_seconds: float = 0.0
@@ -191,28 +191,50 @@ class TrainResult:
     evaluations: list[tuple[int, float, int]] = field(default_factory=list)
     """in-training evaluations: (environment step, mean return, number of episodes)"""
     solved_at: tuple[int, float] | None = None
-    """(environment step, wall-clock seconds since the start) at the end of the first
-    in-training evaluation of at least 100 episodes whose mean reached SOLVED_RETURN; None if
-    none did"""
+    """(step, wall seconds) when an evaluation of 100+ episodes first averaged SOLVED_RETURN"""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """When and how `train` evaluates the deterministic policy while it trains (`Config.evaluation`
+    of both agents; None there: no in-training evaluation)."""
+
+    every: int
+    """environment steps between in-training evaluations"""
+    start: int
+    """no in-training evaluation before this many environment steps"""
+    screen_episodes: int = 10
+    """deterministic episodes of every in-training evaluation (a cheap, noisy screen)"""
+    confirm_above: float = 200.0
+    """a screen with at least this mean is confirmed by confirm_episodes more episodes"""
+    confirm_episodes: int = 90
+    """extra episodes that confirm a good screen; only a confirmed mean may stop the run"""
+    stop_return: float | None = 230.0
+    """stop once a confirmed in-training evaluation reaches this mean return (None: never)"""
+    restore_best: bool = True
+    """at the end, go back to the weights of the best in-training evaluation"""
 
 
 class InTrainingEvaluation:
     """Evaluations during training: a screen, a confirmation, the best weights, when to stop.
 
-    Every `eval_every` steps from `eval_start` on (and at the end of the budget), `screen`
+    Every `every` steps from `start` on (and at the end of the budget), `screen_episodes`
     episodes of the deterministic policy are played. Only when their mean reaches
-    `confirm_above` are `confirm` more played: an evaluation of few episodes is cheap but
-    noisy, and a lucky one must not stop the run or pick the weights. The weights of the best
-    evaluation are kept (confirmed ones rank above screens), and training stops once a
+    `confirm_above` are `confirm_episodes` more played: an evaluation of few episodes is cheap
+    but noisy, and a lucky one must not stop the run or pick the weights. The weights of the
+    best evaluation are kept (confirmed ones rank above screens), and training stops once a
     confirmed mean reaches `stop_return`.
 
-    `model` is the Keras model whose weights define the policy (its `get_weights()` and
-    `set_weights()` keep and restore the best ones).
+    `config` is the agent's Config (its `evaluation`, `env_id` and `seed` are read); `model` is
+    the Keras model whose weights define the policy (its `get_weights()` and `set_weights()`
+    keep and restore the best ones).
     """
 
     def __init__(self, config, policy, model, bar):
-        self.config, self.policy, self.model, self.bar = config, policy, model, bar
-        self.next = max(config.eval_start, config.eval_every) if config.eval_every else None
+        self.settings, self.env_id = config.evaluation, config.env_id
+        self.policy, self.model, self.bar = policy, model, bar
+        settings = self.settings
+        self.next = max(settings.start, settings.every) if settings and settings.every else None
         self.best = ((False, -np.inf), None)  # ((confirmed, mean), weights)
         self.seed = config.seed + IN_TRAINING_EVAL_SEEDS
 
@@ -222,15 +244,15 @@ class InTrainingEvaluation:
 
     def __call__(self, step, result):
         """Evaluate at `step`, record it in `result`; return True when training should stop."""
-        config = self.config
+        settings = self.settings
         start, cpu_start = time.perf_counter(), time.process_time()
         while self.next <= step:
-            self.next += config.eval_every
-        returns = evaluate(self.policy, config.env_id, config.eval_screen_episodes, self.seed)
-        confirmed = bool(returns.mean() >= config.eval_confirm_above)
-        if confirmed and config.eval_confirm_episodes:
+            self.next += settings.every
+        returns = evaluate(self.policy, self.env_id, settings.screen_episodes, self.seed)
+        confirmed = bool(returns.mean() >= settings.confirm_above)
+        if confirmed and settings.confirm_episodes:
             more = evaluate(
-                self.policy, config.env_id, config.eval_confirm_episodes, self.seed + len(returns)
+                self.policy, self.env_id, settings.confirm_episodes, self.seed + len(returns)
             )
             returns = np.concatenate([returns, more])
         mean = float(returns.mean())
@@ -244,11 +266,11 @@ class InTrainingEvaluation:
             self.best = ((confirmed, mean), self.model.get_weights())
         result.eval_seconds += time.perf_counter() - start
         result.eval_cpu_seconds += time.process_time() - cpu_start
-        return confirmed and config.stop_return is not None and mean >= config.stop_return
+        return confirmed and settings.stop_return is not None and mean >= settings.stop_return
 
     def restore_best(self):
         """Go back to the weights of the best evaluation (if `restore_best` and there was one)."""
-        if self.config.restore_best and self.best[1] is not None:
+        if self.settings and self.settings.restore_best and self.best[1] is not None:
             self.model.set_weights(self.best[1])
 
 
