@@ -67,6 +67,8 @@ MAX_BYTES = 1_000_000
 """A question file larger than this is not read (student files are hostile input)."""
 REFERENCE = "reference"
 """The name of the reference solutions in the report."""
+MAX_SHOWN = 100
+"""Flagged pairs shown with their code on the page; any more are listed (all are in the CSV)."""
 CONTEXT = 8
 """Lines shown around the shared passages on the page (the rest of a file is "...")."""
 CSV_NAME, HTML_NAME = "similarity.csv", "similarity.html"
@@ -148,9 +150,9 @@ def question_files(stubs: Path) -> list[str]:
     return found
 
 
-def fenced_code(source: str) -> str:
-    """The code between a solution file's ``BEGIN SOLUTION`` and ``END SOLUTION`` fences (dedented
-    region by region, ``# STUB:`` lines left out)."""
+def fenced_regions(source: str) -> list[str]:
+    """The code between each of a solution file's ``BEGIN SOLUTION`` and ``END SOLUTION`` fences,
+    dedented, ``# STUB:`` lines left out."""
     regions, region = [], None
     for line in source.splitlines(keepends=True):
         bare = line.rstrip("\n")
@@ -162,7 +164,12 @@ def fenced_code(source: str) -> str:
             region = None
         elif region is not None and not STUB.match(bare):
             region.append(line)
-    return "\n".join(regions)
+    return regions
+
+
+def fenced_code(source: str) -> str:
+    """All the fenced code of a solution file, region after region."""
+    return "\n".join(fenced_regions(source))
 
 
 def token_size(code: str) -> int:
@@ -388,7 +395,9 @@ def _write_html(result: Report, shown: list, has_reference: bool, students: int)
     ]
     if not flagged:
         parts.append("<p>None.</p>")
-    for number, (pair, text_a, slices_a, text_b, slices_b) in enumerate(flagged, start=1):
+    for number, (pair, text_a, slices_a, text_b, slices_b) in enumerate(
+        flagged[:MAX_SHOWN], start=1
+    ):
         parts += [
             f'<section class="pair" id="pair-{number}" data-question="{e(pair.question)}" '
             f'data-a="{e(pair.student_a)}" data-b="{e(pair.student_b)}" '
@@ -404,6 +413,18 @@ def _write_html(result: Report, shown: list, has_reference: bool, students: int)
             f"<pre>{_marked(text_b, slices_b)}</pre></div>",
             "</div></section>",
         ]
+    if len(flagged) > MAX_SHOWN:
+        parts += [
+            f'<h3 id="more">{len(flagged) - MAX_SHOWN} more flagged pairs, without their code</h3>',
+            "<table><tr><th>question</th><th>student_a</th><th>student_b</th>"
+            "<th>similarity</th></tr>",
+        ]
+        parts += [
+            f"<tr><td>{e(p.question)}</td><td>{e(p.student_a)}</td><td>{e(p.student_b)}</td>"
+            f"<td class='num'>{p.similarity:.0%}</td></tr>"
+            for p, *_ in flagged[MAX_SHOWN:]
+        ]
+        parts.append("</table>")
     parts += [
         '<h2 id="questions">Every question compared</h2>',
         "<table><tr><th>question</th><th>pairs</th><th>flagged</th><th>highest</th>"
