@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import csv
+import functools
 import hashlib
 import html
 import importlib.util
@@ -63,8 +64,9 @@ parameter counts of question 12 are one line of arithmetic each). Excluded unles
 NOISE = 25
 """copydetect's noise threshold: shared passages shorter than this many characters of tokens are
 not matches (copydetect's default)."""
-MAX_BYTES = 1_000_000
-"""A question file larger than this is not read (student files are hostile input)."""
+MAX_BYTES = 200_000
+"""A question file larger than this is not read (student files are hostile input; the largest
+reference file is about 21 kB)."""
 REFERENCE = "reference"
 """The name of the reference solutions in the report."""
 MAX_SHOWN = 100
@@ -107,14 +109,23 @@ class Report:
     skipped: list[str] = field(default_factory=list)
     """Files that could not be read (too large, not a regular file), as ``student: file``."""
 
-    @property
+    @functools.cached_property
     def flagged(self) -> list[Pair]:
         """The flagged pairs, most similar first."""
         return sorted((p for p in self.pairs if p.flagged), key=_order)
 
+    @functools.cached_property
+    def by_student(self) -> dict[str, list[Pair]]:
+        """{student: the flagged pairs they are in, most similar first} (flagged students only)."""
+        found: dict[str, list[Pair]] = {}
+        for pair in self.flagged:
+            for student in (pair.student_a, pair.student_b):
+                found.setdefault(student, []).append(pair)
+        return found
+
     def flagged_for(self, student: str) -> list[Pair]:
         """The flagged pairs a student is in, most similar first."""
-        return [p for p in self.flagged if student in (p.student_a, p.student_b)]
+        return self.by_student.get(student, [])
 
     def note(self, student: str) -> str:
         """A line for the gradebook's notes ('' when nothing is flagged); grades never change."""
@@ -202,10 +213,16 @@ def too_short(stubs: Path, reference: Path | None, files: list[str]) -> dict[str
     return excluded
 
 
-def read_source(path: Path) -> str | None:
-    """A question file's text, or None when it is missing, not a regular file, or too large."""
+def read_source(path: Path, folder: Path) -> str | None:
+    """A question file's text, or None when it is missing, not a regular file inside ``folder``
+    (a symbolic link, or a path through one), or too large."""
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_BYTES:
+        if (
+            path.is_symlink()
+            or not path.is_file()
+            or not path.resolve().is_relative_to(folder.resolve())
+            or path.stat().st_size > MAX_BYTES
+        ):
             return None
         return path.read_bytes().decode("utf-8", errors="replace")
     except OSError:
@@ -217,9 +234,10 @@ def read_source(path: Path) -> str | None:
 
 def _compare_question(
     name: str, stub: str, texts: dict[str, str], threshold: float
-) -> list[tuple[str, str, float, int, object, object]]:
-    """Compare every pair of sources of one question file: (a, b, similarity, matched, slices of
-    a, slices of b), slices (copydetect's, into each raw text) only for flagged pairs.
+) -> tuple[list[tuple[str, str, float, int, object, object]], list[str]]:
+    """Compare every pair of sources of one question file: rows (a, b, similarity, matched,
+    slices of a, slices of b), slices (copydetect's, into each raw text) only for flagged pairs;
+    and the sources that could not be fingerprinted, with why (they are left out).
 
     Runs in one process: copydetect hashes with Python's ``hash``, which differs between processes.
     """
@@ -230,17 +248,21 @@ def _compare_question(
     boilerplate = np.unique(
         np.array(list(CodeFingerprint(filename, NOISE, 1, fp=io.StringIO(stub)).hashes))
     )
-    prints, by_text = {}, {}
+    prints, by_text, failed = {}, {}, []
     for source, text in texts.items():
         key = hashlib.sha256(text.encode()).digest()
         if key not in by_text:  # untouched stubs and verbatim copies: fingerprinted once
-            by_text[key] = (
-                None
-                if text == stub
-                else CodeFingerprint(filename, NOISE, 1, boilerplate, fp=io.StringIO(text))
-            )
+            try:
+                by_text[key] = (
+                    None
+                    if text == stub
+                    else CodeFingerprint(filename, NOISE, 1, boilerplate, fp=io.StringIO(text))
+                )
+            except Exception as error:  # one odd file must not end the report
+                failed.append(f"{source}: {name}.py could not be read as code ({error!r:.100})")
+                continue
         prints[source] = by_text[key]
-    sources = list(texts)
+    sources = list(prints)
     rows = []
     for i, a in enumerate(sources):
         for b in sources[i + 1 :]:
@@ -253,7 +275,7 @@ def _compare_question(
             if similarity < threshold or matched < MIN_MATCHED:  # not flagged: no slices
                 slices_a = slices_b = None
             rows.append((a, b, similarity, int(matched), slices_a, slices_b))
-    return rows
+    return rows, failed
 
 
 def report(
@@ -287,35 +309,43 @@ def report(
         sources[reference_name] = reference
     skipped, tasks = [], {}
     for name in compared:
-        stub = read_source(stubs / f"{name}.py") or ""
+        stub = read_source(stubs / f"{name}.py", stubs) or ""
         texts = {}
         for source, folder in sources.items():
             path = folder / f"{name}.py"
-            text = read_source(path)
+            text = read_source(path, folder)
             if text is not None:
                 texts[source] = text
             elif path.exists() or path.is_symlink():
                 skipped.append(
-                    f"{source}: {name}.py (not a regular file, or over {MAX_BYTES} bytes)"
+                    f"{source}: {name}.py (a link, not a regular file, or over {MAX_BYTES} bytes)"
                 )
         tasks[name] = (stub, texts)
     jobs = jobs or len(os.sched_getaffinity(0))
-    results: dict[str, list] = {}
+    results: dict[str, tuple] = {}
     if jobs > 1 and len(tasks) > 1:
         with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
             futures = {
                 name: pool.submit(_compare_question, name, stub, texts, threshold)
                 for name, (stub, texts) in tasks.items()
             }
-            results = {name: future.result() for name, future in futures.items()}
+            for name, future in futures.items():
+                try:
+                    results[name] = future.result()
+                except Exception as error:  # the other questions go on
+                    excluded[name] = f"the comparison failed: {error!r:.200}"
     else:
-        results = {
-            name: _compare_question(name, stub, texts, threshold)
-            for name, (stub, texts) in tasks.items()
-        }
+        for name, (stub, texts) in tasks.items():
+            try:
+                results[name] = _compare_question(name, stub, texts, threshold)
+            except Exception as error:  # the other questions go on
+                excluded[name] = f"the comparison failed: {error!r:.200}"
+    compared = [n for n in compared if n in results]
     pairs, shown = [], []
     for name in compared:
-        for a, b, similarity, matched, slices_a, slices_b in results[name]:
+        rows, failed = results[name]
+        skipped += failed
+        for a, b, similarity, matched, slices_a, slices_b in rows:
             if a == reference_name:  # the reference is always student_b
                 a, b, slices_a, slices_b = b, a, slices_b, slices_a
             pair = Pair(name, a, b, round(similarity, 4), slices_a is not None, matched)

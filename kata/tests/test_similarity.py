@@ -320,6 +320,32 @@ def test_the_command_line(classroom, tmp_path):
     assert (tmp_path / "out" / "similarity.html").is_file()
 
 
+def test_odd_submissions_are_read_safely_or_not_at_all(tmp_path):
+    """Student files are hostile input: a link to the reference, a huge file, bytes that are not
+    text, a name made to break the page. None of them ends the report or reaches outside."""
+    room = tmp_path / "copies"
+    copies = {}
+    for student in ("eve", "<img src=x onerror=alert(1)>", "gil"):
+        folder = room / str(len(copies)) / "exercises"
+        shutil.copytree(STUBS, folder, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        copies[student] = folder
+    eve, odd, gil = copies.values()
+    (eve / f"{Q08}.py").unlink()
+    (eve / f"{Q08}.py").symlink_to(SOLUTIONS / f"{Q08}.py")  # would be a 100 % copy if followed
+    (eve / "q03_backprop.py").write_text("x = 1\n" * 100_000)  # 600 kB
+    (odd / "q03_backprop.py").write_bytes(b"\xff\xfe\x00def \x80(:\n" * 50)
+    (odd / f"{Q08}.py").write_text(answer(RENAMED))  # and a copy of gil's answer
+    (gil / f"{Q08}.py").write_text(answer(INDEPENDENT))
+    found = similarity.report(copies, STUBS, SOLUTIONS, tmp_path / "out", jobs=1)
+    flagged = [(p.question, p.student_a, p.student_b) for p in found.flagged]
+    assert flagged == [(Q08, "<img src=x onerror=alert(1)>", "gil")], flagged
+    assert any(s.startswith(f"eve: {Q08}.py") for s in found.skipped), found.skipped
+    assert any(s.startswith("eve: q03_backprop.py") for s in found.skipped), found.skipped
+    assert not any(p.question == Q08 and "eve" in (p.student_a, p.student_b) for p in found.pairs)
+    page = found.html_path.read_text()
+    assert "<img src=x" not in page and "&lt;img src=x" in page
+
+
 # --- the page, in a real browser ------------------------------------------------------------------
 
 
