@@ -1,7 +1,7 @@
 """Similar answers across a class: which students' code for a question matches a classmate's, or
 the reference's, once the code every student was given is set aside.
 
-    python -m kata.similarity COPIES/ --out DIR [--stubs exercises] [--reference solutions]
+    python -m kata.similarity COPIES/ --out DIR [--stubs DIR] [--reference solutions]
                               [--threshold 0.5] [--all] [--jobs N]
 
 ``COPIES/`` holds one folder per student (their ``exercises/``, or a folder with ``exercises/``
@@ -42,11 +42,12 @@ import io
 import os
 import re
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kata.stubs import BEGIN, END, ROOT, STUB
+from kata.stubs import BEGIN, END, ROOT, STUB, export_pristine, source_dir
 
 DEFAULT_THRESHOLD = 0.5
 """A pair is flagged when at least half of one student's own code (the stub set aside) is found
@@ -362,6 +363,28 @@ def report(
     return result
 
 
+def for_grader(
+    args: argparse.Namespace, copies: dict[str, Path], root: Path, out_dir: Path
+) -> Report | None:
+    """What ``kata.grade`` calls once the class is graded: None without ``--similarity``, else the
+    report on ``copies`` (still on disk), with pristine stubs made from ``root``'s solutions (or
+    ``kata/pristine/`` of a homework copy) and ``root/solutions`` as the reference if it exists."""
+    if not getattr(args, "similarity", False):
+        return None
+    solutions = root / "solutions"
+    with tempfile.TemporaryDirectory(prefix="kata-similarity-") as tmp:
+        stubs = export_pristine(Path(tmp) / "stubs", source_dir(root))
+        return report(
+            copies,
+            stubs,
+            solutions if solutions.is_dir() else None,
+            out_dir,
+            args.similarity_threshold,
+            args.similarity_all,
+            getattr(args, "jobs", None),
+        )
+
+
 # --- what is written ----------------------------------------------------------------------------
 
 
@@ -535,7 +558,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("copies", type=Path, help="one folder per student")
     parser.add_argument("--out", type=Path, required=True, help="where the CSV and HTML go")
-    parser.add_argument("--stubs", type=Path, default=ROOT / "exercises", help="pristine stubs")
+    parser.add_argument(
+        "--stubs",
+        type=Path,
+        default=None,
+        help="the pristine stubs (default: made afresh from solutions/, as the grader does)",
+    )
     parser.add_argument(
         "--reference",
         type=Path,
@@ -555,7 +583,9 @@ def main(argv: list[str] | None = None) -> int:
         if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
     }
     reference = None if args.no_reference else args.reference
-    found = report(copies, args.stubs, reference, args.out, args.threshold, args.all, args.jobs)
+    with tempfile.TemporaryDirectory(prefix="kata-similarity-") as tmp:
+        stubs = args.stubs or export_pristine(Path(tmp) / "stubs", source_dir(ROOT))
+        found = report(copies, stubs, reference, args.out, args.threshold, args.all, args.jobs)
     print(
         f"{len(copies)} students, {len(found.questions)} question files compared, "
         f"{len(found.flagged)} pairs flagged; not compared: {', '.join(found.excluded) or 'none'}"

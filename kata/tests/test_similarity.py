@@ -305,6 +305,22 @@ def test_the_arguments_for_the_grader():
         parser.parse_args(["--similarity-threshold", "70"])
 
 
+def test_what_the_grader_calls(classroom, found, tmp_path):
+    """``for_grader``: nothing without --similarity; else the same report, with stubs made afresh
+    from solutions/ (an instructor's own edits in exercises/ are never taken for boilerplate)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    similarity.add_arguments(parser)
+    assert similarity.for_grader(parser.parse_args([]), classroom, REPO, tmp_path) is None
+    args = parser.parse_args(["--similarity"])
+    again = similarity.for_grader(args, classroom, REPO, tmp_path)
+    assert [(p.question, p.student_a, p.student_b) for p in again.flagged] == [
+        (p.question, p.student_a, p.student_b) for p in found.flagged
+    ]
+    assert again.excluded == found.excluded and again.csv_path == tmp_path / "similarity.csv"
+
+
 def test_the_command_line(classroom, tmp_path):
     """``python -m kata.similarity COPIES --out DIR`` as an instructor runs it by hand."""
     room = next(iter(classroom.values())).parents[1]
