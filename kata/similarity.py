@@ -189,7 +189,7 @@ def token_size(code: str) -> int:
     folded away, comments dropped): the unit of ``MIN_SOLUTION`` and ``MIN_MATCHED``."""
     from copydetect.utils import filter_code
 
-    filtered, _ = filter_code(code, "answer.py")
+    filtered, _ = filter_code(code, "answer.py", "python")
     return len(filtered)
 
 
@@ -246,9 +246,8 @@ def _compare_question(
     from copydetect import CodeFingerprint, compare_files
 
     filename = f"{name}.py"
-    boilerplate = np.unique(
-        np.array(list(CodeFingerprint(filename, NOISE, 1, fp=io.StringIO(stub)).hashes))
-    )
+    stub_print = CodeFingerprint(filename, NOISE, 1, language="python", fp=io.StringIO(stub))
+    boilerplate = np.unique(np.array(list(stub_print.hashes)))
     prints, by_text, failed = {}, {}, []
     for source, text in texts.items():
         key = hashlib.sha256(text.encode()).digest()
@@ -257,7 +256,9 @@ def _compare_question(
                 by_text[key] = (
                     None
                     if text == stub
-                    else CodeFingerprint(filename, NOISE, 1, boilerplate, fp=io.StringIO(text))
+                    else CodeFingerprint(
+                        filename, NOISE, 1, boilerplate, language="python", fp=io.StringIO(text)
+                    )
                 )
             except Exception as error:  # one odd file must not end the report
                 failed.append(f"{source}: {name}.py could not be read as code ({error!r:.100})")
