@@ -61,7 +61,8 @@ MIN_SOLUTION = 300
 """A question whose reference answers (the code between its ``BEGIN SOLUTION`` and
 ``END SOLUTION`` fences, measured the same way) hold fewer characters of tokens than this is too
 short to tell: about ten lines of code, where the obvious answer is everybody's answer (the
-parameter counts of question 12 are one line of arithmetic each). Excluded unless asked."""
+parameter counts of question 12 are one line of arithmetic each). Excluded unless asked.
+Without a reference (a homework copy has none) nothing is excluded for being short."""
 NOISE = 25
 """copydetect's noise threshold: shared passages shorter than this many characters of tokens are
 not matches (copydetect's default)."""
@@ -134,9 +135,10 @@ class Report:
         if not found:
             return ""
         named = ", ".join(
-            f"{p.question} with {p.other(student)} ({p.similarity:.0%})" for p in found
+            f"{p.question} with {p.other(student)} ({p.similarity:.0%})" for p in found[:5]
         )
-        return f"similar code (read {self.html_path.name}, not a verdict): {named}"
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        return f"similar code (read {self.html_path.name}, not a verdict): {named}{more}"
 
 
 def _order(pair: Pair) -> tuple:
