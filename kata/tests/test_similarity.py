@@ -403,7 +403,7 @@ def test_the_page_in_a_browser(found, tmp_path):
         assert "<mark>" in side, "each side of a flagged pair has its shared passages marked"
     shot = tmp_path / "similarity.png"
     done = run_chromium(
-        f"--screenshot={shot}", "--window-size=1400,1000", "--hide-scrollbars", url,
+        f"--screenshot={shot}", "--window-size=1400,1800", "--hide-scrollbars", url,
         profile=tmp_path / "profile-shot",
     )  # fmt: skip
     assert shot.is_file() and shot.stat().st_size > 10_000, done.stderr[-2000:]
