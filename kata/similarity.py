@@ -501,7 +501,8 @@ def _write_html(result: Report, shown: list, has_reference: bool, students: int)
     if result.excluded:
         parts.append(
             "<p>Short answers match by nature. These questions are left out "
-            "(<code>--similarity-all</code> compares the short ones too):</p><ul>"
+            "(<code>--similarity-all</code>, or <code>--all</code> by hand, compares the "
+            "short ones too):</p><ul>"
         )
         parts += [f"<li><code>{e(n)}</code>: {e(why)}</li>" for n, why in result.excluded.items()]
         parts.append("</ul>")
