@@ -58,11 +58,16 @@ MIN_MATCHED = 100
 layout folded away: about four lines of code), so that a student who wrote one line is not flagged
 because someone else wrote the same line."""
 MIN_SOLUTION = 300
-"""A question whose reference answers (the code between its ``BEGIN SOLUTION`` and
-``END SOLUTION`` fences, measured the same way) hold fewer characters of tokens than this is too
-short to tell: about ten lines of code, where the obvious answer is everybody's answer (the
-parameter counts of question 12 are one line of arithmetic each). Excluded unless asked.
-Without a reference (a homework copy has none) nothing is excluded for being short."""
+"""Characters of tokens of long answers under which a question is too short to tell (below)."""
+LONG_ANSWER = 100
+"""A question is too short to tell, and not compared unless asked, when the reference's answers
+(the code between its ``BEGIN SOLUTION`` and ``END SOLUTION`` fences, measured the same way) that
+hold at least ``LONG_ANSWER`` characters of tokens (about four lines) add up to less than
+``MIN_SOLUTION`` (about ten lines). Short answers are everybody's answers once names are folded
+away: the parameter counts of question 12 are one line of arithmetic each, and an answer to
+question 5 (sixteen one- or two-line functions and a true/false dictionary) written without
+looking at the reference shares 43 % with it. Without a reference (a homework copy has none)
+nothing is excluded for being short."""
 NOISE = 25
 """copydetect's noise threshold: shared passages shorter than this many characters of tokens are
 not matches (copydetect's default)."""
@@ -196,22 +201,26 @@ def token_size(code: str) -> int:
 
 
 def too_short(stubs: Path, reference: Path | None, files: list[str]) -> dict[str, str]:
-    """{question file: why it is not compared by default}, from the reference's fenced answers."""
+    """{question file: why it is not compared by default}, from the reference's fenced answers:
+    a question is too short to tell when its answers of at least ``LONG_ANSWER`` characters of
+    tokens add up to less than ``MIN_SOLUTION``."""
     if reference is None:
         return {}
     excluded = {}
     for name in files:
         path = reference / f"{name}.py"
         try:
-            size = token_size(fenced_code(path.read_text(encoding="utf-8")))
+            sizes = [token_size(r) for r in fenced_regions(path.read_text(encoding="utf-8"))]
         except (OSError, UnicodeDecodeError):
             continue
-        if size == 0:
+        long = sum(size for size in sizes if size >= LONG_ANSWER)
+        if not any(sizes):
             excluded[name] = "no solution code in it: every student has the same file"
-        elif size < MIN_SOLUTION:
+        elif long < MIN_SOLUTION:
             excluded[name] = (
-                f"too short to tell: the reference's answers are {size} characters of tokens, "
-                f"under {MIN_SOLUTION}; the obvious answer is everybody's"
+                f"too short to tell: {len(sizes)} answers, the longest {max(sizes)} characters "
+                f"of tokens; answers of {LONG_ANSWER} or more add up to {long}, under "
+                f"{MIN_SOLUTION}. Short answers are everybody's answers"
             )
     return excluded
 

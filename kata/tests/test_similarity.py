@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -169,22 +170,98 @@ RENAMED = {
 }
 
 
+# Question 5, answered by ada too, her own way: sixteen one- or two-line functions and the
+# true/false answers (right, so the same as the reference's). Short answers are everybody's.
+Q05 = "q05_activations"
+Q05_INDEPENDENT = {
+    "the logistic function, computed so that exp never overflows": """
+    x = np.clip(np.asarray(x, dtype=float), -500, 500)
+    return 1 / (1 + np.exp(-x))
+""",
+    "s(x) (1 - s(x))": "return sigmoid(x) * (1 - sigmoid(x))",
+    "np.tanh": "return np.tanh(x)",
+    "1 - tanh(x)^2": "t = np.tanh(x)\nreturn 1 - t * t",
+    "zero for negative x, x itself otherwise": "return np.maximum(0.0, x)",
+    "a step": "return np.where(np.asarray(x) > 0, 1.0, 0.0)",
+    "the negative side keeps a small slope alpha": """
+    x = np.asarray(x, dtype=float)
+    return np.where(x >= 0, x, x * alpha)
+""",
+    "1 on the right, alpha on the left": "return np.where(np.asarray(x) > 0, 1.0, alpha)",
+    "exponential on the left, identity on the right": """
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1))
+""",
+    "1 on the right, alpha * exp(x) on the left": """
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
+""",
+    "log(exp(0) + exp(x)), computed stably": """
+    x = np.asarray(x, dtype=float)
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+""",
+    "it is the sigmoid": "return sigmoid(x)",
+    "compose the affine maps one after the other": """
+    W, c = weights[0], biases[0]
+    for w, b in zip(weights[1:], biases[1:]):
+        W = W @ w
+        c = c @ w + b
+    return W, c
+""",
+    "forward pass keeping each layer's slopes, then the deltas backwards": """
+    act, dact = ACTIVATIONS[activation]
+    h = np.asarray(x, dtype=float)
+    derivs = []
+    for w, b in zip(weights, biases):
+        z = h @ w + b
+        derivs.append(dact(z))
+        h = act(z)
+    back = np.ones(h.shape)
+    result = []
+    for i in range(len(weights) - 1, -1, -1):
+        d = back * derivs[i]
+        result.append(np.sqrt(np.sum(d**2)))
+        back = d @ weights[i].T
+    return np.array(result[::-1])
+""",
+    "a zero derivative on every example": """
+    d = ACTIVATIONS[activation][1](np.asarray(x, dtype=float) @ weight + bias)
+    return (d == 0).all(axis=0)
+""",
+}
+
+
 def indent(body: str) -> str:
     return textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
 
 
-def answer(bodies: dict[str, str]) -> str:
-    text = (STUBS / f"{Q08}.py").read_text()
+def answer(bodies: dict[str, str], question: str = Q08) -> str:
+    """The stub of a question with each ``raise NotImplementedError("<hint>")`` replaced by the
+    body written for it (and, for question 5, the reference's true/false answers)."""
+    text = (STUBS / f"{question}.py").read_text()
     for hint, body in bodies.items():
         line = f'    raise NotImplementedError("{hint}")\n'
         assert line in text, f"the stub no longer has {line!r}: update the test's class"
         text = text.replace(line, indent(body))
+    if question == Q05:
+        pattern = re.compile(r"^ANSWERS = \{.*?^\}\n", re.S | re.M)
+        reference = pattern.search((SOLUTIONS / f"{Q05}.py").read_text())
+        text, count = pattern.subn(lambda _: reference.group(0), text)
+        assert count == 1, "question 5's stub no longer has one ANSWERS dict"
     return text
 
 
 def test_the_answers_work():
-    """The class's answers are real answers: each passes question 8's checks on a few cases."""
+    """The class's answers are real answers: they compute what the reference computes."""
     import numpy as np
+
+    ours: dict = {}
+    theirs: dict = {}
+    exec(compile(answer(Q05_INDEPENDENT, Q05), "ada", "exec"), ours)
+    exec(compile((SOLUTIONS / f"{Q05}.py").read_text(), "reference", "exec"), theirs)
+    x = np.linspace(-5, 5, 41)
+    for name in ("sigmoid", "tanh_derivative", "relu_derivative", "elu", "softplus"):
+        np.testing.assert_allclose(ours[name](x), theirs[name](x), atol=1e-12, err_msg=name)
 
     expected = {}
     exec(compile((SOLUTIONS / f"{Q08}.py").read_text(), "reference", "exec"), expected)
@@ -219,6 +296,7 @@ def classroom(tmp_path_factory):
         if text is not None:
             (folder / f"{Q08}.py").write_text(text)
         copies[student] = folder
+    (copies["ada"] / f"{Q05}.py").write_text(answer(Q05_INDEPENDENT, Q05))
     return copies
 
 
@@ -273,6 +351,10 @@ def test_short_questions_are_left_out_and_named(found, classroom, tmp_path):
     assert set(everything.excluded) == {
         n for n, why in found.excluded.items() if "no solution" in why
     }
+    # why question 5 is left out: ada's own short answers share much with the reference
+    assert Q05 in found.excluded and "16 answers" in found.excluded[Q05]
+    pair = by_pair(everything, Q05)[("ada", "reference")]
+    assert 0.3 < pair.similarity < similarity.DEFAULT_THRESHOLD, pair
 
 
 def test_the_csv_has_a_row_per_pair_and_question(found, classroom):
