@@ -21,6 +21,8 @@ pytest.importorskip(
 
 from kata import similarity  # noqa: E402
 
+pytestmark = pytest.mark.timeout(300)  # a report (with a fixture's) and a browser, on a busy CI
+
 REPO = Path(__file__).resolve().parents[2]
 STUBS, SOLUTIONS = REPO / "exercises", REPO / "solutions"
 Q08 = "q08_convolution"
