@@ -584,7 +584,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the reference solutions (default: solutions/ when there is one)",
     )
     parser.add_argument("--no-reference", action="store_true", help="do not compare with it")
-    parser.add_argument("--threshold", type=_fraction, default=DEFAULT_THRESHOLD)
+    parser.add_argument(
+        "--threshold",
+        type=_fraction,
+        default=DEFAULT_THRESHOLD,
+        metavar="F",
+        help=f"flag a pair from this similarity on, 0 to 1 (default {DEFAULT_THRESHOLD})",
+    )
     parser.add_argument("--all", action="store_true", help="also the short questions")
     parser.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")
     args = parser.parse_args(argv)
