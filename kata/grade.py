@@ -50,7 +50,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from kata import naming, sandbox
+from kata import naming, sandbox, similarity
 from kata.gradebook import (  # noqa: F401 - part of kata.grade's interface
     GRADEBOOK_VERSION,
     SCHEMA,
@@ -151,8 +151,14 @@ def grade(
     limits: sandbox.Limits | None = None,
     state: Path | None = None,
     runs: Runs | None = None,
+    similarity_args=None,
 ) -> list[Entry]:
-    """Grade every folder in ``submissions``; write ``out`` (CSV) and its JSON twin."""
+    """Grade every folder in ``submissions``; write ``out`` (CSV) and its JSON twin.
+
+    ``similarity_args`` (parsed ``--similarity...`` options): also compare the class (on the
+    grader's own safe copies of the submissions, never the folders in place) and name each
+    student's flagged pairs in the notes (``kata/similarity.py``).
+    """
     options = (["--slow"] if slow else []) + list(pytest_args or [])
     json_path = out.with_suffix(".json")
     key = signing_key(state_dir(state))
@@ -261,9 +267,41 @@ def grade(
                 if runs.stopping.is_set():
                     for future in pending:
                         future.cancel()
-    ordered = [entries[name] for name in sorted(entries)]
+    if similarity_args is not None and getattr(similarity_args, "similarity", False):
+        if runs.stopping.is_set():
+            log("similarity report skipped: the grader was stopped")
+        else:
+            compare_class(similarity_args, submissions, entries, root, out, log)
+    with lock:
+        for entry in entries.values():
+            entry.signature = sign(entry, key)
     save()
-    return ordered
+    return [entries[name] for name in sorted(entries)]
+
+
+def compare_class(args, submissions: Path, entries: dict[str, Entry], root, out, log) -> None:
+    """The similarity report over the class, on safe copies; flagged pairs go into the notes."""
+    from kata import similarity
+
+    with tempfile.TemporaryDirectory(prefix="kata-similarity-copies-") as tmp:
+        copies = {}
+        for student, entry in entries.items():
+            folder = submissions / student
+            exercises = find_exercises(folder) if folder.is_dir() else None
+            if exercises is None or entry.status == "not a submission":
+                continue
+            copies[student] = Path(tmp) / student
+            copy_submission(exercises, copies[student])
+        found = similarity.for_grader(args, copies, root, out.parent)
+    if found is None:
+        return
+    for student, entry in entries.items():
+        note = found.note(student)
+        entry.notes = [n for n in entry.notes if not n.startswith("similar code")]
+        if note:
+            entry.notes.append(note)
+    flagged = len(found.flagged)
+    log(f"similarity: {flagged} flagged pair(s); see {out.parent / 'similarity.html'}")
 
 
 def summary(entries: list[Entry]) -> str:
@@ -333,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where the grader keeps the key that signs gradebook rows "
         "(default ~/.local/state/ann-exam-kata; never inside the class folder)",
     )
+    similarity.add_arguments(parser)
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder", file=sys.stderr)
@@ -367,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             state=args.state_dir,
             runs=runs,
+            similarity_args=args,
         )
     finally:
         signal.signal(signal.SIGINT, old_int)

@@ -410,3 +410,34 @@ def test_without_bubblewrap_the_grader_says_how_to_install_it(fake_kata, tmp_pat
     )
     assert entry.sandbox == "unsandboxed" and entry.status == "graded"
     assert read_csv(tmp_path / "g.csv")["ann"]["sandbox"] == "unsandboxed"
+
+
+def test_similarity_names_a_copied_answer_in_the_notes(fake_kata, tmp_path):
+    room = tmp_path / "class"
+    answer = (
+        '"""Question 8 (a fake): two small functions."""\n\n\n'
+        "def add(a, b):\n"
+        "    pieces = [a, b]\n    total = 0\n    for piece in pieces:\n"
+        "        total = total + piece\n    if total == a + b:\n        return total\n"
+        "    raise ArithmeticError('the sum went wrong')\n\n\n"
+        "def sub(a, b):\n"
+        "    steps = [a, -b]\n    difference = 0\n    for step in steps:\n"
+        "        difference = difference + step\n    if difference == a - b:\n"
+        "        return difference\n    raise ArithmeticError('the difference went wrong')\n"
+    )
+    for name in ("ann", "bea", "cid"):
+        shutil.copytree(fake_kata / "exercises", room / name)
+    (room / "ann" / "q08_conv.py").write_text(answer)
+    (room / "bea" / "q08_conv.py").write_text(answer.replace("piece", "part"))
+    out = tmp_path / "grades" / "gradebook.csv"
+    env = grader_env(fake_kata, tmp_path)
+    grader = run_grader(
+        str(room), "--out", str(out), "--similarity", "--similarity-all", cwd=fake_kata, env=env
+    )
+    output, _ = grader.communicate(timeout=300)
+    assert grader.returncode == 0, output
+    rows = read_csv(out)
+    assert "similar code" in rows["ann"]["notes"] and "bea" in rows["ann"]["notes"], rows["ann"]
+    assert "similar code" not in rows["cid"]["notes"]
+    assert (out.parent / "similarity.html").is_file()
+    assert rows["ann"]["q08"] == rows["bea"]["q08"] == "3.0"  # grades never change
