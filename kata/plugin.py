@@ -46,6 +46,7 @@ from kata import hints as hinting
 from kata import naming
 from kata import plain as plainmode
 from kata import score as scoring
+from kata import statements
 from kata.testing import Unanswered
 
 HANG_GRACE = float(os.environ.get("KATA_HANG_GRACE", "10"))
@@ -261,10 +262,12 @@ def pytest_configure(config):
         runner = Runner(config, target_dir, cli, scorer, workerinput)
         config.stash[KATA] = runner
         config.pluginmanager.register(runner, "kata-runner")
+        statements.configure(config, runner.run_dir)  # statements after their experiments
 
 
 def pytest_unconfigure(config):
     plainmode.unconfigure(config)
+    statements.unconfigure(config)
     scorer = config.stash.get(SCORER, None)
     if scorer is not None and scorer.run_dir is not None:
         shutil.rmtree(scorer.run_dir, ignore_errors=True)
@@ -552,6 +555,7 @@ class Runner:
         if self.question_of(item) is None:
             return report
         excinfo = call.excinfo
+        statements.mark_report(report, excinfo)  # an answer judged at grading
         if excinfo is not None and report.failed:
             if excinfo.errisinstance(Unanswered):
                 report.kata_outcome = "unanswered"
@@ -815,7 +819,7 @@ class Scorer:
             if book is not None:
                 book.add(getattr(report, "kata_functions", None))
         elif report.skipped:
-            outcome = "skipped"
+            outcome = statements.outcome(report) or "skipped"
             if getattr(report, "kata_slow", False):
                 self.run.slow.add(report.nodeid)
         elif report.when == "call":
