@@ -43,10 +43,9 @@ from pathlib import Path
 import pytest
 
 from kata import hints as hinting
-from kata import naming
+from kata import naming, statements
 from kata import plain as plainmode
 from kata import score as scoring
-from kata import statements
 from kata.testing import Unanswered
 
 HANG_GRACE = float(os.environ.get("KATA_HANG_GRACE", "10"))
