@@ -258,9 +258,11 @@ def status_text(row: dict) -> str:
     ran = sum(v for k, v in tests.items() if k not in ("not run", "at grading"))
     text = f"{tests.get('passed', 0)}/{ran} tests passed"
     extras = []
+    if not ran and tests.get("at grading"):  # only answers ran: "0/0 tests passed" says nothing
+        text = f"{_count(tests['at grading'], 'answer')} judged at grading"
     if tests.get("unanswered"):
         extras.append(f"{tests['unanswered']} unanswered")
-    if tests.get("at grading"):
+    if tests.get("at grading") and ran:
         extras.append(f"{_count(tests['at grading'], 'answer')} judged at grading")
     if row["slow_not_run"]:
         extras.append(f"{_count(row['slow_not_run'], 'slow test')} not run: add --slow")
