@@ -297,3 +297,19 @@ def test_the_students_copy_cannot_tell_right_from_flipped_and_the_grading_copy_c
     assert scores[0]["at_grading_points"] == scores[1]["at_grading_points"] == 0
     # what the students' copy left unscored is what the grading copy gave the right answers
     assert at_grading == pytest.approx(by_question[0][1] + by_question[0][7], abs=0.02)
+
+
+def test_every_statement_names_an_experiment_of_its_own_module():
+    """A statement whose experiment is in another module (or renamed) could never be judged."""
+    from kata.naming import test_names
+
+    found = 0
+    for path in sorted((REPO / "tests").glob("test_q*.py")):
+        text = path.read_text()
+        if "@statement_cases(EXPERIMENT)" not in text:
+            continue
+        block = re.search(r"^EXPERIMENT = \{.*?^\}", text, re.S | re.M).group(0)
+        experiments = set(re.findall(r'"(test_\w+)"', block))
+        assert experiments and experiments <= set(test_names(path)), path.name
+        found += 1
+    assert found == 6  # questions 1, 4, 5, 9, 13 and 15
