@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, clean_env, needs_tensorflow, run
+from conftest import REPO, clean_env, make_fake_kata, needs_tensorflow, run
 
 from kata.export import export, grading_dir_for, strip_exam_keys
 
@@ -313,3 +313,36 @@ def test_every_statement_names_an_experiment_of_its_own_module():
         assert experiments and experiments <= set(test_names(path)), path.name
         found += 1
     assert found == 6  # questions 1, 4, 5, 9, 13 and 15
+
+
+def test_the_grader_judges_a_statement_by_the_same_rule(tmp_path):
+    """``kata.grade`` on a class: right answers with a failing experiment score as unanswered
+    (0 for that statement, never minus), flipped answers with passing experiments lose."""
+    from kata.grade import grade
+
+    root = make_fake_kata(tmp_path / "kata")
+    (root / "tests" / "test_q01_neurons.py").write_text(STATEMENTS)
+    room = tmp_path / "submissions"
+    broken = SOLVED.replace("return 2 * x", "return x + 1")
+    for name, code, answers in (
+        ("ann", SOLVED, RIGHT),
+        ("ben", broken, RIGHT),
+        ("cyd", SOLVED, FLIPPED),
+    ):
+        (room / name).mkdir(parents=True)
+        (room / name / "q01_neurons.py").write_text(code.format(answers=answers))
+    out = tmp_path / "gradebook.csv"
+    grade(room, out, root=root, jobs=1, slow=True, timeout=120, log=lambda *_: None)
+    book = json.loads(out.with_suffix(".json").read_text())
+    assert [(s["student"], s["status"]) for s in book["students"]] == [
+        ("ann", "graded"),
+        ("ben", "graded"),
+        ("cyd", "graded"),
+    ], book
+    q01 = {s["student"]: s["questions"]["q01"] for s in book["students"]}
+    assert q01["ann"]["earned"] == 1.5
+    assert q01["ben"]["earned"] == 1.0  # two statements right, one waiting for its experiment
+    assert (
+        q01["ben"]["tests"].get("unanswered") == 1 and not q01["ben"]["tests"].get("failed", 0) - 1
+    )
+    assert q01["cyd"]["earned"] == 0
