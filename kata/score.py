@@ -321,7 +321,10 @@ def print_table(result: dict, tr, run: Run) -> None:
             r["complete"] for r in result["questions"] if r["in_kata"]
         ):
             final = total.removeprefix("total ")
-            tr.write_line(f"all done: every question of the kata passes. Final score: {final}")
+            if result.get("at_grading_points"):  # not final: the grading run judges the answers
+                tr.write_line(f"all done: every question of the kata passes. Score here: {final}")
+            else:
+                tr.write_line(f"all done: every question of the kata passes. Final score: {final}")
         elif result["slow_skipped"]:
             tr.write_line("every fast test passes; the slow tests above hold the remaining points.")
         else:
