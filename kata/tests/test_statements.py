@@ -105,6 +105,10 @@ def learner(kata, answers=RIGHT, code=SOLVED, hide_key=False):
 def run_fake(kata, *args):
     result = kata.runpytest_subprocess("exercises/", "-rA", *args, "--score-json", "score.json")
     score = json.loads((kata.path / "score.json").read_text())
+    jsonschema = pytest.importorskip("jsonschema")
+    from kata.score import SCHEMA
+
+    jsonschema.validate(score, json.loads(SCHEMA.read_text()))  # "at grading" is in the contract
     return result, score
 
 
@@ -346,3 +350,19 @@ def test_the_grader_judges_a_statement_by_the_same_rule(tmp_path):
         q01["ben"]["tests"].get("unanswered") == 1 and not q01["ben"]["tests"].get("failed", 0) - 1
     )
     assert q01["cyd"]["earned"] == 0
+
+
+def test_answers_at_grading_earn_nothing_cost_nothing_and_are_counted_apart():
+    from kata.points import Question
+    from kata.score import at_grading_share, question_score, status_text
+
+    question = Question(1, "t/f", 3, negative_marking=True, weights={"test_statement": 1})
+    cases = {"test_statement": ["at grading", "at grading", "passed"]}
+    assert question_score(question, cases) == (1.0, [])
+    assert at_grading_share(question, cases) == 2.0
+    row = {"tests": {"at grading": 2, "passed": 1}, "slow_not_run": 0, "partial": False}
+    assert status_text(row | {"complete": True}) == (
+        "complete: 1/1 tests passed (2 answers judged at grading)"
+    )
+    only = {"tests": {"at grading": 2}, "slow_not_run": 0, "partial": False, "complete": True}
+    assert status_text(only) == "complete: 2 answers judged at grading"
