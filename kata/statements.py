@@ -71,7 +71,7 @@ def at_grading(answer: str) -> None:
     raise AtGrading(
         f"judged at grading: {answer} is recorded. This copy holds no answer key, so the answer "
         "earns no points here and nothing here says whether it is right; the grading run "
-        "(the template's tests, with the keys) judges it.",
+        "(the grading copy of the tests, with the keys) judges it.",
         _use_item_location=True,
     )
 
@@ -283,3 +283,6 @@ def mark_report(report, excinfo) -> None:
     """Called from the plugin's makereport: tag an answer judged at grading."""
     if report.skipped and excinfo is not None and excinfo.errisinstance(AtGrading):
         report.kata_outcome = AT_GRADING
+        if isinstance(report.longrepr, tuple):  # the reason without "kata.statements.AtGrading: "
+            path, line, _ = report.longrepr
+            report.longrepr = (path, line, excinfo.value.msg)
