@@ -194,6 +194,31 @@ def test_a_misspelled_or_missing_key_is_unanswered_and_names_the_valid_keys(kata
     assert q01(score)["earned"] == 0.5
 
 
+STUCK_IN_C = """
+
+def stuck():  # never returns and never runs Python again: like a TensorFlow graph that hangs
+    import ctypes
+
+    mutex = ctypes.create_string_buffer(64)
+    libc = ctypes.CDLL(None)
+    libc.pthread_mutex_lock(mutex)
+    libc.pthread_mutex_lock(mutex)
+"""
+
+
+def test_an_experiment_that_passed_before_the_worker_was_replaced_still_counts(kata, monkeypatch):
+    monkeypatch.setenv("KATA_HANG_GRACE", "1")
+    learner(kata, code=SOLVED + STUCK_IN_C)
+    tests = kata.path / "tests" / "test_q01_neurons.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_stuck(target):\n    target.stuck()\n")
+    result, score = run_fake(kata, "--slow")
+    got = outcomes(score)
+    assert got["test_stuck"] == "failed"
+    result.stdout.fnmatch_lines(["*stuck in compiled code*"])
+    # the statements ran in the new worker, after the hang, and were judged all the same
+    assert {got[f"test_statement[{key}]"] for key in RIGHT} == {"passed"}
+
+
 def normalised(text: str) -> str:
     text = re.sub(r"= (True|False)\b", "= <answer>", text)
     return re.sub(r"\bin [\d.]+s\b", "", text)
