@@ -151,6 +151,21 @@ def judge_statement(target, statement: str, key, experiments: dict[str, str], an
         )
 
 
+def experiments_first(target, experiments, answer: str) -> None:
+    """Unanswered (0 points) unless each of ``experiments`` passed in this run: the rule of
+    ``judge_statement`` for an answer that several experiments settle together (a set of true
+    statements). The test must carry ``@pytest.mark.kata_statement`` (it then runs after them).
+    """
+    __tracebackhide__ = True
+    for experiment in experiments:
+        pending = _LEDGER.pending(experiment) if _LEDGER is not None else None
+        if pending:
+            raise Unanswered(
+                f"{answer} is not judged yet (0 points, as if unanswered): {pending}",
+                pytrace=False,
+            )
+
+
 def _keys(experiments) -> str:
     return ", ".join(repr(k) for k in experiments)
 

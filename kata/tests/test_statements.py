@@ -342,6 +342,9 @@ def test_every_statement_names_an_experiment_of_its_own_module():
         assert experiments and experiments <= set(test_names(path)), path.name
         found += 1
     assert found == 6  # questions 1, 4, 5, 9, 13 and 15
+    q06 = REPO / "tests" / "test_q06_centred_drives.py"
+    block = re.search(r"^REASON_EXPERIMENTS = \[.*?^\]", q06.read_text(), re.S | re.M).group(0)
+    assert set(re.findall(r'"(test_\w+)"', block)) <= set(test_names(q06))
 
 
 def test_the_grader_judges_a_statement_by_the_same_rule(tmp_path):
