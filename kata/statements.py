@@ -21,8 +21,8 @@ settles it has passed in the same run (``judge_statement``). Until then it is *u
 it says nothing about the answer. So that the experiment runs first, the statement tests
 (marked by ``statement_cases``) are moved after the other tests of their module; the kata runs
 the tests of one question in order in one process. ``experiments_first`` does the same for an
-answer that several experiments settle together, in a test marked ``kata_statement``. What counts as "passed": every selected case
-of the experiment ran and passed, each phase. So:
+answer that several experiments settle together, in a test marked ``kata_statement``. What
+counts as "passed": every selected case of the experiment ran and passed, each phase. So:
 
 - the experiment deselected (``-k``, ``--deselect``, ``file.py::test_statement``): unanswered,
   "not part of this run", with the command of the question's whole file;
