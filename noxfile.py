@@ -101,9 +101,9 @@ def benchmarks(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def export(session: nox.Session) -> None:
-    """Export a homework copy without solutions: nox -s export -- DIR [--template OWNER/REPO]."""
+    """Export a homework copy (no solutions, no keys) and its grading copy: -- DIR --grader O/R."""
     if not session.posargs:
-        session.error("say where: nox -s export -- ../my-homework [--template OWNER/REPO]")
+        session.error("say where: nox -s export -- ../my-homework --grader OWNER/REPO-grading")
     session.run(sys.executable, "-m", "kata.export", *session.posargs)
 
 

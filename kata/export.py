@@ -1,25 +1,29 @@
-"""Export a homework copy of the kata: no solutions, a README for students, a workflow that grades.
+"""Export a homework copy of the kata (no solutions, no answer keys) and its grading copy.
 
-    python -m kata.export ../homework [--template OWNER/REPO]      (or: nox -s export -- DIR)
+    python -m kata.export ../homework --grader OWNER/homework-grading      (or: nox -s export -- …)
 
-The copy holds ``exercises/`` (pristine stubs), ``tests/``, ``kata/`` (with ``kata/pristine/``,
-the stubs again, so that ``python -m kata.stubs --force q08`` restores a question without any
-solution), the packaging, the LICENSE, a README written for students and
-``.github/workflows/grade.yml``.
+writes two git repositories:
+
+- ``../homework``, the students' copy (push it as the template): ``exercises/`` (pristine
+  stubs), ``tests/`` without their answer keys, ``kata/`` (with ``kata/pristine/``, the stubs
+  again, so that ``python -m kata.stubs --force q08`` restores a question without any solution),
+  the packaging, the LICENSE, a README written for students and ``.github/workflows/grade.yml``;
+- ``../homework-grading`` (``--grading-dir``), the grading copy (push it as a PRIVATE
+  repository, named by ``--grader``): ``tests/`` WITH the keys, ``kata/`` and the packaging.
 
 Grading that a student cannot change: the workflow checks out the student's repository AND the
-template's ``tests/`` and ``kata/`` at a pinned commit, and grades the student's ``exercises/``
-with the template's copies. The export makes that commit itself: it turns the copy into a git
-repository, commits the homework, then writes the workflow with that commit's hash
-(``KATA_TEMPLATE_REF``) and commits it. Push the result to GitHub as the template; name it with
-``--template OWNER/REPO`` (or edit ``KATA_TEMPLATE`` in the workflow) when students' repositories
-are made from it rather than forked from it.
+grading copy at a pinned commit, with the secret ``KATA_TEMPLATE_TOKEN`` (a token that can read
+the private grading repository), and grades the student's ``exercises/`` with the grading
+copy's ``tests/`` and ``kata/``. The export commits the grading copy first and writes its hash
+into the workflow (``KATA_GRADER_REF``).
 
-Exam answers kept out of the student's copy: a test module may fence a literal that no oracle
-can compute at test time between ``# BEGIN EXAM KEY`` and ``# END EXAM KEY``; the copy gets the
-region's ``# STUB:`` lines instead (e.g. ``EXAM_TOTAL = None``), and the test skips its
-by-hand cross-check when the key is None. The export then proves that it holds no solution:
-no region of any solution file (its code, hints and stub lines aside) appears in any file.
+Answer keys kept out of the students' copy: a test module fences what it compares an answer
+with (a true/false key, a choice's key, the reasons for the wrong options, a number worked out
+by hand) between ``# BEGIN EXAM KEY`` and ``# END EXAM KEY``; the students' copy gets the
+region's ``# STUB:`` lines instead (e.g. ``KEY = None``): there, an answer is checked for its
+form and judged at grading (``kata/statements.py``), and a by-hand cross-check is skipped. The
+export then proves what the students' copy does not hold: no region of any solution file (its
+code, hints and stub lines aside) and no line of any key region appears in any of its files.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from kata.stubs import BEGIN, END, HINT, HINT_MORE, PRISTINE, ROOT, STUB, export
 
 COPIED = ["pyproject.toml", ".gitignore", "LICENSE", "kata", "tests"]
 """Copied as they are (``kata/tests/``, the kata's own tests, left out); the rest is written."""
+GRADING_COPIED = COPIED
+"""What the grading copy holds: the same, with the keys left in (and no exercises/)."""
 KEY_BEGIN = re.compile(r"^[ \t]*# BEGIN EXAM KEY\b.*$")
 KEY_END = re.compile(r"^[ \t]*# END EXAM KEY[ \t]*$")
 
@@ -44,13 +50,14 @@ GRADE_COMMAND = (
     "python -m pytest tests/ --target ../submission/exercises --slow --plain "
     "--score-json ../score.json"
 )
-"""What the workflow runs, in the template's copy (``grader/``), on the student's exercises/."""
+"""What the workflow runs, in the grading copy (``grader/``), on the student's exercises/."""
 
 WORKFLOW = """\
 # Grades exercises/ on every push. The tests and the kata that grade are NOT the copies in this
-# repository (a student can edit those) but the template's, at the commit pinned below; the job
-# summary names it. The score, not the colour of the run, is the grade: a red run means that
-# some test fails.
+# repository (a student can edit those, and they hold no answer keys) but the grading copy's, a
+# private repository read with the secret KATA_TEMPLATE_TOKEN, at the commit pinned below; the
+# job summary names it. The score, not the colour of the run, is the grade: a red run means
+# that some test fails.
 name: grade
 on:
   push:
@@ -59,11 +66,11 @@ on:
 permissions:
   contents: read
 env:
-  # The template repository (owner/name) whose tests/ and kata/ grade. Empty: this repository,
-  # which holds the pinned commit when it was forked (not when it was made from the template).
-  KATA_TEMPLATE: "{template}"
-  # The commit of the template that grades (written by `python -m kata.export`).
-  KATA_TEMPLATE_REF: "{ref}"
+  # The private repository (owner/name) of the grading copy written by `python -m kata.export`:
+  # tests/ and kata/ with the answer keys.
+  KATA_GRADER: "{grader}"
+  # The commit of the grading copy that grades (written by `python -m kata.export`).
+  KATA_GRADER_REF: "{ref}"
 jobs:
   grade:
     runs-on: ubuntu-latest
@@ -77,15 +84,28 @@ jobs:
         with:
           path: submission
           persist-credentials: false
+      - name: Check that a grading copy is named
+        run: |
+          if [ -z "$KATA_GRADER" ] || [ -z "$KATA_GRADER_REF" ]; then
+            echo "::error::KATA_GRADER and KATA_GRADER_REF (top of this file) name no grading" \
+              "copy: export with --grader OWNER/REPO"
+            exit 1
+          fi
       - name: Check out the grading code (tests/ and kata/ at the pinned commit)
         uses: actions/checkout@v4
         with:
-          repository: ${{{{ env.KATA_TEMPLATE || github.repository }}}}
-          ref: ${{{{ env.KATA_TEMPLATE_REF }}}}
+          repository: ${{{{ env.KATA_GRADER }}}}
+          ref: ${{{{ env.KATA_GRADER_REF }}}}
           path: grader
-          # A private template needs a token that can read it, in the secret KATA_TEMPLATE_TOKEN.
+          # The grading copy is private: a token that can read it, in the secret
+          # KATA_TEMPLATE_TOKEN (an organisation secret shared with the students' repositories).
           token: ${{{{ secrets.KATA_TEMPLATE_TOKEN || github.token }}}}
           persist-credentials: false
+      - name: Say why the grading copy could not be read
+        if: failure()
+        run: >-
+          echo "::error::could not check out $KATA_GRADER at $KATA_GRADER_REF: is the secret
+          KATA_TEMPLATE_TOKEN set, and can its token read that repository?"
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
@@ -101,7 +121,7 @@ jobs:
         working-directory: grader
         run: >-
           python -m kata.score ../score.json
-          --graded-by "${{KATA_TEMPLATE:-$GITHUB_REPOSITORY}}@$KATA_TEMPLATE_REF"
+          --graded-by "$KATA_GRADER@$KATA_GRADER_REF"
           >> "$GITHUB_STEP_SUMMARY"
       - name: Upload the score
         if: always()
@@ -159,17 +179,22 @@ Your version is copied to `.kata/backups/<date-time>/` first.
 ## How you are graded
 
 On every push, GitHub Actions runs `.github/workflows/grade.yml`. It does **not** grade with the
-`tests/` and `kata/` of your repository (you could change those): it checks out the template's
-copies at a fixed commit, and grades your `exercises/` with them, in a folder `grader/` beside
-your repository:
+`tests/` and `kata/` of your repository (you could change those): it checks out the grading
+copy of them at a fixed commit, and grades your `exercises/` with it, in a folder `grader/`
+beside your repository:
 
 ```bash
 {command}
 ```
 
-Here, the same run is `pytest exercises/ --slow` (as long as `tests/` and `kata/` are unchanged).
-The score table is in the run's summary, and `score.json` is attached to the run as an artifact.
-A red run means that some test fails; the score, not the colour, is your grade.
+Here, the same run is `pytest exercises/ --slow`, with one difference: your copy of `tests/`
+holds no answer keys. Your answers to the true/false statements and to the choices are checked
+for their form only (a bool, one of the options) and marked *judged at grading*: they earn no
+points here and nothing here tells you whether they are right; the grading run judges them. A
+true/false statement is judged only in a run where the experiment that settles it passes:
+finish the experiment first. The score table is in the run's summary, and `score.json` is
+attached to the run as an artifact. A red run means that some test fails; the score, not the
+colour, is your grade.
 
 ## License
 
@@ -225,20 +250,30 @@ def _git(out: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def workflow(template: str, ref: str) -> str:
-    if not re.fullmatch(r"([\w.-]+/[\w.-]+)?", template):
-        raise SystemExit(f"--template {template!r}: expected OWNER/REPO")
-    return WORKFLOW.format(template=template, ref=ref, command=GRADE_COMMAND)
+def workflow(grader: str, ref: str) -> str:
+    if not re.fullmatch(r"([\w.-]+/[\w.-]+)?", grader):
+        raise SystemExit(f"--grader {grader!r}: expected OWNER/REPO")
+    return WORKFLOW.format(grader=grader, ref=ref, command=GRADE_COMMAND)
 
 
-def export(
-    out: Path, root: Path = ROOT, template: str = "", git: bool = True
-) -> tuple[Path, str | None]:
-    """Write the homework copy of the kata at ``root`` into ``out``; return it and the pin."""
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} exists and is not empty")
-    out.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
+GRADING_README = """\
+# Grading copy of the homework: keep this repository private
+
+`tests/` and `kata/` of the homework WITH the answer keys, written by `python -m kata.export`.
+The homework's workflow checks this repository out at the commit it pins (`KATA_GRADER_REF`),
+with the secret `KATA_TEMPLATE_TOKEN`, and grades a student's `exercises/` with it:
+
+```bash
+python -m pip install ".[dev]"
+{command}
+```
+
+A student who reads this repository reads the keys of the true/false statements and choices.
+"""
+
+
+def _copy_tree(root: Path, out: Path, names) -> None:
+    for name in names:
         source = root / name
         if source.is_dir():
             shutil.copytree(
@@ -249,6 +284,47 @@ def export(
         elif source.exists():
             shutil.copy2(source, out / name)
     shutil.rmtree(out / "kata" / "tests", ignore_errors=True)  # they test the kata itself
+
+
+def grading_dir_for(out: Path) -> Path:
+    """Where the grading copy goes by default: beside the homework, ``<name>-grading``."""
+    return out.with_name(out.name + "-grading")
+
+
+def export_grading(out: Path, root: Path = ROOT, git: bool = True) -> str | None:
+    """Write the grading copy (tests/ with their keys, kata/, the packaging) into ``out``;
+    return its commit (None without git)."""
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} exists and is not empty")
+    out.mkdir(parents=True, exist_ok=True)
+    _copy_tree(root, out, GRADING_COPIED)
+    (out / "README.md").write_text(GRADING_README.format(command=GRADE_COMMAND))
+    if not git:
+        return None
+    _git(out, "init", "-q", "-b", "main")
+    _git(out, "add", "-A")
+    _git(out, "commit", "-q", "-m", "Grading copy: tests/ with the answer keys, and the kata")
+    return _git(out, "rev-parse", "HEAD")
+
+
+def export(
+    out: Path,
+    root: Path = ROOT,
+    grader: str = "",
+    git: bool = True,
+    grading: Path | None = None,
+) -> tuple[Path, str | None]:
+    """Write the homework copy of the kata at ``root`` into ``out`` and its grading copy into
+    ``grading`` (default ``<out>-grading``); return the homework and the grading copy's commit,
+    which the workflow pins. ``grader``: the grading copy's repository on GitHub (OWNER/REPO).
+    """
+    grading = grading if grading is not None else grading_dir_for(out)
+    for folder in (out, grading):
+        if folder.exists() and any(folder.iterdir()):
+            raise SystemExit(f"{folder} exists and is not empty")
+    workflow(grader, "")  # an invalid --grader stops here, before anything is written
+    out.mkdir(parents=True, exist_ok=True)
+    _copy_tree(root, out, COPIED)
     for test in sorted((out / "tests").rglob("*.py")):
         test.write_text(strip_exam_keys(test.read_text(), str(test.relative_to(out))))
     export_pristine(out / "exercises", root / "solutions")
@@ -258,21 +334,81 @@ def export(
     )
     workflows = out / ".github" / "workflows"
     workflows.mkdir(parents=True)
-    leaks = solution_leaks(out, root / "solutions")
+    leaks = solution_leaks(out, root / "solutions") + key_leaks(out, root / "tests")
     if leaks:
         shutil.rmtree(out)
-        raise SystemExit("the export held solution code; nothing written:\n  " + "\n  ".join(leaks))
-    ref = None
+        raise SystemExit(
+            "the export held solution code or answer keys; nothing written:\n  "
+            + "\n  ".join(leaks)
+        )
+    ref = export_grading(grading, root, git=git)
     if git:
         _git(out, "init", "-q", "-b", "main")
         _git(out, "add", "-A")
         _git(out, "commit", "-q", "-m", "Homework: exercises, tests and the kata (no solutions)")
-        ref = _git(out, "rev-parse", "HEAD")
-    (workflows / "grade.yml").write_text(workflow(template, ref or ""))
+    (workflows / "grade.yml").write_text(workflow(grader, ref or ""))
     if git:
         _git(out, "add", "-A")
-        _git(out, "commit", "-q", "-m", f"Grade with tests/ and kata/ of {ref[:12]}")
+        _git(out, "commit", "-q", "-m", f"Grade with the grading copy's commit {ref[:12]}")
     return out, ref
+
+
+# --- the proof that no key left ----------------------------------------------------------------
+
+
+def key_regions(tests: Path) -> list[tuple[str, int, list[str]]]:
+    """(file, first line, lines) of every ``# BEGIN EXAM KEY`` region of the test modules:
+    what it holds apart from comments, blanks, its stub lines and lines of brackets only."""
+    regions = []
+    for path in sorted(tests.rglob("*.py")):
+        start, lines = None, []
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if KEY_BEGIN.match(line):
+                start, lines = number, []
+            elif KEY_END.match(line):
+                regions.append((str(path.relative_to(tests.parent)), start, lines))
+                start = None
+            elif start is not None:
+                stripped = line.strip()
+                if not stripped or stripped.startswith("#") or not re.search(r"\w", stripped):
+                    continue
+                lines.append(_normal(line))
+    return regions
+
+
+def key_leaks(out: Path, tests: Path) -> list[str]:
+    """Where the students' copy ``out`` holds a line of a key region of ``tests``, or a fence
+    itself; [] if nowhere. A line that also occurs outside every key region of the kata
+    (a line anyone can read anyway) does not count."""
+    texts = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and ".git" not in path.relative_to(out).parts:
+            try:
+                texts[path.relative_to(out).as_posix()] = path.read_text().splitlines()
+            except (UnicodeDecodeError, OSError):
+                continue
+    regions = key_regions(tests)
+    inside = {line for _, _, lines in regions for line in lines}
+    outside = set()
+    root = tests.parent
+    for folder in ("tests", "kata", "exercises"):
+        for path in (root / folder).rglob("*.py"):
+            if path.is_relative_to(root / "kata" / "tests"):
+                continue
+            text = path.read_text()
+            if folder == "tests":
+                text = strip_exam_keys(text, str(path))
+            outside.update(_normal(line) for line in text.splitlines())
+    telling = inside - outside
+    leaks = []
+    for name, lines in texts.items():
+        for number, line in enumerate(lines, start=1):
+            if KEY_BEGIN.match(line) or KEY_END.match(line):
+                leaks.append(f"{name}:{number}: an EXAM KEY fence")
+            elif _normal(line) in telling:
+                where = next(f"{f}:{s}" for f, s, ls in regions if _normal(line) in ls)
+                leaks.append(f"{name}:{number}: a line of the key region of {where}")
+    return sorted(set(leaks))
 
 
 # --- the proof that no solution left ----------------------------------------------------------
@@ -355,30 +491,46 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kata.export", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("dest", type=Path, help="an empty or new folder")
+    parser.add_argument("dest", type=Path, help="an empty or new folder: the students' copy")
     parser.add_argument(
-        "--template",
+        "--grader",
         default="",
         metavar="OWNER/REPO",
-        help="the GitHub repository you will push this copy to (students' repositories are "
-        "made from it); empty: a student's repository is a fork of it",
+        help="the PRIVATE GitHub repository you will push the grading copy to; the workflow "
+        "checks it out (empty: set KATA_GRADER in the workflow by hand)",
     )
     parser.add_argument(
-        "--no-git", action="store_true", help="no git repository: the workflow pins no commit"
+        "--grading-dir",
+        type=Path,
+        default=None,
+        help="where to write the grading copy (default: DEST-grading)",
+    )
+    parser.add_argument(
+        "--no-git", action="store_true", help="no git repositories: the workflow pins no commit"
     )
     args = parser.parse_args(argv)
-    out, ref = export(args.dest.resolve(), template=args.template, git=not args.no_git)
-    print(f"homework copy written to {out} (no solutions/)")
+    dest = args.dest.resolve()
+    grading = (args.grading_dir or grading_dir_for(dest)).resolve()
+    out, ref = export(dest, grader=args.grader, git=not args.no_git, grading=grading)
+    print(f"homework copy written to {out} (no solutions/, no answer keys)")
+    print(f"grading copy written to {grading} (tests/ WITH the answer keys: keep it private)")
     if ref:
-        print(f"the workflow grades with tests/ and kata/ of commit {ref}")
-        where = args.template or "OWNER/REPO"
+        where = args.grader or "OWNER/REPO-grading"
+        print(f"the workflow grades with tests/ and kata/ of the grading copy's commit {ref}")
         print(
-            f"next: create the GitHub repository {where}, then\n"
-            f"  git -C {out} remote add origin https://github.com/{where}.git\n"
-            f"  git -C {out} push -u origin main"
+            f"next: create the PRIVATE GitHub repository {where}, then\n"
+            f"  git -C {grading} remote add origin https://github.com/{where}.git\n"
+            f"  git -C {grading} push -u origin main\n"
+            "create the homework (template) repository, then\n"
+            f"  git -C {out} remote add origin https://github.com/OWNER/REPO.git\n"
+            f"  git -C {out} push -u origin main\n"
+            "and give the students' repositories the secret KATA_TEMPLATE_TOKEN: a token that "
+            f"can read {where} (README, 'For forkers: homework')"
         )
+        if not args.grader:
+            print("no --grader: set KATA_GRADER in .github/workflows/grade.yml by hand")
     else:
-        print("no git repository: set KATA_TEMPLATE_REF in .github/workflows/grade.yml by hand")
+        print("no git repositories: set KATA_GRADER_REF in .github/workflows/grade.yml by hand")
     return 0
 
 

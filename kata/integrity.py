@@ -7,7 +7,8 @@
 3. No hint gives an answer away: no number that the tests expect and the task does not show,
    no run of the solution's code (``kata.hints.hint_problems``); ``exercises/.hints.json`` is
    what the solutions' hints make.
-4. A homework export holds no solution: no region of any solution file appears in it.
+4. A homework export holds no solution and no answer key: no region of any solution file and no
+   line of any ``# BEGIN EXAM KEY`` region of the tests appears in it.
 
     python -m kata.integrity [extra pytest arguments]
 """
@@ -25,7 +26,7 @@ from kata.stubs import ROOT, export_pristine, generate, sync_hints
 
 def static_problems(root: Path = ROOT) -> list[str]:
     """Checks 3 and 4: hints that give answers away, solution code in a homework export."""
-    from kata.export import export, solution_leaks
+    from kata.export import export, key_leaks, solution_leaks
     from kata.hints import hint_problems
 
     problems = [f"a hint gives an answer away: {p}" for p in hint_problems(root)]
@@ -38,6 +39,8 @@ def static_problems(root: Path = ROOT) -> list[str]:
         else:
             leaks = solution_leaks(out, root / "solutions")
             problems += [f"the homework export holds solution code: {leak}" for leak in leaks]
+            keys = key_leaks(out, root / "tests")
+            problems += [f"the homework export holds an answer key: {leak}" for leak in keys]
     return problems
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from kata import guard, naming
+from kata import guard, naming, statements
 from kata import hints as hinting
 from kata import plain as plainmode
 from kata import score as scoring
@@ -261,10 +261,12 @@ def pytest_configure(config):
         runner = Runner(config, target_dir, cli, scorer, workerinput)
         config.stash[KATA] = runner
         config.pluginmanager.register(runner, "kata-runner")
+        statements.configure(config, runner.run_dir)  # statements after their experiments
 
 
 def pytest_unconfigure(config):
     plainmode.unconfigure(config)
+    statements.unconfigure(config)
     scorer = config.stash.get(SCORER, None)
     if scorer is not None and scorer.run_dir is not None:
         shutil.rmtree(scorer.run_dir, ignore_errors=True)
@@ -554,6 +556,7 @@ class Runner:
         if self.question_of(item) is None:
             return report
         excinfo = call.excinfo
+        statements.mark_report(report, excinfo)  # an answer judged at grading
         if excinfo is not None and report.failed:
             if excinfo.errisinstance(Unanswered):
                 report.kata_outcome = "unanswered"
@@ -817,7 +820,7 @@ class Scorer:
             if book is not None:
                 book.add(getattr(report, "kata_functions", None))
         elif report.skipped:
-            outcome = "skipped"
+            outcome = statements.outcome(report) or "skipped"
             if getattr(report, "kata_slow", False):
                 self.run.slow.add(report.nodeid)
         elif report.when == "call":

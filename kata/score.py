@@ -22,7 +22,9 @@ from kata.points import BONUS_POINTS, EXAM_POINTS, QUESTIONS
 
 SCHEMA_VERSION = 1
 SCHEMA = Path(__file__).with_name("score.schema.json")
-OUTCOMES = ("passed", "failed", "unanswered", "skipped", "not run")
+OUTCOMES = ("passed", "failed", "unanswered", "at grading", "skipped", "not run")
+"""``at grading``: an answer whose key this copy does not hold (``kata.statements``): no points,
+no cost, no verdict; the grading run judges it."""
 
 
 def kata_version() -> str:
@@ -38,8 +40,8 @@ def question_score(question, cases: dict[str, list[str]]) -> tuple[float, list[s
     """Points earned from the outcomes of each test function's cases, and instructor notes.
 
     ``cases`` maps a test function's name to the outcomes of its parametrized cases
-    ("passed", "failed", "skipped", "unanswered", "not run"). A test that did not run earns
-    nothing and costs nothing.
+    ("passed", "failed", "skipped", "unanswered", "at grading", "not run"). A test that did not
+    run earns nothing and costs nothing, nor does an answer judged at grading.
     """
     notes = []
     weights = {}
@@ -61,6 +63,21 @@ def question_score(question, cases: dict[str, list[str]]) -> tuple[float, list[s
             elif outcome == "failed" and question.negative_marking:
                 earned -= share
     return min(max(earned, 0.0), question.points), notes
+
+
+def at_grading_share(question, cases: dict[str, list[str]]) -> float:
+    """The points that the answers judged at grading are worth (``cases`` as for
+    ``question_score``)."""
+    weights = {name: float(question.weights.get(name, 1.0)) for name in cases}
+    total_weight = sum(weights.values())
+    if total_weight <= 0:
+        return 0.0
+    return sum(
+        question.points * weights[name] / total_weight / len(outcomes)
+        for name, outcomes in cases.items()
+        for outcome in outcomes
+        if outcome == "at grading"
+    )
 
 
 @dataclass
@@ -116,6 +133,7 @@ def compute(run: Run) -> dict:
         by_question[number][name].append(run.outcomes.get(nodeid, "not run"))
     tests_dir = run.rootpath / "tests"
     rows, notes = [], list(run.notes)
+    at_grading_points = 0.0
     for number, question in QUESTIONS.items():
         in_kata = any(tests_dir.glob(f"test_q{number:02d}_*.py"))
         cases = by_question.get(number, {})
@@ -141,7 +159,9 @@ def compute(run: Run) -> dict:
         # What the selected tests are worth: the points if every one of them passed.
         best = {n: ["passed" if o != "not run" else o for o in v] for n, v in scored.items()}
         worth = question_score(question, best)[0] if cases else 0.0
-        failing = selected - counts.get("passed", 0) - slow_not_run
+        if counts.get("at grading"):
+            at_grading_points += at_grading_share(question, scored)
+        failing = selected - counts.get("passed", 0) - counts.get("at grading", 0) - slow_not_run
         rows.append(
             {
                 "number": number,
@@ -180,6 +200,7 @@ def compute(run: Run) -> dict:
         "selected_possible": _round(sum(r["selected_points"] for r in exam_rows)),
         "partial_run": partial_run,
         "slow_skipped": len(run.slow),
+        "at_grading_points": _round(at_grading_points),
         "questions": rows,
         "tests": [
             {
@@ -239,11 +260,15 @@ def _fmt(x: float) -> str:
 def status_text(row: dict) -> str:
     """The row's last column: tests passed, and what did not run."""
     tests = row["tests"]
-    ran = sum(v for k, v in tests.items() if k != "not run")
+    ran = sum(v for k, v in tests.items() if k not in ("not run", "at grading"))
     text = f"{tests.get('passed', 0)}/{ran} tests passed"
     extras = []
+    if not ran and tests.get("at grading"):  # only answers ran: "0/0 tests passed" says nothing
+        text = f"{_count(tests['at grading'], 'answer')} judged at grading"
     if tests.get("unanswered"):
         extras.append(f"{tests['unanswered']} unanswered")
+    if tests.get("at grading") and ran:
+        extras.append(f"{_count(tests['at grading'], 'answer')} judged at grading")
     if row["slow_not_run"]:
         extras.append(f"{_count(row['slow_not_run'], 'slow test')} not run: add --slow")
     other_skips = tests.get("skipped", 0) - row["slow_not_run"]
@@ -291,6 +316,8 @@ def print_table(result: dict, tr, run: Run) -> None:
             f"{_count(result['slow_skipped'], 'slow test')} skipped (training, seed sweeps): "
             "add --slow to run them."
         )
+    if result.get("at_grading_points"):
+        tr.write_line(at_grading_line(result))
     step = result.get("next")
     if step:
         tr.write_line(f"next: question {step['number']}, {step['title']}: {step['command']}")
@@ -299,13 +326,24 @@ def print_table(result: dict, tr, run: Run) -> None:
             r["complete"] for r in result["questions"] if r["in_kata"]
         ):
             final = total.removeprefix("total ")
-            tr.write_line(f"all done: every question of the kata passes. Final score: {final}")
+            if result.get("at_grading_points"):  # not final: the grading run judges the answers
+                tr.write_line(f"all done: every question of the kata passes. Score here: {final}")
+            else:
+                tr.write_line(f"all done: every question of the kata passes. Final score: {final}")
         elif result["slow_skipped"]:
             tr.write_line("every fast test passes; the slow tests above hold the remaining points.")
         else:
             tr.write_line("every test that ran passes.")
     for note in result["notes"]:
         tr.write_line(f"note: {note}")
+
+
+def at_grading_line(result: dict) -> str:
+    return (
+        f"judged at grading: answers worth {_fmt(result['at_grading_points'])} points are "
+        "recorded but not scored here (this copy holds no answer keys; the total leaves them "
+        "out, right or wrong)."
+    )
 
 
 def markdown(result: dict) -> str:
@@ -324,6 +362,8 @@ def markdown(result: dict) -> str:
     if result["partial_run"]:
         total += " (a partial run: not every test ran)"
     lines.append(f"\n{total}")
+    if result.get("at_grading_points"):
+        lines.append(f"\n{at_grading_line(result)}")
     return "\n".join(lines) + "\n"
 
 

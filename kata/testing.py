@@ -193,36 +193,17 @@ def run_command(target, test: str) -> str:
     return describe_target(test)
 
 
-def judge_statement(target, key: str, expected: bool, experiment: str, answers="ANSWERS") -> None:
+def judge_statement(target, key: str, expected, experiment: str, answers="ANSWERS") -> None:
     """Mark the learner's answer to one true/false statement, as the exam marks it.
 
     ``target.ANSWERS[key]`` is None (unanswered: 0 points), True or False. A wrong answer fails
     and names ``experiment``, the test whose experiment settles the statement, with the command
-    that runs it; the message never says what the right answer is or why.
+    that runs it; the message never says what the right answer is or why. ``expected`` None:
+    the key is hidden (the learner's copy), the answer is judged at grading. The rules, and the
+    one that waits for the experiment to pass: ``kata.statements.judge_statement``.
     """
     __tracebackhide__ = True
-    given = getattr(target, answers)
-    name = f"{answers}[{key!r}]"
-    if not isinstance(given, dict) or key not in given:
-        pytest.fail(
-            f"{answers} is {show(given)} with no entry {key!r}: keep the dict of the stub and "
-            "write True or False as the value of each statement",
-            pytrace=False,
-        )
-    answer = given[key]
-    # -rP shows what a passing experiment printed (its measurements)
-    command = f"{run_command(target, experiment)} -rP"
-    if answer is None:
-        unanswered(f"{name} is None; the experiment `{experiment}` settles it: {command}")
-    if not isinstance(answer, bool):
-        raise Unanswered(
-            f"{name} is {show(answer)}, which is neither True nor False; it counts as not "
-            "answered (0 points). Write the bool itself, without quotes.",
-            pytrace=False,
-        )
-    if answer != expected:
-        pytest.fail(
-            f"{name} = {answer}: the experiment `{experiment}` says otherwise. Make it pass, "
-            f"read what it measures, and answer again: {command}",
-            pytrace=False,
-        )
+    from kata import statements
+
+    key_dict = None if expected is None else {key: expected}
+    statements.judge_statement(target, key, key_dict, {key: experiment}, answers)

@@ -7,13 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from kata.testing import called, check_equal, expect_float_array, judge_statement
+from kata.statements import judge_statement, statement_cases
+from kata.testing import called, check_equal, expect_float_array
 
+# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
     "weighted_inputs": True,
     "learning_grows_connections": False,
     "information_in_output_strength": False,
 }
+# STUB: KEY = None
+# END EXAM KEY
 EXPERIMENT = {
     "weighted_inputs": "test_weights_excite_or_inhibit_in_both_neurons",
     "learning_grows_connections": "test_training_changes_weights_but_not_connections",
@@ -21,9 +25,9 @@ EXPERIMENT = {
 }
 
 
-@pytest.mark.parametrize("statement", list(KEY), ids=list(KEY))
+@statement_cases(EXPERIMENT)
 def test_statement(target, statement):
-    judge_statement(target, statement, KEY[statement], EXPERIMENT[statement])
+    judge_statement(target, statement, KEY, EXPERIMENT)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called, expect_float_array, expect_raises, show
 
 # Written out here so that the tests do not depend on the module's constants.
@@ -74,6 +75,8 @@ def check_choice(name, got, expected, options, wrong):
             f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly",
             pytrace=False,
         )
+    if key_hidden(expected):
+        at_grading(f"{name} = {got!r}")
     if got != expected:
         pytest.fail(f"{name} is {got!r}, but {wrong[got]}", pytrace=False)
 
@@ -127,6 +130,9 @@ def transformed(target, train, tab, what="transform"):
 # Choices: the kind of task, the architecture, the width of the input
 # --------------------------------------------------------------------------------------------
 
+# BEGIN EXAM KEY: the right choices, and why each other option is wrong (which names the right
+# one by elimination)
+TASK_KEY = "binary classification"
 TASK_WHY = {
     "regression": "regression predicts a quantity on a scale; edible and poisonous are two "
     "classes, and 0.5 'half poisonous' means nothing",
@@ -137,12 +143,7 @@ TASK_WHY = {
     "clustering": "clustering groups examples that come without labels; every mushroom in the "
     "table comes labelled, so this is supervised learning",
 }
-
-
-def test_task_type(target):
-    check_choice("TASK", target.TASK, "binary classification", target.TASKS, TASK_WHY)
-
-
+ARCHITECTURE_KEY = "feed-forward network (MLP)"
 ARCHITECTURE_WHY = {
     "convolutional network (CNN)": "a convolution slides one kernel over neighbouring inputs, "
     "which pays off where neighbours belong together (pixels, samples of a signal); the "
@@ -152,13 +153,19 @@ ARCHITECTURE_WHY = {
     "autoencoder": "an autoencoder learns to reconstruct its input without labels; here we have "
     "labels and want a yes/no answer",
 }
+# STUB: TASK_KEY = TASK_WHY = ARCHITECTURE_KEY = ARCHITECTURE_WHY = None
+# END EXAM KEY
+
+
+def test_task_type(target):
+    check_choice("TASK", target.TASK, TASK_KEY, target.TASKS, TASK_WHY)
 
 
 def test_architecture_choice(target):
     check_choice(
         "ARCHITECTURE",
         target.ARCHITECTURE,
-        "feed-forward network (MLP)",
+        ARCHITECTURE_KEY,
         target.ARCHITECTURES,
         ARCHITECTURE_WHY,
     )

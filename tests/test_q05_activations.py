@@ -6,8 +6,10 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from kata.testing import called, expect_float_array, judge_statement
+from kata.statements import judge_statement, statement_cases
+from kata.testing import called, expect_float_array
 
+# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
     "linear_is_useful": False,
     "leaky_relu_fixes_exploding": False,
@@ -15,6 +17,8 @@ KEY = {
     "pictured_does_not_die": True,
     "pictured_does_not_vanish": True,
 }
+# STUB: KEY = None
+# END EXAM KEY
 EXPERIMENT = {
     "linear_is_useful": "test_linear_layers_collapse_into_one",
     "leaky_relu_fixes_exploding": "test_leaky_relu_explodes_like_relu",
@@ -24,9 +28,9 @@ EXPERIMENT = {
 }
 
 
-@pytest.mark.parametrize("statement", list(KEY), ids=list(KEY))
+@statement_cases(EXPERIMENT)
 def test_statement(target, statement):
-    judge_statement(target, statement, KEY[statement], EXPERIMENT[statement])
+    judge_statement(target, statement, KEY, EXPERIMENT)
 
 
 @pytest.fixture

@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, experiments_first, key_hidden
 from kata.testing import called, expect_float_array, run_command, show
 
 SEEDS = range(5)
+# BEGIN EXAM KEY: the true reasons, the experiment that shows each, and why each other one is
+# not a reason
 TRUE_REASONS = {"zigzag", "saturation"}
 REASON_WHY = {
     "linear": "centring shifts and scales each unit's drives; the activation functions stay "
@@ -18,6 +21,8 @@ REASON_EXPERIMENT = {
     "zigzag": "test_positive_inputs_give_every_weight_gradient_one_sign",
     "saturation": "test_centred_drives_keep_the_sigmoid_steep",
 }
+# STUB: TRUE_REASONS = REASON_WHY = REASON_EXPERIMENT = None
+# END EXAM KEY
 
 
 @pytest.fixture
@@ -299,6 +304,15 @@ def test_centred_drives_keep_the_sigmoid_steep(target):
 # --------------------------------------------------------------------------------------------
 
 
+REASON_EXPERIMENTS = [  # every experiment above: REASONS is judged once they all pass
+    "test_positive_inputs_give_every_weight_gradient_one_sign",
+    "test_centred_inputs_mix_the_signs",
+    "test_centred_inputs_reach_the_loss_in_fewer_steps",
+    "test_centred_drives_keep_the_sigmoid_steep",
+]
+
+
+@pytest.mark.kata_statement
 def test_reasons(target):
     reasons = target.REASONS
     if not isinstance(reasons, (set, frozenset, list, tuple)):
@@ -308,6 +322,9 @@ def test_reasons(target):
     reasons = set(reasons)
     unknown = reasons - set(target.REASON_OPTIONS)
     assert not unknown, f"REASONS holds {sorted(unknown)}, which are not keys of REASON_OPTIONS"
+    experiments_first(target, REASON_EXPERIMENTS, f"REASONS = {sorted(reasons)}")
+    if key_hidden(TRUE_REASONS):
+        at_grading(f"REASONS = {sorted(reasons)}")
     wrong = sorted(reasons - TRUE_REASONS)
     if wrong:
         pytest.fail(

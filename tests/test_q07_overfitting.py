@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called, expect_float_array, expect_raises, show
 
 SEEDS = range(5)
@@ -29,6 +30,8 @@ def check_choice(name, got, expected, options, wrong):
             f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly",
             pytrace=False,
         )
+    if key_hidden(expected):
+        at_grading(f"{name} = {got!r}")
     if got != expected:
         pytest.fail(f"{name} is {got!r}, but {wrong[got]}", pytrace=False)
 
@@ -64,6 +67,8 @@ def check_number(got, expected, call, why, slips=()):
 # What overfitting is
 # --------------------------------------------------------------------------------------------
 
+# BEGIN EXAM KEY: the right definition, and why each other one is wrong
+DEFINITION_KEY = "fits_noise"
 DEFINITION_WHY = {
     "high_training_error": "that is underfitting: too little capacity (or training) to fit even "
     "the training data",
@@ -75,11 +80,13 @@ DEFINITION_WHY = {
     "a large one can overfit in a few epochs",
     "diverging_loss": "that is a failure of optimisation: the training error does not even fall",
 }
+# STUB: DEFINITION_KEY = DEFINITION_WHY = None
+# END EXAM KEY
 
 
 def test_definition_of_overfitting(target):
     check_choice(
-        "OVERFITTING", target.OVERFITTING, "fits_noise", target.DEFINITIONS, DEFINITION_WHY
+        "OVERFITTING", target.OVERFITTING, DEFINITION_KEY, target.DEFINITIONS, DEFINITION_WHY
     )
 
 

@@ -7,15 +7,19 @@ experiment on the learner's own code, checked against Keras or TensorFlow; they 
 import numpy as np
 import pytest
 
-from kata.testing import called, check_equal, expect_float_array, expect_raises, judge_statement
+from kata.statements import judge_statement, statement_cases
+from kata.testing import called, check_equal, expect_float_array, expect_raises
 
+# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
     "bottlenecks_prevent_vanishing_gradients": False,
     "dense_block_filters_set_by_growth_rate": True,
     "transposed_conv_restores_the_input": False,
     "global_pooling_keeps_parameters_low": True,
 }
-EXPERIMENTS = {
+# STUB: KEY = None
+# END EXAM KEY
+EXPERIMENT = {
     "bottlenecks_prevent_vanishing_gradients": "test_bottleneck_costs_match_keras",
     "dense_block_filters_set_by_growth_rate": (
         "test_dense_block_layers_each_add_growth_rate_channels"
@@ -25,9 +29,9 @@ EXPERIMENTS = {
 }
 
 
-@pytest.mark.parametrize("key", list(KEY), ids=list(KEY))
-def test_statement(target, key):
-    judge_statement(target, key, KEY[key], experiment=EXPERIMENTS[key])
+@statement_cases(EXPERIMENT)
+def test_statement(target, statement):
+    judge_statement(target, statement, KEY, EXPERIMENT)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ made with the learner's code at initialisation, on fixed seeds.
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called, expect_float_array, show
 
 # --------------------------------------------------------------------------------------------
 # The choices
 # --------------------------------------------------------------------------------------------
 
+# BEGIN EXAM KEY: the right choices, and why each other option is wrong (which names the right
+# ones by elimination)
 WHY_NOT = {
     "PROBLEM": {
         "overfitting": "a deep network can overfit, but so can a shallow one with as many "
@@ -73,6 +76,8 @@ RIGHT = {
     "RNN_CAUSE": "depth_in_time",
     "RNN_ADAPTATIONS": {"lstm", "gru"},
 }
+# STUB: WHY_NOT = RIGHT = None
+# END EXAM KEY
 OPTIONS = {
     "PROBLEM": "PROBLEM_OPTIONS",
     "CAUSE": "CAUSE_OPTIONS",
@@ -86,7 +91,8 @@ def check_one_choice(target, name):
     """The learner's single choice `name` must be the right key of its options."""
     __tracebackhide__ = True
     options = getattr(target, OPTIONS[name])
-    assert set(options) == set(WHY_NOT[name]) | {RIGHT[name]}, "the options changed"
+    hidden = key_hidden(RIGHT)
+    assert hidden or set(options) == set(WHY_NOT[name]) | {RIGHT[name]}, "the options changed"
     got = getattr(target, name)
     if got is None:
         pytest.fail(f"{name} is None: choose one key of {OPTIONS[name]}", pytrace=False)
@@ -96,6 +102,8 @@ def check_one_choice(target, name):
             f"{sorted(options)}",
             pytrace=False,
         )
+    if hidden:
+        at_grading(f"{name} = {got!r}")
     if got != RIGHT[name]:
         pytest.fail(f"{name} = {got!r}: {WHY_NOT[name][got]}", pytrace=False)
 
@@ -104,7 +112,8 @@ def check_two_choices(target, name):
     """The learner's pair `name` must be the two right keys of its options."""
     __tracebackhide__ = True
     options = getattr(target, OPTIONS[name])
-    assert set(options) == set(WHY_NOT[name]) | RIGHT[name], "the options changed"
+    hidden = key_hidden(RIGHT)
+    assert hidden or set(options) == set(WHY_NOT[name]) | RIGHT[name], "the options changed"
     got = getattr(target, name)
     if not isinstance(got, (set, frozenset, list, tuple)):
         pytest.fail(
@@ -118,7 +127,9 @@ def check_two_choices(target, name):
             f"{sorted(options)}",
             pytrace=False,
         )
-    for key in got:
+    if hidden and len(set(got)) == 2:
+        at_grading(f"{name} = {sorted(set(got))}")
+    for key in [] if hidden else got:
         if key not in RIGHT[name]:
             pytest.fail(f"{name} holds {key!r}: {WHY_NOT[name][key]}", pytrace=False)
     if len(set(got)) != 2:

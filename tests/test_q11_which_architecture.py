@@ -12,12 +12,15 @@ import math
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called, show
 
 # --------------------------------------------------------------------------------------------
 # 1-4: the choices
 # --------------------------------------------------------------------------------------------
 
+# BEGIN EXAM KEY: the keys, and the reason that answers each wrong option (which names the
+# right one by elimination)
 ARCHITECTURE_KEY = "DenseNet"
 ARCHITECTURE_WRONG = {
     "VGG": "VGG is a plain stack: each layer sees only the output of the layer before it. Here "
@@ -81,6 +84,19 @@ TRANSITION_WRONG = {
     "upsample": "AveragePooling2D(pool_size=2) halves the height and width; nothing here "
     "enlarges a map",
 }
+# STUB: ARCHITECTURE_KEY = ARCHITECTURE_WRONG = GIVEAWAY_KEY = GIVEAWAY_REASONS = None
+# STUB: APPLICATION_KEY = APPLICATION_WRONG = TRANSITION_KEY = TRANSITION_WRONG = None
+# END EXAM KEY
+GIVEAWAY_CASES = [
+    "breeze_between_storms",
+    "channel_growth",
+    "concatenation",
+    "dropout",
+    "head",
+    "normalisation",
+    "stem",
+]
+"""The keys of GIVEAWAY_OPTIONS: one case each."""
 
 
 def choice(target, name, options):
@@ -99,13 +115,16 @@ def choice(target, name, options):
 
 def test_architecture(target):
     answer = choice(target, "ARCHITECTURE", target.ARCHITECTURES)
+    if key_hidden(ARCHITECTURE_KEY):
+        at_grading(f"ARCHITECTURE = {answer!r}")
     if answer != ARCHITECTURE_KEY:
         pytest.fail(f"ARCHITECTURE = {answer!r}: {ARCHITECTURE_WRONG[answer]}", pytrace=False)
 
 
-@pytest.mark.parametrize("option", sorted(GIVEAWAY_REASONS), ids=sorted(GIVEAWAY_REASONS))
+@pytest.mark.parametrize("option", GIVEAWAY_CASES, ids=GIVEAWAY_CASES)
 def test_giveaway_lines(target, option):
     options = target.GIVEAWAY_OPTIONS
+    assert GIVEAWAY_REASONS is None or sorted(GIVEAWAY_REASONS) == GIVEAWAY_CASES
     source = inspect.getsource(target.mystery)
     assert options[option] in source, (
         f"the line {options[option]!r} is no longer in mystery(): restore the given code"
@@ -129,6 +148,8 @@ def test_giveaway_lines(target, option):
             pytrace=False,
         )
     line = options[option]
+    if key_hidden(GIVEAWAY_KEY):
+        at_grading(f"{option!r} {'in' if option in given else 'not in'} GIVEAWAYS")
     if option in GIVEAWAY_KEY and option not in given:
         pytest.fail(
             f"GIVEAWAYS leaves out {option!r} ({line}): {GIVEAWAY_REASONS[option]}", pytrace=False
@@ -143,12 +164,16 @@ def test_giveaway_lines(target, option):
 
 def test_application(target):
     answer = choice(target, "APPLICATION", target.APPLICATIONS)
+    if key_hidden(APPLICATION_KEY):
+        at_grading(f"APPLICATION = {answer!r}")
     if answer != APPLICATION_KEY:
         pytest.fail(f"APPLICATION = {answer!r}: {APPLICATION_WRONG[answer]}", pytrace=False)
 
 
 def test_transition_role(target):
     answer = choice(target, "TRANSITION_ROLE", target.TRANSITION_ROLES)
+    if key_hidden(TRANSITION_KEY):
+        at_grading(f"TRANSITION_ROLE = {answer!r}")
     if answer != TRANSITION_KEY:
         pytest.fail(
             f"TRANSITION_ROLE = {answer!r} ({target.TRANSITION_ROLES[answer]}): "

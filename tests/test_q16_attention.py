@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called, show
 
 
@@ -432,7 +433,8 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
 # The exam's question: which weakness, and what asks the question
 # --------------------------------------------------------------------------------------------
 
-# The key, and the reason that answers each wrong option.
+# BEGIN EXAM KEY: the keys, and the reason that answers each wrong option (which names the
+# right one by elimination)
 PROBLEM_KEY = "fixed_size_bottleneck"
 PROBLEM_WRONG = {
     "exploding_gradients": "attention does not bound the gradients through the recurrence; "
@@ -455,6 +457,8 @@ QUERY_WRONG = {
     "all_encoder_states": "the encoder states are what is scored (keys and values); the "
     "question comes from the decoder",
 }
+# STUB: PROBLEM_KEY = PROBLEM_WRONG = QUERY_KEY = QUERY_WRONG = None
+# END EXAM KEY
 
 
 def check_choice(target, name, options_key, key, wrong):
@@ -465,6 +469,8 @@ def check_choice(target, name, options_key, key, wrong):
         pytest.fail(f"{name} is None: choose one of {options}", pytrace=False)
     if got not in options:
         pytest.fail(f"{name} is {show(got)}, which is not one of {options}", pytrace=False)
+    if key_hidden(key):
+        at_grading(f"{name} = {got!r}")
     if got != key:
         pytest.fail(f"{name} = {got!r}: {wrong[got]}", pytrace=False)
 

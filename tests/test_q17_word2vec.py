@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called, check_equal, show
 
 
@@ -456,6 +457,8 @@ def test_negative_sampling_dot_products_match_tensorflow_logits(target, tf, k):
 # The exam's question
 # --------------------------------------------------------------------------------------------
 
+# BEGIN EXAM KEY: the keys, and the reason that answers each wrong option (which names the
+# right one by elimination)
 PROBLEM_KEY = "softmax_over_vocabulary"
 PROBLEM_WRONG = {
     "embedding_lookup": "a lookup reads one row of the embedding matrix: its cost does not grow "
@@ -475,6 +478,8 @@ REMEDY_WRONG = {
     "smaller_vocabulary": "negative sampling keeps every word and its vectors; it changes the "
     "objective, not the vocabulary",
 }
+# STUB: PROBLEM_KEY = PROBLEM_WRONG = REMEDY_KEY = REMEDY_WRONG = None
+# END EXAM KEY
 
 
 def check_choice(target, name, options_key, key, wrong):
@@ -485,6 +490,8 @@ def check_choice(target, name, options_key, key, wrong):
         pytest.fail(f"{name} is None: choose one of {options}", pytrace=False)
     if got not in options:
         pytest.fail(f"{name} is {show(got)}, which is not one of {options}", pytrace=False)
+    if key_hidden(key):
+        at_grading(f"{name} = {got!r}")
     if got != key:
         pytest.fail(f"{name} = {got!r}: {wrong[got]}", pytrace=False)
 

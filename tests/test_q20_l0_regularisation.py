@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called, show
 
 
@@ -530,6 +531,9 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
 # The paper in brief
 # --------------------------------------------------------------------------------------------
 
+SUMMARY_QUESTIONS = ["penalty", "obstacle", "remedy", "why_stretch_and_clip", "at_test_time"]
+# BEGIN EXAM KEY: the key of each question, and why each other option is wrong (which names the
+# key by elimination)
 SUMMARY_KEY = {
     "penalty": "count_nonzero",
     "obstacle": "zero_gradient",
@@ -559,10 +563,13 @@ SUMMARY_WRONG = {
     "deterministic gate at test time",
     "all_gates_open": "that would bring back every pruned weight and throw the sparsity away",
 }
+# STUB: SUMMARY_KEY = SUMMARY_WRONG = None
+# END EXAM KEY
 
 
-@pytest.mark.parametrize("question", list(SUMMARY_KEY), ids=list(SUMMARY_KEY))
+@pytest.mark.parametrize("question", SUMMARY_QUESTIONS, ids=SUMMARY_QUESTIONS)
 def test_summary_of_the_paper(target, question):
+    assert SUMMARY_KEY is None or list(SUMMARY_KEY) == SUMMARY_QUESTIONS
     summary = target.SUMMARY
     options = list(target.OPTIONS[question])
     got = summary.get(question) if isinstance(summary, dict) else None
@@ -572,6 +579,8 @@ def test_summary_of_the_paper(target, question):
         pytest.fail(
             f"SUMMARY[{question!r}] is {show(got)}, which is not one of {options}", pytrace=False
         )
+    if key_hidden(SUMMARY_KEY):
+        at_grading(f"SUMMARY[{question!r}] = {got!r}")
     if got != SUMMARY_KEY[question]:
         pytest.fail(f"SUMMARY[{question!r}] = {got!r}: {SUMMARY_WRONG[got]}", pytrace=False)
 

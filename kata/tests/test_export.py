@@ -1,5 +1,6 @@
-"""The homework export: no solution in it, stubs restorable, a README for students, a LICENSE,
-and a workflow that actionlint accepts and that grades with the template's pinned tests."""
+"""The homework export: no solution and no answer key in it, stubs restorable, a README for
+students, a LICENSE, and a workflow that actionlint accepts and that grades with the pinned
+commit of the grading copy (the tests with their keys)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from conftest import (
     run_workflow,
 )
 
-from kata.export import GRADE_COMMAND, export, solution_leaks, strip_exam_keys
+from kata.export import (
+    GRADE_COMMAND,
+    export,
+    grading_dir_for,
+    key_leaks,
+    key_regions,
+    solution_leaks,
+    strip_exam_keys,
+)
 
 pytestmark = pytest.mark.timeout(600)
 ACTIONLINT = Path(__file__).parent / "actionlint"
@@ -28,9 +37,9 @@ ACTIONLINT = Path(__file__).parent / "actionlint"
 
 @pytest.fixture(scope="module")
 def homework(tmp_path_factory) -> Path:
-    """The real kata, exported (a git repository with the pinned commit)."""
+    """The real kata, exported (a git repository; its grading copy beside it)."""
     out = tmp_path_factory.mktemp("export") / "homework"
-    export(out, REPO, template="prof/ann-homework")
+    export(out, REPO, grader="prof/ann-homework-grading")
     return out
 
 
@@ -150,17 +159,78 @@ def test_the_readme_is_for_students_and_quotes_the_command_the_workflow_runs(hom
 # --- the workflow ----------------------------------------------------------------------------
 
 
-def test_the_workflow_grades_with_the_pinned_commit_of_the_template(homework):
+def test_the_workflow_grades_with_the_pinned_commit_of_the_grading_copy(homework):
     spec = workflow_of(homework)
-    first = git(homework, "rev-list", "--max-parents=0", "HEAD")
-    assert spec["env"] == {"KATA_TEMPLATE": "prof/ann-homework", "KATA_TEMPLATE_REF": first}
+    grading = grading_dir_for(homework)
+    pinned = git(grading, "rev-parse", "HEAD")
+    assert spec["env"] == {"KATA_GRADER": "prof/ann-homework-grading", "KATA_GRADER_REF": pinned}
     steps = steps_of(homework)
     checkout = steps["Check out the grading code (tests/ and kata/ at the pinned commit)"]
-    assert checkout["with"]["ref"] == "${{ env.KATA_TEMPLATE_REF }}"
+    assert checkout["with"]["repository"] == "${{ env.KATA_GRADER }}"
+    assert checkout["with"]["ref"] == "${{ env.KATA_GRADER_REF }}"
+    assert checkout["with"]["token"] == "${{ secrets.KATA_TEMPLATE_TOKEN || github.token }}"
     assert checkout["with"]["path"] == "grader"
     assert steps["Grade exercises/ with the pinned tests"]["working-directory"] == "grader"
-    # the pinned commit holds the same tests and kata as the template's last commit
-    assert git(homework, "diff", "--stat", first, "HEAD", "--", "tests", "kata") == ""
+    # the grading copy: the kata's tests as they are (keys in), the students' kata, no solutions
+    for test in (REPO / "tests").glob("test_*.py"):
+        assert (grading / "tests" / test.name).read_text() == test.read_text(), test.name
+    for module in (homework / "kata").glob("*.py"):
+        assert (grading / "kata" / module.name).read_text() == module.read_text(), module.name
+    assert not (grading / "solutions").exists() and not (grading / "kata" / "tests").exists()
+    assert solution_leaks(grading, REPO / "solutions") == []
+    assert git(grading, "status", "--porcelain") == ""
+
+
+def test_a_workflow_without_a_grading_copy_stops_with_a_message(tmp_path):
+    out, ref = export(tmp_path / "hw", make_fake_kata(tmp_path / "kata"), git=False)
+    assert ref is None
+    spec = workflow_of(out)
+    assert spec["env"] == {"KATA_GRADER": "", "KATA_GRADER_REF": ""}
+    (job,) = spec["jobs"].values()
+    guard = next(s for s in job["steps"] if s.get("name") == "Check that a grading copy is named")
+    done = subprocess.run(
+        ["bash", "-c", guard["run"]],
+        env={"KATA_GRADER": "", "KATA_GRADER_REF": ""},
+        text=True,
+        capture_output=True,
+    )
+    assert done.returncode == 1 and "export with --grader OWNER/REPO" in done.stdout
+
+
+# --- no answer key in the students' copy -----------------------------------------------------
+
+
+def test_the_students_copy_holds_no_answer_key(homework):
+    regions = key_regions(REPO / "tests")
+    fenced = {file for file, _, _ in regions}
+    # every answer the learner declares is judged against a fenced key
+    for number in (1, 2, 4, 5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 20):
+        assert any(f"tests/test_q{number:02d}_" in file for file in fenced), number
+    assert key_leaks(homework, REPO / "tests") == []
+    for test in (homework / "tests").glob("test_*.py"):
+        assert "EXAM KEY" not in test.read_text(), test.name
+    # the keys themselves: no line of any key region is in any file of the copy
+    copy_lines = set()
+    for path in homework.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            copy_lines.update(" ".join(line.split()) for line in path.read_text().splitlines())
+    for file, start, lines in regions:
+        telling = [line for line in lines if "True" in line or "False" in line or "KEY" in line]
+        assert not set(telling) & copy_lines, f"{file}:{start}"
+    text = (homework / "tests" / "test_q01_neurons.py").read_text()
+    assert "KEY = None" in text and '"weighted_inputs": True' not in text
+
+
+def test_the_key_check_finds_a_key_copied_into_the_export(homework, tmp_path):
+    assert key_leaks(grading_dir_for(homework), REPO / "tests")  # the grading copy has them
+    copy = tmp_path / "copy"
+    shutil.copytree(homework, copy, ignore=shutil.ignore_patterns(".git"))
+    (copy / "kata" / "notes.py").write_text('TRUE_REASONS = {"zigzag", "saturation"}\n')
+    leaks = key_leaks(copy, REPO / "tests")
+    assert leaks == [
+        "kata/notes.py:1: a line of the key region of tests/test_q06_centred_drives.py:"
+        + str(next(s for f, s, _ in key_regions(REPO / "tests") if "q06" in f))
+    ]
 
 
 def test_summary_and_artifact_steps_run_even_when_tests_fail(homework):
@@ -223,7 +293,7 @@ def test_the_workflow_grades_a_students_exercises_with_the_templates_tests(tmp_p
     """The instructor's flow on the fake kata: export, a student's work, the workflow's steps."""
     pytest.importorskip("yaml")
     template = tmp_path / "template"
-    _, ref = export(template, make_fake_kata(tmp_path / "kata"), template="prof/hw")
+    _, ref = export(template, make_fake_kata(tmp_path / "kata"), grader="prof/hw-grading")
     student = tmp_path / "student"
     git(tmp_path, "clone", "-q", str(template), str(student))
     # the student solves question 12, leaves question 8 as it is ... and edits the tests
@@ -234,13 +304,13 @@ def test_the_workflow_grades_a_students_exercises_with_the_templates_tests(tmp_p
     result = run_workflow(
         student / ".github" / "workflows" / "grade.yml",
         tmp_path / "runner" / "work",
-        {"self": student, "prof/hw": template},
+        {"self": student, "prof/hw-grading": grading_dir_for(template)},
         dict(OFFLINE_PIP, PIP_TARGET=str(tmp_path / "runner" / "site")),
     )
     outcomes = {s["step"].get("name", s["step"].get("uses")): s for s in result["steps"]}
     assert (
         outcomes["Check out the grading code (tests/ and kata/ at the pinned commit)"]["output"]
-        == f"prof/hw@{ref}"
+        == f"prof/hw-grading@{ref}"
     )
     install = outcomes["Install the kata (the pinned copy)"]
     assert install["outcome"] == "success", install["output"]
@@ -256,7 +326,7 @@ def test_the_workflow_grades_a_students_exercises_with_the_templates_tests(tmp_p
     summary = result["summary"]
     assert "| 12 | Counting parameters | 4 / 4 | complete: 1/1 tests passed |" in summary
     assert "| 8 | Convolution | 0 / 3 | 0/2 tests passed |" in summary
-    assert f"Graded by the tests and kata of prof/hw@{ref}" in summary
+    assert f"Graded by the tests and kata of prof/hw-grading@{ref}" in summary
 
 
 def test_the_summary_says_so_when_there_is_no_score(tmp_path):
@@ -280,7 +350,7 @@ def test_instructor_flow_on_the_real_kata(tmp_path):
     """Export the real kata, a student solves question 12 and edits a test, the workflow's steps
     run here (restricted to question 12 to stay quick), the score JSON and the summary are read."""
     pytest.importorskip("yaml")
-    template, ref = export(tmp_path / "template", REPO, template="prof/ann-homework")
+    template, ref = export(tmp_path / "template", REPO, grader="prof/ann-grading")
     student = tmp_path / "student"
     git(tmp_path, "clone", "-q", str(template), str(student))
     shutil.copy2(REPO / "solutions" / "q12_parameters.py", student / "exercises")
@@ -290,7 +360,7 @@ def test_instructor_flow_on_the_real_kata(tmp_path):
     result = run_workflow(
         student / ".github" / "workflows" / "grade.yml",
         tmp_path / "runner" / "work",
-        {"self": student, "prof/ann-homework": template},
+        {"self": student, "prof/ann-grading": grading_dir_for(template)},
         dict(OFFLINE_PIP, PIP_TARGET=str(tmp_path / "runner" / "site"), PYTEST_ADDOPTS="-k q12"),
     )
     outcomes = {s["step"].get("name", s["step"].get("uses")): s for s in result["steps"]}
@@ -302,7 +372,7 @@ def test_instructor_flow_on_the_real_kata(tmp_path):
     assert row["number"] == 12 and row["complete"] and row["earned"] == 4.0
     assert score["partial_run"]  # -k q12: the other questions did not run
     assert "| 12 | Counting parameters | 4 / 4 | complete:" in result["summary"]
-    assert f"prof/ann-homework@{ref}" in result["summary"]
+    assert f"prof/ann-grading@{ref}" in result["summary"]
     payload = run(
         REPO,
         "python",
