@@ -355,7 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kata.export", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("dest", type=Path, help="an empty or new folder")
+    parser.add_argument("dest", type=Path, nargs="?", help="an empty or new folder")
+    parser.add_argument(
+        "--gradescope", type=Path, metavar="ZIP", help="write Gradescope's autograder zip instead"
+    )
     parser.add_argument(
         "--template",
         default="",
@@ -367,6 +370,13 @@ def main(argv: list[str] | None = None) -> int:
         "--no-git", action="store_true", help="no git repository: the workflow pins no commit"
     )
     args = parser.parse_args(argv)
+    if args.gradescope or args.dest is None:
+        from kata.gradescope import build_zip  # the grading copy, answer keys included
+
+        if args.gradescope is None:
+            parser.error("give a folder (the homework copy) or --gradescope ZIP")
+        print(f"Gradescope autograder written to {build_zip(ROOT, args.gradescope)}")
+        return 0
     out, ref = export(args.dest.resolve(), template=args.template, git=not args.no_git)
     print(f"homework copy written to {out} (no solutions/)")
     if ref:
