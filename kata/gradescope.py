@@ -302,11 +302,14 @@ def results(entry, messages: dict[str, str], execution_time: float, numbers: lis
             if failures:
                 output += "\nwhich statements are wrong is shown after the due date"
         elif failures:
+            distinct = {}  # one line per different message: the first test that gave it
+            for test, message in failures:
+                distinct.setdefault(message, test)
             output += "\n\nfirst failures:"
-            for name_, message in failures[:FIRST_FAILURES]:
-                output += f"\n- {name_}: {message}"
+            for message, test in list(distinct.items())[:FIRST_FAILURES]:
+                output += f"\n- {test}: {message}"
             if len(failures) > FIRST_FAILURES:
-                output += f"\n... and {len(failures) - FIRST_FAILURES} more"
+                output += f"\n({len(failures)} failing tests in all)"
         complete = bool(row and row["complete"])
         tests.append(
             {
