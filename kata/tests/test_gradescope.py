@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, clean_env, needs_tensorflow, solve
+from conftest import REPO, clean_env, needs_tensorflow, run, solve
 
 from kata.gradescope import SCHEMA, build_zip, requirements
 
@@ -66,7 +66,10 @@ def kata_score(tmp_path: Path, submission: Path, root: Path) -> float:
 
 
 def test_the_zip_has_what_gradescope_asks_for(fake_kata, tmp_path):
-    archive = build_zip(fake_kata, tmp_path / "autograder.zip")
+    archive = tmp_path / "autograder.zip"
+    done = run(fake_kata, "python", "-m", "kata.export", "--gradescope", str(archive))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Gradescope autograder written to {archive}" in done.stdout
     with zipfile.ZipFile(archive) as unzip:
         names = set(unzip.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in unzip.infolist()}
