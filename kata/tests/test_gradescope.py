@@ -38,7 +38,9 @@ def autograder_root(tmp_path: Path, archive: Path) -> Path:
 
 def run_autograder(root: Path) -> subprocess.CompletedProcess:
     """A fresh process, from /autograder, with the root and this venv's interpreter."""
-    env = clean_env(KATA_AUTOGRADER_ROOT=str(root), KATA_PYTHON=sys.executable)
+    tmp = root.parent / "tmp"  # the run's own temporary folders, nobody else's to clean up
+    tmp.mkdir(exist_ok=True)
+    env = clean_env(KATA_AUTOGRADER_ROOT=str(root), KATA_PYTHON=sys.executable, TMPDIR=str(tmp))
     return subprocess.run(
         [str(root / "run_autograder")],
         cwd=root,
