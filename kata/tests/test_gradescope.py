@@ -116,7 +116,7 @@ def test_run_autograder_writes_results_that_match_the_kata(fake_kata, tmp_path):
     assert "| 12 |" in result["output"] and "total 4 / 99" in result["output"]
 
 
-def test_files_at_the_top_and_nothing_gradable(fake_kata, tmp_path):
+def test_files_at_the_top_a_folder_inside_and_nothing_gradable(fake_kata, tmp_path):
     root = autograder_root(tmp_path, build_zip(fake_kata, tmp_path / "autograder.zip"))
     for name in ("q08_conv.py", "q12_params.py"):  # files uploaded one by one
         shutil.copy2(fake_kata / "solutions" / name, root / "submission" / name)
@@ -125,6 +125,16 @@ def test_files_at_the_top_and_nothing_gradable(fake_kata, tmp_path):
     result = json.loads((root / "results" / "results.json").read_text())
     check_schema(result)
     assert result["score"] == 7.0 and all(t["status"] == "passed" for t in result["tests"])
+
+    shutil.rmtree(root / "submission")  # an uploaded folder: its clone inside
+    shutil.copytree(fake_kata / "exercises", root / "submission" / "homework-ada" / "exercises")
+    solve(
+        root / "submission" / "homework-ada" / "exercises", fake_kata / "solutions", "q08_conv.py"
+    )
+    done = run_autograder(root)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((root / "results" / "results.json").read_text())
+    assert result["score"] == 3.0, result["output"]
 
     shutil.rmtree(root / "submission")
     (root / "submission").mkdir()
