@@ -491,7 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kata.export", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("dest", type=Path, help="an empty or new folder: the students' copy")
+    parser.add_argument(
+        "dest", type=Path, nargs="?", help="an empty or new folder: the students' copy"
+    )
+    parser.add_argument(
+        "--gradescope", type=Path, metavar="ZIP", help="write Gradescope's autograder zip instead"
+    )
     parser.add_argument(
         "--grader",
         default="",
@@ -509,6 +514,13 @@ def main(argv: list[str] | None = None) -> int:
         "--no-git", action="store_true", help="no git repositories: the workflow pins no commit"
     )
     args = parser.parse_args(argv)
+    if args.gradescope or args.dest is None:
+        from kata.gradescope import build_zip  # the grading copy, answer keys included
+
+        if args.gradescope is None:
+            parser.error("give a folder (the homework copy) or --gradescope ZIP")
+        print(f"Gradescope autograder written to {build_zip(ROOT, args.gradescope)}")
+        return 0
     dest = args.dest.resolve()
     grading = (args.grading_dir or grading_dir_for(dest)).resolve()
     out, ref = export(dest, grader=args.grader, git=not args.no_git, grading=grading)

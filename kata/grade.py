@@ -50,7 +50,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from kata import naming, sandbox, similarity
+from kata import lms, naming, sandbox, similarity
 from kata.gradebook import (  # noqa: F401 - part of kata.grade's interface
     GRADEBOOK_VERSION,
     SCHEMA,
@@ -372,11 +372,12 @@ def main(argv: list[str] | None = None) -> int:
         "(default ~/.local/state/ann-exam-kata; never inside the class folder)",
     )
     similarity.add_arguments(parser)
+    lms.add_arguments(parser)
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder", file=sys.stderr)
         return 2
-    if not args.no_sandbox and sandbox.bwrap_path() is None:
+    if not args.no_sandbox and not sandbox.works():
         print(f"error: {sandbox.install_hint()}", file=sys.stderr)
         return 2
     runs = Runs()
@@ -413,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, old_term)
     print(f"gradebook: {args.out} and {args.out.with_suffix('.json')} ({len(entries)} students)")
     print(f"summary: {summary(entries)}")
+    if not stopped:
+        lms.apply(args, args.out, print)
     if stopped:
         print(
             f"stopped by {stopped[0]}: the students graded so far are in the gradebook; "

@@ -31,6 +31,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -74,9 +75,25 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def works() -> bool:
+    """bubblewrap is installed and may make its namespaces here (a container may forbid them)."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return False
+    try:
+        done = subprocess.run(
+            [bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 def install_hint() -> str:
     return (
-        "bubblewrap (bwrap) is not installed: it keeps each student's code away from the "
+        "bubblewrap (bwrap) is not installed, or may not make its namespaces here: it keeps each student's code away from the "
         "grades, the answer keys and the other students' files. Install it "
         "(Debian/Ubuntu: `sudo apt-get install bubblewrap`, Fedora: `sudo dnf install "
         "bubblewrap`), or grade without it with --no-sandbox (every row is then marked "
