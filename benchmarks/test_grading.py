@@ -1,6 +1,6 @@
 """What the sandbox costs: one student's grading with bubblewrap against the same without it.
 
-    nox -s benchmarks -- -k sandbox        # or: pytest benchmarks/test_grading.py --benchmark-only -s
+    nox -s benchmarks -- -k sandbox    # or: pytest benchmarks/test_grading.py --benchmark-only -s
 
 The student hands in the reference solutions of three questions (so that every test runs to the
 end); both modes grade them with the same tests, `-k` limiting the run to those questions. The

@@ -93,8 +93,9 @@ def works() -> bool:
 
 def install_hint() -> str:
     return (
-        "bubblewrap (bwrap) is not installed, or may not make its namespaces here: it keeps each student's code away from the "
-        "grades, the answer keys and the other students' files. Install it "
+        "bubblewrap (bwrap) is not installed, or may not make its namespaces here: it keeps "
+        "each student's code away from the grades, the answer keys and the other students' "
+        "files. Install it "
         "(Debian/Ubuntu: `sudo apt-get install bubblewrap`, Fedora: `sudo dnf install "
         "bubblewrap`), or grade without it with --no-sandbox (every row is then marked "
         "'unsandboxed')."
