@@ -309,7 +309,7 @@ def summary(entries: list[Entry]) -> str:
     for e in entries:
         counts[e.status] = counts.get(e.status, 0) + 1
     parts = [f"{n} {status}" for status, n in sorted(counts.items())]
-    unsandboxed = sum(e.sandbox == "unsandboxed" and not e.reused for e in entries)
+    unsandboxed = sum(e.sandbox.startswith("unsandboxed") and not e.reused for e in entries)
     if unsandboxed:
         parts.append(f"{unsandboxed} graded WITHOUT a sandbox")
     review = sum(any(n.startswith("review ") for n in e.notes) for e in entries)

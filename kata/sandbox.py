@@ -197,8 +197,13 @@ def write_launcher(
     uid: int | None,
     python: str = sys.executable,
     stderr: Path | None = None,
+    use_bwrap: bool = True,
 ) -> Path:
-    """A script that starts ``python ARGS...`` in the sandbox (for ``popen//python=SCRIPT``)."""
+    """A script that starts ``python ARGS...`` in the sandbox (for ``popen//python=SCRIPT``).
+
+    ``use_bwrap=False`` (grading as root where bubblewrap cannot run, e.g. in a container that
+    forbids namespaces): the same limits and environment, as user ``uid``, without the sandbox.
+    """
     bwrap = bwrap_path() or "bwrap"
     lines = [
         "#!/bin/bash",
@@ -210,11 +215,29 @@ def write_launcher(
     ]
     if stderr is not None:
         lines.append(f"exec 2>>{shlex.quote(str(stderr))}")
-    command = bwrap_command(work, readonly, env, uid, bwrap) + [python]
+    if use_bwrap:
+        command = bwrap_command(work, readonly, env, uid, bwrap) + [python]
+    else:
+        command = ["env", "-i", *(f"{k}={v}" for k, v in sorted(env.items()))]
+        command += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}"]
+        command += [f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--no-new-privs"]
+        command += ["--", python]
     lines.append("exec " + " ".join(shlex.quote(c) for c in command) + ' "$@"')
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o755)
     return path
+
+
+def reachable_by_others(paths: list[Path]) -> bool:
+    """Another user can run the interpreter: every folder above these paths is open to all."""
+    for path in paths:
+        for folder in [path, *path.parents]:
+            try:
+                if folder.is_dir() and not folder.stat().st_mode & 0o001:
+                    return False
+            except OSError:
+                return False
+    return True
 
 
 def prepare_work(work: Path, uid: int | None) -> None:

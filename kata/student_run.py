@@ -119,7 +119,18 @@ def run_one(
     started = time.time()
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     entry = Entry(student, "graded", digest=digest, graded_at=now)
+    # Without bubblewrap, a grader that is root still gives the student's code a user of its
+    # own (where that user can run the interpreter): it then cannot write the score or the keys.
+    own_user = (
+        not settings.use_sandbox
+        and os.geteuid() == 0
+        and sandbox.reachable_by_others(
+            [Path(os.path.realpath(sys.executable)).parent, Path(sys.prefix)]
+        )
+    )
     entry.sandbox = "bubblewrap" if settings.use_sandbox else "unsandboxed"
+    if own_user:
+        entry.sandbox = "unsandboxed, own user"
     exercises = find_exercises(folder)
     if exercises is None:
         entry.status = "not a submission"
@@ -127,7 +138,7 @@ def run_one(
             "no question files (qNN_*.py) in the folder, nor in an exercises/ folder inside it"
         )
         return entry
-    uid = sandbox.slot_uid(slot) if settings.use_sandbox else None
+    uid = sandbox.slot_uid(slot) if settings.use_sandbox or own_user else None
     base = Path(tempfile.mkdtemp(prefix="kata-grade-"))
     try:
         base.chmod(0o711)  # the sandbox's user passes through to work/, sees nothing else
@@ -169,7 +180,7 @@ def _run_pytest(entry, base, private, work, copy, grading, settings, uid, runs) 
     env = sandbox.environment(work, {"PYTHONPATH": str(grading), "COLUMNS": "2000"})
     controller_env = dict(env, HOME=str(private), TMPDIR=str(work / "tmp"))
     sandbox.prepare_work(work, uid)
-    if settings.use_sandbox:
+    if uid is not None or settings.use_sandbox:
         launcher = sandbox.write_launcher(
             private / "launch-worker.sh",
             work,
@@ -178,11 +189,12 @@ def _run_pytest(entry, base, private, work, copy, grading, settings, uid, runs) 
             limits=settings.limits,
             uid=uid,
             stderr=work / "worker-stderr.log",
+            use_bwrap=settings.use_sandbox,
         )
         command += ["--kata-worker-launcher", str(launcher)]
         if uid is not None:  # the folders the controller makes for the worker are the worker's
             command += ["--kata-worker-owner", str(uid)]
-    else:
+    if not settings.use_sandbox:
         controller_env = {**os.environ, **env, "HOME": str(private), "TMPDIR": str(work / "tmp")}
     if runs is not None and runs.stopping.is_set():
         entry.status = "interrupted"

@@ -441,3 +441,28 @@ def test_similarity_names_a_copied_answer_in_the_notes(fake_kata, tmp_path):
     assert "similar code" not in rows["cid"]["notes"]
     assert (out.parent / "similarity.html").is_file()
     assert rows["ann"]["q08"] == rows["bea"]["q08"] == "3.0"  # grades never change
+
+
+INTERPRETER = [Path(os.path.realpath(sys.executable)).parent, Path(sys.prefix)]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not sandbox.reachable_by_others(INTERPRETER),
+    reason="needs a grader running as root with an interpreter other users can run",
+)
+def test_without_bubblewrap_a_root_grader_gives_the_code_its_own_user(fake_kata, tmp_path):
+    room = tmp_path / "class"
+    shutil.copytree(fake_kata / "exercises", room / "ann")
+    (room / "ann" / "q12_params.py").write_text(
+        "import os\n\ndef count():\n    return 7 if os.getuid() != 0 else 0\n"
+    )
+    (entry,) = grade(
+        room,
+        tmp_path / "g.csv",
+        root=fake_kata,
+        use_sandbox=False,
+        timeout=60,
+        state=tmp_path / "s",
+        log=lambda _: None,
+    )
+    assert entry.sandbox == "unsandboxed, own user" and entry.total == 4.0, entry
