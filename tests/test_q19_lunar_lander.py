@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from kata.statements import at_grading, key_hidden
 from kata.testing import called
 
 DISCRETE_ID = "LunarLander-v3"
@@ -369,19 +370,33 @@ def test_choose_algorithm_rejects_unknown_ids(target):
         target.mdp.choose_algorithm("CartPole-v1")
 
 
+ANSWER_PARTS = ("mdp", "difference", "algorithm")
+
+# BEGIN EXAM KEY: the words a written answer cannot do without (they point at the answers)
+MUST_MENTION = {
+    "mdp": ("state", "action", "reward"),
+    "difference": ("continuous", "action"),
+    "algorithm": ("dqn", "polic"),
+}
+# STUB: MUST_MENTION = None
+# END EXAM KEY
+
+
 def test_exam_answers_are_written(target):
     answers = require(target.mdp.ANSWERS, "mdp.ANSWERS")
-    must_mention = {
-        "mdp": ("state", "action", "reward"),
-        "difference": ("continuous", "action"),
-        "algorithm": ("dqn", "polic"),
-    }
-    for part, words in must_mention.items():
+    texts = {}
+    for part in ANSWER_PARTS:
         text = require(getattr(answers, part), f"mdp.ANSWERS.{part}")
         assert isinstance(text, str) and len(text.split()) >= 20, (
             f"mdp.ANSWERS.{part} has {len(str(text).split())} words; answer in a few sentences"
         )
-        missing = [w for w in words if w not in text.lower()]
+        texts[part] = text
+    if key_hidden(MUST_MENTION):
+        at_grading(
+            "mdp.ANSWERS (" + ", ".join(f"{p}: {len(texts[p].split())} words" for p in texts) + ")"
+        )
+    for part, words in MUST_MENTION.items():
+        missing = [w for w in words if w not in texts[part].lower()]
         assert not missing, f"mdp.ANSWERS.{part} never mentions {missing}; an answer would"
 
 
