@@ -9,7 +9,8 @@ import textwrap
 import pytest
 from conftest import REPO, clean_env, git, make_fake_kata, needs_tensorflow, run, solve
 
-from kata.stubs import StubError, extract_hints
+from kata.fences import FenceError
+from kata.stubs import extract_hints
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -70,7 +71,7 @@ def test_a_failure_in_a_nested_function_finds_its_hints_or_those_around_it(tmp_p
     book = HintBook(tmp_path, "next")
     book.add([["q19_x/ppo.py", "make_act.act"], ["q19_x/ppo.py", "train.step"]])
     assert book.failing == [("q19_x/ppo.py", "make_act.act"), ("q19_x/ppo.py", "train")]
-    with pytest.raises(StubError, match="an empty hint"):
+    with pytest.raises(FenceError, match="an empty hint"):
         extract_hints(
             "def f():\n    # BEGIN SOLUTION: a\n    # HINT:\n    pass\n    # END SOLUTION\n"
         )
@@ -108,13 +109,13 @@ def test_every_solution_region_of_every_question_has_graded_hints():
 
 
 def test_no_hint_of_the_kata_gives_an_answer_away():
-    from kata.hints import hint_problems
+    from kata.leaks import hint_problems
 
     assert hint_problems(REPO) == []
 
 
 def test_the_hint_check_finds_an_answer_and_a_quoted_solution(fake_kata):
-    from kata.hints import hint_problems
+    from kata.leaks import hint_problems
 
     assert hint_problems(fake_kata) == []
     q12 = fake_kata / "solutions" / "q12_params.py"
