@@ -22,8 +22,9 @@ with (a true/false key, a choice's key, the reasons for the wrong options, a num
 by hand) between ``# BEGIN EXAM KEY`` and ``# END EXAM KEY``; the students' copy gets the
 region's ``# STUB:`` lines instead (e.g. ``KEY = None``): there, an answer is checked for its
 form and judged at grading (``kata/statements.py``), and a by-hand cross-check is skipped. The
-export then proves what the students' copy does not hold: no region of any solution file (its
-code, hints and stub lines aside) and no line of any key region appears in any of its files.
+export then proves what the students' copy does not hold (``kata.leaks``): no region of any
+solution file (its code, hints and stub lines aside) and no line of any key region appears in any
+of its files.
 """
 
 from __future__ import annotations

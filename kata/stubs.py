@@ -8,7 +8,7 @@ A solution file marks the code a learner writes:
 
 In the stub the region becomes ``raise NotImplementedError("one line ...")`` at the indentation
 of the ``BEGIN`` line, or, if the region holds ``# STUB: <code>`` lines, those lines.
-Everything else is copied as it is.
+Everything else is copied as it is. (The fences are read by ``kata.fences``.)
 
 A learner's work is never lost: an exercise that differs from what was last generated for it
 (recorded in ``exercises/.stubs.json``) is left alone and named, unless ``--force`` is given.

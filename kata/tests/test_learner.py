@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import REPO, clean_env, git, make_fake_kata, needs_tensorflow, run, solve
@@ -106,6 +107,24 @@ def test_every_solution_region_of_every_question_has_graded_hints():
                 thin.append(f"{key}: {owner}")
     assert not missing, f"solution regions without hints: {missing}"
     assert not thin, f"one hint only (a nudge, then more precise): {thin}"
+
+
+def test_a_learners_run_never_loads_the_instructors_leak_checks_or_the_export():
+    import ast
+
+    import kata.hints
+
+    tree = ast.parse(Path(kata.hints.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not imported & {"kata.export", "kata.leaks"}, "not even inside a function"
+    code = (
+        "import sys, kata.hints, kata.plugin\n"
+        "print(sorted(m for m in sys.modules if m in ('kata.export', 'kata.leaks')))"
+    )
+    done = run(REPO, "python", "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_no_hint_of_the_kata_gives_an_answer_away():
