@@ -22,8 +22,9 @@ with (a true/false key, a choice's key, the reasons for the wrong options, a num
 by hand) between ``# BEGIN EXAM KEY`` and ``# END EXAM KEY``; the students' copy gets the
 region's ``# STUB:`` lines instead (e.g. ``KEY = None``): there, an answer is checked for its
 form and judged at grading (``kata/statements.py``), and a by-hand cross-check is skipped. The
-export then proves what the students' copy does not hold: no region of any solution file (its
-code, hints and stub lines aside) and no line of any key region appears in any of its files.
+export then proves what the students' copy does not hold (``kata.leaks``): no region of any
+solution file (its code, hints and stub lines aside) and no line of any key region appears in any
+of its files.
 """
 
 from __future__ import annotations
@@ -35,16 +36,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kata import naming
+from kata import fences, naming
+from kata.leaks import key_leaks, solution_leaks
 from kata.points import QUESTIONS
-from kata.stubs import BEGIN, END, HINT, HINT_MORE, PRISTINE, ROOT, STUB, export_pristine
+from kata.stubs import PRISTINE, ROOT, export_pristine
 
 COPIED = ["pyproject.toml", ".gitignore", "LICENSE", "kata", "tests"]
 """Copied as they are (``kata/tests/``, the kata's own tests, left out); the rest is written."""
 GRADING_COPIED = COPIED
 """What the grading copy holds: the same, with the keys left in (and no exercises/)."""
-KEY_BEGIN = re.compile(r"^[ \t]*# BEGIN EXAM KEY\b.*$")
-KEY_END = re.compile(r"^[ \t]*# END EXAM KEY[ \t]*$")
 
 GRADE_COMMAND = (
     "python -m pytest tests/ --target ../submission/exercises --slow --plain "
@@ -204,26 +204,7 @@ MIT (see `LICENSE`); the exam's questions are retold in our own words.
 
 def strip_exam_keys(text: str, filename: str = "<test>") -> str:
     """A test module without its ``# BEGIN EXAM KEY`` regions: their ``# STUB:`` lines instead."""
-    out, region = [], None
-    for number, line in enumerate(text.splitlines(keepends=True), start=1):
-        if KEY_BEGIN.match(line):
-            if region is not None:
-                raise ValueError(f"{filename}:{number}: BEGIN EXAM KEY inside another")
-            region = number
-        elif KEY_END.match(line):
-            if region is None:
-                raise ValueError(f"{filename}:{number}: END EXAM KEY without BEGIN")
-            region = None
-        elif region is not None:
-            stub = STUB.match(line.rstrip("\n"))
-            if stub:
-                indent = line[: len(line) - len(line.lstrip())]
-                out.append(f"{indent}{stub['code'] or ''}\n")
-        else:
-            out.append(line)
-    if region is not None:
-        raise ValueError(f"{filename}:{region}: BEGIN EXAM KEY is never closed")
-    return "".join(out)
+    return fences.parse(text, filename, fences.EXAM_KEY).replace()[0]
 
 
 def questions_table(root: Path) -> str:
@@ -351,140 +332,6 @@ def export(
         _git(out, "add", "-A")
         _git(out, "commit", "-q", "-m", f"Grade with the grading copy's commit {ref[:12]}")
     return out, ref
-
-
-# --- the proof that no key left ----------------------------------------------------------------
-
-
-def key_regions(tests: Path) -> list[tuple[str, int, list[str]]]:
-    """(file, first line, lines) of every ``# BEGIN EXAM KEY`` region of the test modules:
-    what it holds apart from comments, blanks, its stub lines and lines of brackets only."""
-    regions = []
-    for path in sorted(tests.rglob("*.py")):
-        start, lines = None, []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if KEY_BEGIN.match(line):
-                start, lines = number, []
-            elif KEY_END.match(line):
-                regions.append((str(path.relative_to(tests.parent)), start, lines))
-                start = None
-            elif start is not None:
-                stripped = line.strip()
-                if not stripped or stripped.startswith("#") or not re.search(r"\w", stripped):
-                    continue
-                lines.append(_normal(line))
-    return regions
-
-
-def key_leaks(out: Path, tests: Path) -> list[str]:
-    """Where the students' copy ``out`` holds a line of a key region of ``tests``, or a fence
-    itself; [] if nowhere. A line that also occurs outside every key region of the kata
-    (a line anyone can read anyway) does not count."""
-    texts = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file() and ".git" not in path.relative_to(out).parts:
-            try:
-                texts[path.relative_to(out).as_posix()] = path.read_text().splitlines()
-            except (UnicodeDecodeError, OSError):
-                continue
-    regions = key_regions(tests)
-    inside = {line for _, _, lines in regions for line in lines}
-    outside = set()
-    root = tests.parent
-    for folder in ("tests", "kata", "exercises"):
-        for path in (root / folder).rglob("*.py"):
-            if path.is_relative_to(root / "kata" / "tests"):
-                continue
-            text = path.read_text()
-            if folder == "tests":
-                text = strip_exam_keys(text, str(path))
-            outside.update(_normal(line) for line in text.splitlines())
-    telling = inside - outside
-    leaks = []
-    for name, lines in texts.items():
-        for number, line in enumerate(lines, start=1):
-            if KEY_BEGIN.match(line) or KEY_END.match(line):
-                leaks.append(f"{name}:{number}: an EXAM KEY fence")
-            elif _normal(line) in telling:
-                where = next(f"{f}:{s}" for f, s, ls in regions if _normal(line) in ls)
-                leaks.append(f"{name}:{number}: a line of the key region of {where}")
-    return sorted(set(leaks))
-
-
-# --- the proof that no solution left ----------------------------------------------------------
-
-
-def _normal(line: str) -> str:
-    return " ".join(line.split())
-
-
-def solution_regions(solutions: Path) -> list[tuple[str, int, list[str]]]:
-    """(file, first line, code lines) of every solution region, comments and blanks left out.
-
-    The hint and stub lines of a region are left out too: they are meant for the learner.
-    """
-    from kata.stubs import solution_files
-
-    regions = []
-    for path in solution_files(solutions):
-        if path.suffix != ".py":
-            continue
-        start, code = None, []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if BEGIN.match(line):
-                start, code = number, []
-            elif END.match(line):
-                if code:
-                    regions.append((str(path.relative_to(solutions.parent)), start, code))
-                start = None
-            elif start is not None:
-                stripped = line.strip()
-                if not stripped or STUB.match(line) or HINT.match(line) or HINT_MORE.match(line):
-                    continue
-                if stripped.startswith("#"):
-                    continue
-                code.append(_normal(line))
-    return regions
-
-
-def solution_leaks(out: Path, solutions: Path, min_line: int = 40) -> list[str]:
-    """Where the export holds a solution region (or a long, telling line of one); [] if nowhere.
-
-    A region counts as present when its code lines follow each other in some file (whitespace
-    aside); a single line when it is at least ``min_line`` characters long and occurs nowhere
-    outside the solution regions of the kata (so a given line the stub keeps does not count).
-    """
-    texts = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file() and ".git" not in path.relative_to(out).parts:
-            try:
-                texts[path.relative_to(out).as_posix()] = [
-                    _normal(line) for line in path.read_text().splitlines()
-                ]
-            except (UnicodeDecodeError, OSError):
-                continue
-    joined = {name: "\n".join(lines) + "\n" for name, lines in texts.items()}
-    root = solutions.parent
-    outside = set()  # lines of the kata outside any solution region
-    for folder in ("tests", "kata", "exercises"):
-        for path in (root / folder).rglob("*.py"):
-            try:
-                outside.update(_normal(line) for line in path.read_text().splitlines())
-            except (UnicodeDecodeError, OSError):
-                continue
-    leaks = []
-    for file, start, code in solution_regions(solutions):
-        block = "\n".join(code) + "\n"
-        for name, text in joined.items():
-            if ("\n" + block) in ("\n" + text):
-                leaks.append(f"{name}: the solution region of {file}:{start}")
-        for line in code:
-            if len(line) < min_line or line in outside:
-                continue
-            for name, lines in texts.items():
-                if line in lines:
-                    leaks.append(f"{name}: a line of the solution region of {file}:{start}: {line}")
-    return sorted(set(leaks))
 
 
 def main(argv: list[str] | None = None) -> int:

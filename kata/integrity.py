@@ -5,10 +5,10 @@
    included, runs against them. Every kata test must fail: a test that passes (or is skipped)
    there proves nothing about a learner's code.
 3. No hint gives an answer away: no number that the tests expect and the task does not show,
-   no run of the solution's code (``kata.hints.hint_problems``); ``exercises/.hints.json`` is
+   no run of the solution's code (``kata.leaks.hint_problems``); ``exercises/.hints.json`` is
    what the solutions' hints make.
 4. A homework export holds no solution and no answer key: no region of any solution file and no
-   line of any ``# BEGIN EXAM KEY`` region of the tests appears in it.
+   line of any ``# BEGIN EXAM KEY`` region of the tests appears in it (``kata.leaks``).
 
     python -m kata.integrity [extra pytest arguments]
 """
@@ -26,8 +26,8 @@ from kata.stubs import ROOT, export_pristine, generate, sync_hints
 
 def static_problems(root: Path = ROOT) -> list[str]:
     """Checks 3 and 4: hints that give answers away, solution code in a homework export."""
-    from kata.export import export, key_leaks, solution_leaks
-    from kata.hints import hint_problems
+    from kata.export import export
+    from kata.leaks import hint_problems, key_leaks, solution_leaks
 
     problems = [f"a hint gives an answer away: {p}" for p in hint_problems(root)]
     with tempfile.TemporaryDirectory(prefix="kata-export-") as tmp:

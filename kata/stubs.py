@@ -8,7 +8,7 @@ A solution file marks the code a learner writes:
 
 In the stub the region becomes ``raise NotImplementedError("one line ...")`` at the indentation
 of the ``BEGIN`` line, or, if the region holds ``# STUB: <code>`` lines, those lines.
-Everything else is copied as it is.
+Everything else is copied as it is. (The fences are read by ``kata.fences``.)
 
 A learner's work is never lost: an exercise that differs from what was last generated for it
 (recorded in ``exercises/.stubs.json``) is left alone and named, unless ``--force`` is given.
@@ -39,24 +39,20 @@ import builtins
 import datetime
 import hashlib
 import json
-import re
 import shutil
 import symtable
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kata import naming
+from kata import fences, naming
+from kata.fences import FenceError
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".stubs.json"
 BACKUPS = ".kata/backups"
 """Where `--force` copies a learner's changed files before it overwrites them."""
-BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?::[ \t]*(?P<hint>.*?))?[ \t]*$")
-END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
-STUB = re.compile(r"^[ \t]*# STUB:(?: (?P<code>.*))?$")
-HINT = re.compile(r"^[ \t]*# HINT:[ \t]*(?P<text>.*?)[ \t]*$")
-HINT_MORE = re.compile(r"^[ \t]*#[ \t]{2,}(?P<text>\S.*?)[ \t]*$")
+BEGIN, END, STUB = fences.BEGIN, fences.END, fences.STUB  # as kata.similarity reads them
 HINTS = ".hints.json"
 """The hints of every question, collected from the solutions (in ``exercises/``)."""
 PRISTINE = "pristine"
@@ -64,57 +60,29 @@ PRISTINE = "pristine"
 
 
 class StubError(ValueError):
-    """A solution file whose regions cannot be turned into a stub."""
+    """A name on the command line that is no question. (A solution file that makes no stub
+    raises ``kata.fences.FenceError``.)"""
 
 
 def make_stub(source: str, filename: str = "<solution>") -> str:
     """The stub for one solution file's text.
 
-    Raises StubError for broken fences, for a region that is not a whole function body (or a
+    Raises FenceError for broken fences, for a region that is not a whole function body (or a
     module-level block of `# STUB:` lines), and for a stub that uses a name it never defines.
     """
-    out: list[str] = []
-    regions: list[tuple[int, int, int, bool]] = []  # (solution line, first, last stub line, STUB)
-    region = None  # (line number, indent, hint, stub lines)
-    for number, line in enumerate(source.splitlines(keepends=True), start=1):
-        begin, end = BEGIN.match(line.rstrip("\n")), END.match(line.rstrip("\n"))
-        if begin:
-            if region:
-                raise StubError(f"{filename}:{number}: BEGIN SOLUTION inside another region")
-            region = (number, begin["indent"], begin["hint"] or "implement this", [])
-        elif end:
-            if not region:
-                raise StubError(f"{filename}:{number}: END SOLUTION without BEGIN SOLUTION")
-            start, indent, hint, stub_lines = region
-            first = len(out) + 1
-            if stub_lines:
-                out.extend(f"{indent}{code}\n" for code in stub_lines)
-            else:
-                out.append(f"{indent}raise NotImplementedError({json.dumps(hint)})\n")
-            regions.append((start, first, len(out), bool(stub_lines)))
-            region = None
-        elif region:
-            stub = STUB.match(line.rstrip("\n"))
-            if stub:
-                region[3].append(stub["code"] or "")
-        else:
-            out.append(line)
-    if region:
-        raise StubError(f"{filename}:{region[0]}: BEGIN SOLUTION is never closed")
-    stub_text = "".join(out)
+    stub_text, spans = fences.parse(source, filename).replace()
     try:
         tree = ast.parse(stub_text, filename)
     except SyntaxError as exc:
-        raise StubError(f"{filename}: the generated stub is not valid Python: {exc}") from exc
-    for start, first, last, explicit in regions:
-        _check_region(tree, filename, start, first, last, explicit)
+        raise FenceError(filename, None, f"the generated stub is not valid Python: {exc}") from exc
+    for region, first, last in spans:
+        _check_region(tree, filename, region.begin, first, last, bool(region.stub))
     _check_names(stub_text, filename)
     return stub_text
 
 
 def _check_region(tree, filename, start, first, last, explicit) -> None:
     """A region is a whole function body (after its docstring), or a module-level STUB block."""
-    where = f"{filename}:{start}"
     owner = tree
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -125,9 +93,11 @@ def _check_region(tree, filename, start, first, last, explicit) -> None:
     if not isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
         if explicit:
             return  # a constant the learner fills in (ANSWERS = {...}), written out by STUB lines
-        raise StubError(
-            f"{where}: a region outside a function needs `# STUB:` lines (a bare raise there "
-            "would stop the whole module from importing)"
+        raise FenceError(
+            filename,
+            start,
+            "a region outside a function needs `# STUB:` lines (a bare raise there would stop "
+            "the whole module from importing)",
         )
     body = owner.body
     if (
@@ -137,10 +107,12 @@ def _check_region(tree, filename, start, first, last, explicit) -> None:
     ):
         body = body[1:]
     if not body or body[0].lineno != first or body[-1].end_lineno != last:
-        raise StubError(
-            f"{where}: the region must be the whole body of `{owner.name}` (after its docstring): "
-            "a stub that keeps part of a body uses names it never defines. Move the fenced "
-            "lines into a function of their own, with a docstring that states the task"
+        raise FenceError(
+            filename,
+            start,
+            f"the region must be the whole body of `{owner.name}` (after its docstring): a stub "
+            "that keeps part of a body uses names it never defines. Move the fenced lines into a "
+            "function of their own, with a docstring that states the task",
         )
 
 
@@ -160,9 +132,11 @@ def _check_names(stub_text: str, filename: str) -> None:
 
     visit(table)
     if undefined:
-        raise StubError(
-            f"{filename}: the generated stub uses names it never defines: "
-            f"{', '.join(sorted(undefined))}; a region must cover a whole function body"
+        raise FenceError(
+            filename,
+            None,
+            f"the generated stub uses names it never defines: {', '.join(sorted(undefined))}; "
+            "a region must cover a whole function body",
         )
 
 
@@ -255,69 +229,13 @@ def generate(
     return report
 
 
-def _owner_names(tree) -> list[tuple[int, int, str]]:
-    """(first line, last line, qualified name) of every function and class of a module."""
-    found = []
-
-    def visit(node, prefix):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                name = f"{prefix}{child.name}"
-                found.append((child.lineno, child.end_lineno, name))
-                visit(child, name + ".")
-
-    visit(tree, "")
-    return found
-
-
 def region_hints(source: str, filename: str = "<solution>") -> list[tuple[list[str], list[str]]]:
     """Every solution region of a file, in file order: (the names it belongs to, its hints).
 
-    A region belongs to the function whose body it is (a method: ``Class.method``, a nested
-    function: ``make_act.act``); a module-level region to every name it assigns (``ANSWERS``;
-    ``PROBLEM`` and ``CAUSE`` when one region sets both). A region without hints has [] hints.
+    The names as ``kata.fences.Fenced.names`` gives them; a region without hints has [] hints.
     """
-    lines = source.splitlines()
-    tree = ast.parse(source, filename)
-    owners = _owner_names(tree)
-    regions: list[tuple[list[str], list[str]]] = []
-    start = None
-    current: list[str] | None = None  # the hint being read, continued by indented comments
-    found: list[list[str]] = []
-    for number, line in enumerate(lines, start=1):
-        if BEGIN.match(line):
-            start, found, current = number, [], None
-            continue
-        if start is None:
-            continue
-        if END.match(line):
-            inside = [(a, b, n) for a, b, n in owners if a < start <= b]
-            if inside:
-                names = [max(inside)[2]]
-            else:  # a module-level region
-                names = []
-                for node in tree.body:
-                    if start < node.lineno < number and isinstance(
-                        node, (ast.Assign, ast.AnnAssign)
-                    ):
-                        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-                        if isinstance(target, ast.Name):
-                            names.append(target.id)
-                names = names or ["<module>"]
-            regions.append((names, [" ".join(parts) for parts in found]))
-            start, current = None, None
-            continue
-        hint, more = HINT.match(line), HINT_MORE.match(line)
-        if hint:
-            if not hint["text"]:
-                raise StubError(f"{filename}:{number}: an empty hint")
-            current = [hint["text"]]
-            found.append(current)
-        elif more and current is not None:
-            current.append(more["text"])
-        else:
-            current = None
-    return regions
+    fenced = fences.parse(source, filename)
+    return [(fenced.names(region), region.hints) for region in fenced.regions]
 
 
 def extract_hints(source: str, filename: str = "<solution>") -> dict[str, list[str]]:
@@ -469,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if sync_hints(source, ROOT / "exercises", check=args.check):
             (report.differ if args.check else report.written).append(HINTS)
-    except StubError as exc:
+    except (StubError, FenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.check:

@@ -21,15 +21,8 @@ from conftest import (
     run_workflow,
 )
 
-from kata.export import (
-    GRADE_COMMAND,
-    export,
-    grading_dir_for,
-    key_leaks,
-    key_regions,
-    solution_leaks,
-    strip_exam_keys,
-)
+from kata.export import GRADE_COMMAND, export, grading_dir_for, strip_exam_keys
+from kata.leaks import key_leaks, key_regions, solution_leaks
 
 pytestmark = pytest.mark.timeout(600)
 ACTIONLINT = Path(__file__).parent / "actionlint"

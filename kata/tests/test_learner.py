@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import REPO, clean_env, git, make_fake_kata, needs_tensorflow, run, solve
 
-from kata.stubs import StubError, extract_hints
+from kata.fences import FenceError
+from kata.stubs import extract_hints
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -70,7 +72,7 @@ def test_a_failure_in_a_nested_function_finds_its_hints_or_those_around_it(tmp_p
     book = HintBook(tmp_path, "next")
     book.add([["q19_x/ppo.py", "make_act.act"], ["q19_x/ppo.py", "train.step"]])
     assert book.failing == [("q19_x/ppo.py", "make_act.act"), ("q19_x/ppo.py", "train")]
-    with pytest.raises(StubError, match="an empty hint"):
+    with pytest.raises(FenceError, match="an empty hint"):
         extract_hints(
             "def f():\n    # BEGIN SOLUTION: a\n    # HINT:\n    pass\n    # END SOLUTION\n"
         )
@@ -107,14 +109,32 @@ def test_every_solution_region_of_every_question_has_graded_hints():
     assert not thin, f"one hint only (a nudge, then more precise): {thin}"
 
 
+def test_a_learners_run_never_loads_the_instructors_leak_checks_or_the_export():
+    import ast
+
+    import kata.hints
+
+    tree = ast.parse(Path(kata.hints.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not imported & {"kata.export", "kata.leaks"}, "not even inside a function"
+    code = (
+        "import sys, kata.hints, kata.plugin\n"
+        "print(sorted(m for m in sys.modules if m in ('kata.export', 'kata.leaks')))"
+    )
+    done = run(REPO, "python", "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_no_hint_of_the_kata_gives_an_answer_away():
-    from kata.hints import hint_problems
+    from kata.leaks import hint_problems
 
     assert hint_problems(REPO) == []
 
 
 def test_the_hint_check_finds_an_answer_and_a_quoted_solution(fake_kata):
-    from kata.hints import hint_problems
+    from kata.leaks import hint_problems
 
     assert hint_problems(fake_kata) == []
     q12 = fake_kata / "solutions" / "q12_params.py"

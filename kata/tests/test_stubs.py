@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from kata.fences import FenceError
 from kata.stubs import MANIFEST, StubError, generate, main, make_stub, select_files
 
 SOLUTION = textwrap.dedent(
@@ -98,7 +99,7 @@ def test_hint_with_quotes_is_escaped():
     ],
 )
 def test_broken_regions_are_reported_with_their_line(source, problem):
-    with pytest.raises(StubError, match=problem):
+    with pytest.raises(FenceError, match=problem):
         make_stub(source, "solutions/q99_x.py")
 
 
