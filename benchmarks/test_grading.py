@@ -44,6 +44,7 @@ def grade_once(use_sandbox: bool) -> float:
         return entry.duration_s
 
 
+@pytest.mark.timeout(3600)
 @pytest.mark.benchmark(group="grading")
 @pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap is not installed")
 def test_sandbox_overhead(benchmark):
