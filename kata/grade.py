@@ -339,26 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds one student's whole run may take (default {DEFAULT_TIMEOUT})",
     )
     defaults = sandbox.Limits()
-    parser.add_argument(
-        "--memory",
-        type=int,
-        default=defaults.memory_mb,
-        metavar="MB",
-        help=f"address space of each student process (default {defaults.memory_mb} MB)",
-    )
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=defaults.processes,
-        help=f"processes and threads of one student's run (default {defaults.processes})",
-    )
-    parser.add_argument(
-        "--file-size",
-        type=int,
-        default=defaults.file_size_mb,
-        metavar="MB",
-        help=f"the largest file a student's code may write (default {defaults.file_size_mb} MB)",
-    )
+    for option, field_name, metavar, what in (
+        ("--memory", "memory_mb", "MB", "address space of each student process, MB"),
+        ("--processes", "processes", "N", "processes and threads of one student's run"),
+        ("--file-size", "file_size_mb", "MB", "the largest file a student's code may write, MB"),
+    ):
+        default = getattr(defaults, field_name)
+        parser.add_argument(
+            option, type=int, default=default, metavar=metavar, help=f"{what} (default {default})"
+        )
     parser.add_argument(
         "--no-sandbox",
         action="store_true",

@@ -389,6 +389,19 @@ def test_pytest_options_after_the_folder_select_a_subset(fake_kata, tmp_path):
     assert (row["total"], row["possible"]) == ("4.0", "4.0"), row  # q12 alone is worth 4
 
 
+def grade_without_sandbox(room: Path, fake_kata: Path, tmp_path: Path):
+    (entry,) = grade(
+        room,
+        tmp_path / "g.csv",
+        root=fake_kata,
+        use_sandbox=False,
+        timeout=60,
+        state=tmp_path / "s",
+        log=lambda _: None,
+    )
+    return entry
+
+
 def test_without_bubblewrap_the_grader_says_how_to_install_it(fake_kata, tmp_path, monkeypatch):
     from kata import grade as grading
 
@@ -399,15 +412,7 @@ def test_without_bubblewrap_the_grader_says_how_to_install_it(fake_kata, tmp_pat
     assert code == 2
     with pytest.raises(SystemExit, match="apt-get install bubblewrap"):
         grade(room, tmp_path / "g.csv", root=fake_kata, state=tmp_path / "s", log=lambda _: None)
-    (entry,) = grade(
-        room,
-        tmp_path / "g.csv",
-        root=fake_kata,
-        use_sandbox=False,
-        timeout=60,
-        state=tmp_path / "s",
-        log=lambda _: None,
-    )
+    entry = grade_without_sandbox(room, fake_kata, tmp_path)
     assert entry.sandbox == "unsandboxed" and entry.status == "graded"
     assert read_csv(tmp_path / "g.csv")["ann"]["sandbox"] == "unsandboxed"
 
@@ -456,13 +461,5 @@ def test_without_bubblewrap_a_root_grader_gives_the_code_its_own_user(fake_kata,
     (room / "ann" / "q12_params.py").write_text(
         "import os\n\ndef count():\n    return 7 if os.getuid() != 0 else 0\n"
     )
-    (entry,) = grade(
-        room,
-        tmp_path / "g.csv",
-        root=fake_kata,
-        use_sandbox=False,
-        timeout=60,
-        state=tmp_path / "s",
-        log=lambda _: None,
-    )
+    entry = grade_without_sandbox(room, fake_kata, tmp_path)
     assert entry.sandbox == "unsandboxed, own user" and entry.total == 4.0, entry
