@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from kata.testing import called, expect_float_array, expect_raises, show
+from kata.testing import called, expect_float_array, expect_raises, fail, show
 
 # --------------------------------------------------------------------------------------------
 # The exam's network, written out again here so that the tests do not depend on the module.
@@ -66,31 +66,27 @@ def layer_array(step, field, layer, call, shapes):
     """
     __tracebackhide__ = True
     if not hasattr(step, field):
-        pytest.fail(
+        fail(
             f"{call} returned {show(step)}, expected a BackpropStep (it has no field `{field}`): "
-            f"return BackpropStep(drives, activations, deltas, weights, biases)",
-            pytrace=False,
+            f"return BackpropStep(drives, activations, deltas, weights, biases)"
         )
     layers = getattr(step, field)
     if not isinstance(layers, (list, tuple)):
-        pytest.fail(
+        fail(
             f"{call} returned {field} = {show(layers)}, expected a list with one array per "
-            "layer (index 0 = layer 1, the input is not a layer)",
-            pytrace=False,
+            "layer (index 0 = layer 1, the input is not a layer)"
         )
     if len(layers) != len(shapes):
-        pytest.fail(
+        fail(
             f"{call} returned {field} with {len(layers)} entries, expected {len(shapes)}: one "
-            "array per layer (the input is not a layer)",
-            pytrace=False,
+            "array per layer (the input is not a layer)"
         )
     got_shapes = [np.shape(a) if isinstance(a, np.ndarray) else None for a in layers]
     if got_shapes != shapes and got_shapes == shapes[::-1]:
-        pytest.fail(
+        fail(
             f"{call} returned {field} with shapes {got_shapes}, expected {shapes}: index 0 is "
             "layer 1 (the first hidden layer) and index -1 the output layer; yours run from "
-            "the output down (going backwards, fill the list by index, or reverse it)",
-            pytrace=False,
+            "the output down (going backwards, fill the list by index, or reverse it)"
         )
     part = f"{call}: its {field}[{layer}]"
     array = expect_float_array(layers[layer], part, what="a float64 NumPy array (one per layer)")
@@ -99,11 +95,10 @@ def layer_array(step, field, layer, call, shapes):
         and len(shapes[layer]) == 2
         and array.shape == shapes[layer][::-1]
     ):
-        pytest.fail(
+        fail(
             f"{part} has shape {array.shape}, expected {shapes[layer]}: W_l has one row per "
             "neuron of layer l and one column per unit of layer l-1, so its gradient is "
-            "outer(delta^l, a^{l-1}), in that order",
-            pytrace=False,
+            "outer(delta^l, a^{l-1}), in that order"
         )
     return expect_float_array(array, part, shape=shapes[layer])
 
@@ -384,11 +379,10 @@ def check_exam_value(target, tf, name):
         return
     where = f"result.{field}[{layer}][{', '.join(map(str, index))}]"
     slip = exam_slip(tf, name, got, expected)
-    pytest.fail(
+    fail(
         f"{call} returned {name} = {got:g} (in {where}), expected {expected:g}: "
         f"{why(name, oracle, exam_network())}"
-        + (f". Your value reveals a slip: {slip}" if slip else ""),
-        pytrace=False,
+        + (f". Your value reveals a slip: {slip}" if slip else "")
     )
 
 
@@ -442,11 +436,10 @@ def check_against_tape(target, tf, seed, activation, fields, why):
         for layer, want_array in enumerate(want[field]):
             got_array = layer_array(got, field, layer, call, shapes[field])
             if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL):
-                pytest.fail(
+                fail(
                     f"{call} returned {field}[{layer}] (layer {layer + 1}) = "
                     f"{np.round(got_array, 6).tolist()}, expected "
-                    f"{np.round(want_array, 6).tolist()} (from tf.GradientTape): {why}",
-                    pytrace=False,
+                    f"{np.round(want_array, 6).tolist()} (from tf.GradientTape): {why}"
                 )
 
 
@@ -509,22 +502,20 @@ def test_result_holds_one_float64_array_per_layer(target):
     call = called("backprop_step", **net)
     step = target.backprop_step(**copy.deepcopy(net))
     if not isinstance(step, target.BackpropStep):
-        pytest.fail(f"{call} returned {show(step)}, expected a BackpropStep", pytrace=False)
+        fail(f"{call} returned {show(step)}, expected a BackpropStep")
     for field, shapes in shapes_of(net).items():
         layers = getattr(step, field)
         if not isinstance(layers, list):
-            pytest.fail(
+            fail(
                 f"{call} returned {field} = {show(layers)}, expected a list of {len(shapes)} "
-                "arrays: one per layer (the input is not a layer)",
-                pytrace=False,
+                "arrays: one per layer (the input is not a layer)"
             )
         for layer in range(len(shapes)):
             array = layer_array(step, field, layer, call, shapes)
             if array.dtype != np.float64:
-                pytest.fail(
+                fail(
                     f"{call} returned {field}[{layer}] of dtype {array.dtype}, expected "
-                    "float64: the inputs are float64, and so are the results",
-                    pytrace=False,
+                    "float64: the inputs are float64, and so are the results"
                 )
 
 
@@ -535,20 +526,18 @@ def test_inputs_are_not_modified(target):
     call = called("backprop_step", **before, activation="sigmoid")
     for key in ("x", "target"):
         if not np.array_equal(net[key], before[key]):
-            pytest.fail(
+            fail(
                 f"{call} changed its argument {key}: compute new arrays instead of updating the "
-                "caller's in place",
-                pytrace=False,
+                "caller's in place"
             )
     for key in ("weights", "biases"):
         same = len(net[key]) == len(before[key]) and all(
             np.array_equal(new, old) for new, old in zip(net[key], before[key], strict=False)
         )
         if not same:
-            pytest.fail(
+            fail(
                 f"{call} changed its argument {key}: return updated copies (w - lr * grad), do "
-                "not use `-=` on the caller's arrays",
-                pytrace=False,
+                "not use `-=` on the caller's arrays"
             )
 
 
@@ -564,10 +553,9 @@ def test_relu_passes_no_gradient_at_zero_drive(target):
     step = target.backprop_step(**copy.deepcopy(net))
     delta = float(layer_array(step, "deltas", 0, call, [(1,), (1,)])[0])
     if delta != 0.0:
-        pytest.fail(
+        fail(
             f"{call} returned delta^1_1 = {delta:g} for a hidden neuron whose drive is exactly "
-            "0, expected 0: take ReLU'(0) = 0, as TensorFlow does",
-            pytrace=False,
+            "0, expected 0: take ReLU'(0) = 0, as TensorFlow does"
         )
 
 

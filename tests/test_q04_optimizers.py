@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, check_equal, expect_float_array
+from kata.testing import called, check_equal, expect_float_array, fail
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -32,14 +32,6 @@ EXPERIMENT = {
 @statement_cases(EXPERIMENT)
 def test_statement(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 CLASS_NAMES = {
@@ -67,9 +59,8 @@ def run_learner(optimizer, description, start, gradient, steps):
         result = optimizer.update(params.copy(), grads, state)
         call = f"called {description}.update(params, grads, state) at step {step}"
         if not (isinstance(result, tuple) and len(result) == 2):
-            pytest.fail(
-                f"{call} returned {type(result).__name__}, expected a pair (new_params, new_state)",
-                pytrace=False,
+            fail(
+                f"{call} returned {type(result).__name__}, expected a pair (new_params, new_state)"
             )
         params, state = result
         params = expect_float_array(params, call, shape=np.shape(start), what="new_params as a "
@@ -243,12 +234,11 @@ def test_update_matches_keras(target, keras, tf, case):
         if np.allclose(got, slip_path(name, hyper, slip, start, gradient, STEPS), rtol=1e-8):
             reason = why
             break
-    pytest.fail(
+    fail(
         f"called {description}.update {STEPS} times on 4 random quadratic losses (one per row "
         f"of a 4x3 parameter array): after step {step} your parameters' first row is "
         f"{np.round(got[step, 0], 8).tolist()}, keras.optimizers.{CLASS_NAMES[name]} gives "
-        f"{np.round(want[step, 0], 8).tolist()}: {reason}",
-        pytrace=False,
+        f"{np.round(want[step, 0], 8).tolist()}: {reason}"
     )
 
 

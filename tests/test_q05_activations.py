@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, expect_float_array
+from kata.testing import called, expect_float_array, fail
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -31,14 +31,6 @@ EXPERIMENT = {
 @statement_cases(EXPERIMENT)
 def test_statement(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,10 +83,9 @@ def check_values(got, want, call, what, why):
     if bad.any():
         i = np.argwhere(bad)[0]
         index = tuple(int(k) for k in i)
-        pytest.fail(
+        fail(
             f"{call} returned {float(got[index])!r} at index {index} (and {int(bad.sum()) - 1} "
-            f"more differences), expected {float(want[index])!r} ({what}): {why}",
-            pytrace=False,
+            f"more differences), expected {float(want[index])!r} ({what}): {why}"
         )
 
 

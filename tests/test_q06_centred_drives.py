@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, experiments_first, key_hidden
-from kata.testing import called, expect_float_array, run_command, show
+from kata.testing import called, expect_float_array, fail, run_command, show
 
 SEEDS = range(5)
 # BEGIN EXAM KEY: the true reasons, the experiment that shows each, and why each other one is
@@ -25,14 +25,6 @@ REASON_EXPERIMENT = {
 # END EXAM KEY
 
 
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
-
-
 def close(got, expected, call, what, why, rtol=1e-5, atol=1e-5):
     """Fail unless ``got`` (a float array) is ``expected`` to a tolerance, naming the first miss."""
     __tracebackhide__ = True
@@ -40,10 +32,9 @@ def close(got, expected, call, what, why, rtol=1e-5, atol=1e-5):
     if np.allclose(got, expected, rtol=rtol, atol=atol):
         return
     where = tuple(int(i) for i in np.argwhere(~np.isclose(got, expected, rtol=rtol, atol=atol))[0])
-    pytest.fail(
+    fail(
         f"{call} returned {what} {got[where]:.6g} at index {where}, expected "
-        f"{expected[where]:.6g}: {why}",
-        pytrace=False,
+        f"{expected[where]:.6g}: {why}"
     )
 
 
@@ -130,10 +121,9 @@ def check_batch_norm(target, keras, seed, training):
     call = called("batch_norm", *args, momentum=momentum, epsilon=epsilon)
     got = target.batch_norm(*args, momentum=momentum, epsilon=epsilon)
     if not isinstance(got, tuple) or len(got) != 3:
-        pytest.fail(
+        fail(
             f"{call} returned {show(got)}, expected a tuple (y, new_moving_mean, "
-            "new_moving_variance)",
-            pytrace=False,
+            "new_moving_variance)"
         )
     mode = "training" if training else "inference"
     if training:
@@ -205,7 +195,7 @@ def test_neuron_gradients_match_gradient_tape(target, tf, seed):
     call = called("neuron_gradients", x, w, b, y)
     got = target.neuron_gradients(x, w, b, y)
     if not isinstance(got, tuple) or len(got) != 2:
-        pytest.fail(f"{call} returned {show(got)}, expected (grad_w, grad_b)", pytrace=False)
+        fail(f"{call} returned {show(got)}, expected (grad_w, grad_b)")
     close(
         got[0],
         expected_w,
@@ -316,9 +306,7 @@ REASON_EXPERIMENTS = [  # every experiment above: REASONS is judged once they al
 def test_reasons(target):
     reasons = target.REASONS
     if not isinstance(reasons, (set, frozenset, list, tuple)):
-        pytest.fail(
-            f"REASONS is {show(reasons)}: write a set of keys of REASON_OPTIONS", pytrace=False
-        )
+        fail(f"REASONS is {show(reasons)}: write a set of keys of REASON_OPTIONS")
     reasons = set(reasons)
     unknown = reasons - set(target.REASON_OPTIONS)
     assert not unknown, f"REASONS holds {sorted(unknown)}, which are not keys of REASON_OPTIONS"
@@ -327,19 +315,17 @@ def test_reasons(target):
         at_grading(f"REASONS = {sorted(reasons)}")
     wrong = sorted(reasons - TRUE_REASONS)
     if wrong:
-        pytest.fail(
+        fail(
             "REASONS holds statements that are not true: "
-            + "; ".join(f"{key!r}: {REASON_WHY[key]}" for key in wrong),
-            pytrace=False,
+            + "; ".join(f"{key!r}: {REASON_WHY[key]}" for key in wrong)
         )
     missing = TRUE_REASONS - reasons
     if missing:
         experiments = ", ".join(
             f"`{run_command(target, test)}`" for test in sorted(REASON_EXPERIMENT.values())
         )
-        pytest.fail(
+        fail(
             f"REASONS misses {len(missing)} true statement(s) of REASON_OPTIONS. The experiments "
             f"of this question measure what is true; run them and read what they measure: "
-            f"{experiments}",
-            pytrace=False,
+            f"{experiments}"
         )

@@ -4,17 +4,9 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, expect_float_array, expect_raises, show
+from kata.testing import called, expect_float_array, expect_raises, fail, show
 
 SEEDS = range(5)
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 def check_choice(name, got, expected, options, wrong):
@@ -24,16 +16,15 @@ def check_choice(name, got, expected, options, wrong):
     """
     __tracebackhide__ = True
     if got is None:
-        pytest.fail(f"{name} is None: choose one of {list(options)}", pytrace=False)
+        fail(f"{name} is None: choose one of {list(options)}")
     if got not in options:
-        pytest.fail(
-            f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly",
-            pytrace=False,
+        fail(
+            f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly"
         )
     if key_hidden(expected):
         at_grading(f"{name} = {got!r}")
     if got != expected:
-        pytest.fail(f"{name} is {got!r}, but {wrong[got]}", pytrace=False)
+        fail(f"{name} is {got!r}, but {wrong[got]}")
 
 
 def close(got, expected, call, why, rtol=1e-6, atol=1e-9):
@@ -43,9 +34,8 @@ def close(got, expected, call, why, rtol=1e-6, atol=1e-9):
     if np.allclose(got, expected, rtol=rtol, atol=atol):
         return
     where = tuple(int(i) for i in np.argwhere(~np.isclose(got, expected, rtol=rtol, atol=atol))[0])
-    pytest.fail(
-        f"{call} returned {got[where]:.6g} at index {where}, expected {expected[where]:.6g}: {why}",
-        pytrace=False,
+    fail(
+        f"{call} returned {got[where]:.6g} at index {where}, expected {expected[where]:.6g}: {why}"
     )
 
 
@@ -53,14 +43,14 @@ def check_number(got, expected, call, why, slips=()):
     """Fail unless ``got`` is a number close to ``expected``; ``slips``: (value, meaning) pairs."""
     __tracebackhide__ = True
     if not isinstance(got, (float, int, np.floating, np.integer)) or isinstance(got, bool):
-        pytest.fail(f"{call} returned {show(got)}, expected a float: {why}", pytrace=False)
+        fail(f"{call} returned {show(got)}, expected a float: {why}")
     if np.isclose(got, expected, rtol=1e-6, atol=1e-9):
         return
     for value, meaning in slips:
         if np.isclose(got, value, rtol=1e-6, atol=1e-9):
             why = meaning
             break
-    pytest.fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}", pytrace=False)
+    fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,11 +170,10 @@ def test_dropout_keeps_the_expectation_in_training(target, rate):
     got = expect_float_array(target.dropout(x, rate, True, np.random.default_rng(0)), call)
     kept = got != 0.0
     if not np.allclose(got[kept], (x / (1 - rate))[kept]):
-        pytest.fail(
+        fail(
             f"{call}: a kept entry x became {got[kept][0]:g} for x = {x[kept][0]:g}, expected "
             f"x / (1 - rate) = {x[kept][0] / (1 - rate):g}: inverted dropout scales the "
-            "survivors up in training, so that the expected output stays x",
-            pytrace=False,
+            "survivors up in training, so that the expected output stays x"
         )
     mean = got.mean(axis=0)  # (4,): should be close to the row
     # standard error of each column's mean: |x| sqrt(rate / (1 - rate)) / sqrt(20000)
@@ -314,7 +303,7 @@ def test_capacity_curve_matches_numpy_polyfit(target):
     call = called("capacity_curve", x_train, y_train, x_val, y_val, degrees)
     got = target.capacity_curve(x_train, y_train, x_val, y_val, degrees)
     if not isinstance(got, tuple) or len(got) != 2:
-        pytest.fail(f"{call} returned {show(got)}, expected (train_errors, val_errors)")
+        fail(f"{call} returned {show(got)}, expected (train_errors, val_errors)")
     close(got[0], np.array(train), call + " (train_errors)", "fit on the training points, "
           "then the mean squared error on them", rtol=1e-6, atol=1e-10)  # fmt: skip
     close(got[1], np.array(val), call + " (val_errors)", "fit on the TRAINING points, then the "

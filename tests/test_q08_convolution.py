@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from kata.testing import called, check_equal, expect_float_array, expect_raises
+from kata.testing import called, check_equal, expect_float_array, expect_raises, fail
 
 # The exam's example: a 5x5 image, a 3x3 kernel, stride 2, no padding.
 IMAGE = np.array(
@@ -252,10 +252,7 @@ def check_feature_map(
     got = expect_float_array(got, call)
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
         return
-    pytest.fail(
-        explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips),
-        pytrace=False,
-    )
+    fail(explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips))
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,11 +433,10 @@ def test_output_size_matches_tensorflow(target, tf, n, k, s, padding):
     got = target.output_size(n, k, s, padding)
     call = called("output_size", n, k, s, padding)
     if isinstance(got, numbers.Real) and not isinstance(got, numbers.Integral) and got == expected:
-        pytest.fail(
+        fail(
             f"{call} returned {got!r} (a {type(got).__name__}), expected the int {expected}: "
             "a length is a count of kernel positions, and it sizes an array: keep to ints (a "
-            "float operand or a true division / makes a float)",
-            pytrace=False,
+            "float operand or a true division / makes a float)"
         )
     check_equal(
         got,
@@ -513,10 +509,9 @@ def test_conv2d_keeps_float32(target):
     call = called("conv2d", X, KERNELS, stride=2)
     got = expect_float_array(target.conv2d(X, KERNELS, stride=2), call)
     if got.dtype != np.float32:
-        pytest.fail(
+        fail(
             f"{call} returned dtype {got.dtype}, expected float32 like its inputs (and like "
-            "tf.nn.conv2d): float64 doubles the memory and the time",
-            pytrace=False,
+            "tf.nn.conv2d): float64 doubles the memory and the time"
         )
 
 
@@ -552,10 +547,9 @@ def test_conv2d_is_vectorised(target):
     got, lines = lines_run_in(path, target.conv2d, x, kernels, padding="same")
     expect_float_array(got, call, shape=(8, 32, 32, 32))
     if lines > LINE_BUDGET:
-        pytest.fail(
+        fail(
             f"{call} ran {lines} lines of Python in your file, expected at most {LINE_BUDGET}: "
             "a loop over pixels runs its body thousands of times. Loop at most over the "
             "kernel's rows and columns (9 here) and let NumPy do the rest, e.g. "
-            "sliding_window_view with np.tensordot or np.einsum",
-            pytrace=False,
+            "sliding_window_view with np.tensordot or np.einsum"
         )

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, show
+from kata.testing import called, fail, show
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -63,11 +63,11 @@ def as_array(value, call):
     """``value`` as a float64 NumPy array; fail if it cannot be one."""
     __tracebackhide__ = True
     if value is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
+        fail(f"{call} returned None: did you forget to `return` the result?")
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        pytest.fail(f"{call} returned {show(value)}, not an array ({error})", pytrace=False)
+        fail(f"{call} returned {show(value)}, not an array ({error})")
 
 
 def random_gaussians(seed, batch=4, latent=3):
@@ -110,9 +110,7 @@ def test_reparameterize_with_given_eps_matches_the_formula(target, tf, seed):
     for wrong, why in slips:
         if got.shape == wrong.shape and np.allclose(got, wrong, rtol=1e-5, atol=1e-6):
             reason = why
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
-    )
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
 def test_epsilon_is_standard_normal_noise(target, tf):
@@ -198,11 +196,10 @@ def test_reparameterisation_keeps_mean_and_spread_and_passes_gradients(target, t
     for variable, name in ((m, "mean"), (lv, "logvar")):
         got, expected = tape.gradient(learner, variable), tape.gradient(oracle, variable)
         if got is None:
-            pytest.fail(
+            fail(
                 f"{call}: tf.GradientTape found no gradient of z with respect to {name}: compute "
                 "z with TensorFlow operations on mean and logvar (no NumPy in between), so that "
-                "training can reach the encoder through the sample",
-                pytrace=False,
+                "training can reach the encoder through the sample"
             )
         print(f"dz/d{name} (summed over z), first row: {np.round(got.numpy()[0], 4)}")
         assert np.allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6), (
@@ -244,9 +241,7 @@ def test_kl_divergence_hand_computed(target, tf, case):
     for wrong, why in slips:
         if got.shape == wrong.shape and np.allclose(got, wrong, atol=1e-6):
             reason = why
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
-    )
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
@@ -292,9 +287,7 @@ def test_reconstruction_loss_matches_keras(target, tf, seed):
     reason = "sum keras.losses.binary_crossentropy over the 64 pixels of each image"
     if got.shape == expected.shape and np.allclose(got * 64, expected, rtol=1e-4):
         reason = "sum over the pixels, do not average: each pixel is one term of the likelihood"
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
-    )
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, show
+from kata.testing import called, fail, show
 
 SEEDS = range(5)
 
@@ -22,11 +22,11 @@ def as_array(value, call):
     """``value`` as a float64 NumPy array; fail if it cannot be one."""
     __tracebackhide__ = True
     if value is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
+        fail(f"{call} returned None: did you forget to `return` the result?")
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        pytest.fail(f"{call} returned {show(value)}, not an array ({error})", pytrace=False)
+        fail(f"{call} returned {show(value)}, not an array ({error})")
 
 
 def as_scalar(value, call):
@@ -34,10 +34,9 @@ def as_scalar(value, call):
     __tracebackhide__ = True
     array = as_array(value, call)
     if array.shape != ():
-        pytest.fail(
+        fail(
             f"{call} returned {show(value)}, expected one number (a scalar tensor): average "
-            "over the batch",
-            pytrace=False,
+            "over the batch"
         )
     return float(array)
 
@@ -50,9 +49,7 @@ def fail_with_slips(call, got, expected, why, slips):
         if np.shape(got) == np.shape(wrong) and np.allclose(got, wrong, rtol=1e-4, atol=1e-6):
             reason = what
             break
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
-    )
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,17 +400,12 @@ def test_choice(target, name):
     options = getattr(target, f"{name}_OPTIONS")
     got = getattr(target, name)
     if got is None:
-        pytest.fail(
-            f"{name} is None: choose one key of {name}_OPTIONS: {sorted(options)}", pytrace=False
-        )
+        fail(f"{name} is None: choose one key of {name}_OPTIONS: {sorted(options)}")
     if not isinstance(got, str) or got not in options:
-        pytest.fail(
-            f"{name} is {show(got)}, which is not a key of {name}_OPTIONS: {sorted(options)}",
-            pytrace=False,
-        )
+        fail(f"{name} is {show(got)}, which is not a key of {name}_OPTIONS: {sorted(options)}")
     if key_hidden(CHOICES):
         at_grading(f"{name} = {got!r}")
     right, reasons = CHOICES[name]
     if got == right:
         return
-    pytest.fail(f"{name} = {got!r}: {options[got]!r} is not right: {reasons[got]}", pytrace=False)
+    fail(f"{name} = {got!r}: {options[got]!r} is not right: {reasons[got]}")

@@ -6,27 +6,19 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, show
+from kata.testing import called, fail, show
 
 
 def require(condition, message):
     """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
     __tracebackhide__ = True
     if not condition:
-        pytest.fail(message, pytrace=False)
+        fail(message)
 
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 def numpy_attention(query, values, w_query, w_values, v, mask=None):
@@ -63,16 +55,14 @@ def layer_weight(layer, name, shape):
     __tracebackhide__ = True
     weight = getattr(layer, name, None)
     if weight is None or not hasattr(weight, "assign"):
-        pytest.fail(
+        fail(
             f"after its first call, BahdanauAttention has no weight `{name}` (got "
-            f"{show(weight)}): create it in build with self.{name} = self.add_weight(...)",
-            pytrace=False,
+            f"{show(weight)}): create it in build with self.{name} = self.add_weight(...)"
         )
     if tuple(weight.shape) != tuple(shape):
-        pytest.fail(
+        fail(
             f"BahdanauAttention.{name} has shape {tuple(weight.shape)}, expected {tuple(shape)}: "
-            "w_query is (query_dim, units), w_values is (value_dim, units), v is (units,)",
-            pytrace=False,
+            "w_query is (query_dim, units), w_values is (value_dim, units), v is (units,)"
         )
     return weight
 
@@ -94,22 +84,18 @@ def run(layer, query, values, mask=None):
     call = called("BahdanauAttention.call", query, values, **kwargs)
     got = layer(query, values, **kwargs)
     if not isinstance(got, (tuple, list)) or len(got) != 2:
-        pytest.fail(
-            f"{call} returned {show(got)}, expected a pair (context, weights)", pytrace=False
-        )
+        fail(f"{call} returned {show(got)}, expected a pair (context, weights)")
     context, weights = (np.asarray(g, dtype=float) for g in got)
     batch, time, value_dim = values.shape
     if context.shape != (batch, value_dim):
-        pytest.fail(
+        fail(
             f"{call} returned a context of shape {context.shape}, expected {(batch, value_dim)}:"
-            " one weighted sum of the values per example (sum over the time axis)",
-            pytrace=False,
+            " one weighted sum of the values per example (sum over the time axis)"
         )
     if weights.shape != (batch, time):
-        pytest.fail(
+        fail(
             f"{call} returned weights of shape {weights.shape}, expected {(batch, time)}: one "
-            "weight per example and input step",
-            pytrace=False,
+            "weight per example and input step"
         )
     return context, weights
 
@@ -130,16 +116,14 @@ def check_attention(call, got, expected):
     __tracebackhide__ = True
     (context, weights), (exp_context, exp_weights) = got, expected
     if not np.allclose(weights, exp_weights, atol=1e-5):
-        pytest.fail(
+        fail(
             f"{call} returned weights {show(weights.astype(np.float32))}, expected "
-            f"{show(exp_weights.astype(np.float32))}: {why_wrong(weights, exp_weights)}",
-            pytrace=False,
+            f"{show(exp_weights.astype(np.float32))}: {why_wrong(weights, exp_weights)}"
         )
     if not np.allclose(context, exp_context, atol=1e-5):
-        pytest.fail(
+        fail(
             f"{call} returned the right weights but the context {show(context)}, expected "
-            f"{show(exp_context)}: the context is sum_j weights_j * values_j",
-            pytrace=False,
+            f"{show(exp_context)}: the context is sum_j weights_j * values_j"
         )
 
 
@@ -410,11 +394,10 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
     try:
         loaded = keras.models.load_model(path)
     except (TypeError, ValueError) as error:
-        pytest.fail(
+        fail(
             f"a model with BahdanauAttention(6) was saved, but loading it failed: "
             f"{type(error).__name__}: {error}. get_config must return the constructor's "
-            "arguments (units), on top of super().get_config()",
-            pytrace=False,
+            "arguments (units), on top of super().get_config()"
         )
     layer = loaded.get_layer("attention")
     require(
@@ -466,13 +449,13 @@ def check_choice(target, name, options_key, key, wrong):
     got = getattr(target, name)
     options = list(target.OPTIONS[options_key])
     if got is None:
-        pytest.fail(f"{name} is None: choose one of {options}", pytrace=False)
+        fail(f"{name} is None: choose one of {options}")
     if got not in options:
-        pytest.fail(f"{name} is {show(got)}, which is not one of {options}", pytrace=False)
+        fail(f"{name} is {show(got)}, which is not one of {options}")
     if key_hidden(key):
         at_grading(f"{name} = {got!r}")
     if got != key:
-        pytest.fail(f"{name} = {got!r}: {wrong[got]}", pytrace=False)
+        fail(f"{name} = {got!r}: {wrong[got]}")
 
 
 def test_problem_attention_removes(target):

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, check_equal, show
+from kata.testing import called, check_equal, fail, show
 
 
 def require(condition, message):
     """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
     __tracebackhide__ = True
     if not condition:
-        pytest.fail(message, pytrace=False)
+        fail(message)
 
 
 SEEDS = range(5)
@@ -36,19 +36,15 @@ def int_array(got, call, columns=None):
     """``got`` as an int array, failing with a teaching message if it is not one."""
     __tracebackhide__ = True
     if got is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
+        fail(f"{call} returned None: did you forget to `return` the result?")
     array = np.asarray(got)
     if array.dtype.kind not in "iu":
-        pytest.fail(
+        fail(
             f"{call} returned {show(got)}, expected an int array: word ids are integers "
-            "(np.asarray(..., dtype=np.int64))",
-            pytrace=False,
+            "(np.asarray(..., dtype=np.int64))"
         )
     if columns is not None and (array.ndim != 2 or array.shape[1] != columns):
-        pytest.fail(
-            f"{call} returned shape {array.shape}, expected (rows, {columns}), even with no rows",
-            pytrace=False,
-        )
+        fail(f"{call} returned shape {array.shape}, expected (rows, {columns}), even with no rows")
     return array
 
 
@@ -66,10 +62,9 @@ def check_rows(call, got, expected, what):
         if same_multiset
         else f"expected {len(expected)} {what}"
     )
-    pytest.fail(
+    fail(
         f"{call} returned {len(got)} rows {got[:8].tolist()}..., expected "
-        f"{expected[:8].tolist()}...: {hint}",
-        pytrace=False,
+        f"{expected[:8].tolist()}...: {hint}"
     )
 
 
@@ -100,10 +95,9 @@ def scalar(got, call):
     __tracebackhide__ = True
     value = np.asarray(got)
     if value.shape != ():
-        pytest.fail(
+        fail(
             f"{call} returned shape {value.shape}, expected a scalar: the mean over the batch "
-            "of the per-pair losses",
-            pytrace=False,
+            "of the per-pair losses"
         )
     return float(value)
 
@@ -163,9 +157,7 @@ def test_exam_cbow_examples_by_hand(target, tf):
     call = called("cbow_examples", tokens, 1)
     got = target.cbow_examples(tokens, 1)
     if not isinstance(got, tuple) or len(got) != 2:
-        pytest.fail(
-            f"{call} returned {show(got)}, expected a pair (contexts, targets)", pytrace=False
-        )
+        fail(f"{call} returned {show(got)}, expected a pair (contexts, targets)")
     check_rows(call + " [contexts]", int_array(got[0], call, columns=2), contexts, "examples")
     check_rows(call + " [targets]", int_array(got[1], call)[:, None], targets[:, None], "targets")
 
@@ -235,7 +227,7 @@ def check_distribution(call, got, expected, counts):
     for slip, why in distribution_slips(counts).values():
         if got.shape == slip.shape and np.allclose(got, slip):
             reason = why
-    pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
+    fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}")
 
 
 @pytest.mark.parametrize("case", EXAM_COUNTS, ids=list(EXAM_COUNTS))
@@ -288,11 +280,10 @@ def test_negatives_follow_the_unigram_distribution_to_the_three_quarters(target,
         if np.all(np.abs(frequency - raw) <= Z * np.sqrt(raw * (1 - raw) / DRAWS))
         else "draw each word with its probability (rng.choice with p=...)"
     )
-    pytest.fail(
+    fail(
         f"{call} (probabilities from negative_sampling_distribution) drew word {worst} with "
         f"frequency {frequency[worst]:.4f}, expected {expected[worst]:.4f} +- "
-        f"{tolerance[worst]:.4f} (6 standard deviations of {DRAWS} draws): {hint}",
-        pytrace=False,
+        f"{tolerance[worst]:.4f} (6 standard deviations of {DRAWS} draws): {hint}"
     )
 
 
@@ -324,10 +315,9 @@ def test_exam_loss_at_word2vec_initialisation(target, tf):
     call = called("negative_sampling_loss", center, context, negatives)
     got = scalar(target.negative_sampling_loss(center, context, negatives), call)
     if got == pytest.approx(math.log(2), rel=1e-6):
-        pytest.fail(
+        fail(
             f"{call} with zero output vectors returned ln 2 = {got:.6f}, expected 4 ln 2: you "
-            "averaged over the 1 + 3 terms of a pair; sum them",
-            pytrace=False,
+            "averaged over the 1 + 3 terms of a pair; sum them"
         )
     require(
         got == pytest.approx(4 * math.log(2), rel=1e-6),
@@ -356,11 +346,10 @@ def test_loss_matches_sigmoid_cross_entropy(target, tf, seed):
         (why for value, why in slips.items() if got == pytest.approx(value, rel=1e-5)),
         "per pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_n . v_c)",
     )
-    pytest.fail(
+    fail(
         f"{call} returned {got:.6f}, expected {expected:.6f} (the sum over each pair's k + 1 "
         f"logits of tf.nn.sigmoid_cross_entropy_with_logits, labels 1 then 0s, mean over the "
-        f"batch): {reason}",
-        pytrace=False,
+        f"batch): {reason}"
     )
 
 
@@ -487,13 +476,13 @@ def check_choice(target, name, options_key, key, wrong):
     got = getattr(target, name)
     options = list(target.OPTIONS[options_key])
     if got is None:
-        pytest.fail(f"{name} is None: choose one of {options}", pytrace=False)
+        fail(f"{name} is None: choose one of {options}")
     if got not in options:
-        pytest.fail(f"{name} is {show(got)}, which is not one of {options}", pytrace=False)
+        fail(f"{name} is {show(got)}, which is not one of {options}")
     if key_hidden(key):
         at_grading(f"{name} = {got!r}")
     if got != key:
-        pytest.fail(f"{name} = {got!r}: {wrong[got]}", pytrace=False)
+        fail(f"{name} = {got!r}: {wrong[got]}")
 
 
 def test_problem_of_the_full_softmax(target):

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import pytest
 
-from kata.testing import called, show
+from kata.testing import called, fail, show
 
 INPUT = (64, 64, 3)
 ASKED = [
@@ -28,14 +28,6 @@ ASKED = [
     (64, 64, 3),
 ]
 """The exam's shapes after layers 1 to 10 (batch axis left out)."""
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,13 +97,12 @@ def check_length(got, expected, call, why, slips):
     if isinstance(got, numbers.Integral) and not isinstance(got, bool) and got == expected:
         return
     if isinstance(got, numbers.Number) and not isinstance(got, bool) and got == expected:
-        pytest.fail(
+        fail(
             f"{call} returned {show(got)}, expected the int {expected}: a number of pixels is "
-            "a whole number (use // or math.ceil, which return ints)",
-            pytrace=False,
+            "a whole number (use // or math.ceil, which return ints)"
         )
     reason = slips.get(got, why) if isinstance(got, numbers.Number) else why
-    pytest.fail(f"{call} returned {show(got)}, expected {expected}: {reason}", pytrace=False)
+    fail(f"{call} returned {show(got)}, expected {expected}: {reason}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,10 +227,9 @@ def test_lengths_reject_an_unknown_padding(target, keras, function):
         got = getattr(target, function)(10, 3, 1, "full")
     except ValueError:
         return
-    pytest.fail(
+    fail(
         f"{called(function, 10, 3, 1, 'full')} returned {show(got)}, expected a ValueError: "
-        "only 'valid' and 'same' exist in Keras; a typo must not silently pick one of them",
-        pytrace=False,
+        "only 'valid' and 'same' exist in Keras; a typo must not silently pick one of them"
     )
 
 
@@ -251,10 +241,9 @@ def test_lengths_reject_an_unknown_padding(target, keras, function):
 def model_class(target, keras):
     cls = target.hourglass_class()
     if not (isinstance(cls, type) and issubclass(cls, keras.Model)):
-        pytest.fail(
+        fail(
             f"{called('hourglass_class')} returned {show(cls)}, expected a class that inherits "
-            "from keras.Model",
-            pytrace=False,
+            "from keras.Model"
         )
     return cls
 
@@ -434,31 +423,29 @@ def test_layer_output_shape(target, keras, index):
     want = ASKED[index - 1]
     shape_in = INPUT if index == 1 else ASKED[index - 2]
     if index > len(layers):
-        pytest.fail(
+        fail(
             f"your model has {len(layers)} layers (model.layers), so there is no layer {index}; "
-            f"expected ten, whose outputs are {ASKED}",
-            pytrace=False,
+            f"expected ten, whose outputs are {ASKED}"
         )
     layer = layers[index - 1]
     first = first_difference(shapes, error)
     if first is None or (first >= index and index <= len(shapes)):
         got = shapes[index - 1]  # this layer received the asked input
         if got != want:
-            pytest.fail(explain(layer, index, shape_in, got, want), pytrace=False)
+            fail(explain(layer, index, shape_in, got, want))
         return
     if first == index and error is not None:
-        pytest.fail(error, pytrace=False)
+        fail(error)
     # An earlier layer departs from the asked shapes: judge this layer alone, on the asked input.
     earlier = f"layer {first} is the first layer of your model whose output differs; fix it first"
     try:
         got = tuple(int(d) for d in layer.compute_output_shape((1, *shape_in))[1:])
     except Exception:  # noqa: BLE001 - a custom layer may not say
-        pytest.fail(f"layer {index} cannot be judged on its own: {earlier}", pytrace=False)
+        fail(f"layer {index} cannot be judged on its own: {earlier}")
     if got != want:
-        pytest.fail(
+        fail(
             f"{explain(layer, index, shape_in, got, want)} (judged on the asked input {shape_in}; "
-            f"{earlier})",
-            pytrace=False,
+            f"{earlier})"
         )
 
 
@@ -466,7 +453,7 @@ def ensure(condition, message):
     """Fail with `message` alone (no assertion rewriting: the arrays would drown it)."""
     __tracebackhide__ = True
     if not condition:
-        pytest.fail(message, pytrace=False)
+        fail(message)
 
 
 def test_model_has_ten_layers_applied_in_order(target, keras):
@@ -575,10 +562,9 @@ def test_fit_lowers_the_loss(target, keras):
     for layer, old in zip(model.layers, before, strict=True):
         new = layer.get_weights()
         if old and all(np.array_equal(a, b) for a, b in zip(old, new, strict=True)):
-            pytest.fail(
+            fail(
                 f"fit lowered the loss, but the weights of layer {layer.name} "
-                f"({type(layer).__name__}) did not change: is it applied in call, and trainable?",
-                pytrace=False,
+                f"({type(layer).__name__}) did not change: is it applied in call, and trainable?"
             )
 
 
@@ -629,11 +615,10 @@ def test_keras_save_load_round_trip(target, keras, tmp_path):
     try:
         loaded = keras.models.load_model(path)
     except Exception as error:  # noqa: BLE001 - any failure to load is the finding
-        pytest.fail(
+        fail(
             f"model.save then keras.models.load_model failed ({type(error).__name__}: {error}): "
             "the class must be registered (@keras.saving.register_keras_serializable) and "
-            "get_config must return everything __init__ needs",
-            pytrace=False,
+            "get_config must return everything __init__ needs"
         )
     ensure(type(loaded) is cls, f"load_model returned a {type(loaded).__name__}, not a {cls}")
     ensure(

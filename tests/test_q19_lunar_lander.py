@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from kata.testing import called
+from kata.testing import called, fail
 
 DISCRETE_ID = "LunarLander-v3"
 CONTINUOUS_ID = "LunarLanderContinuous-v3"
@@ -37,7 +37,7 @@ def require(value, where):
     """Fail with a hint if a field of the description is still a placeholder."""
     __tracebackhide__ = True
     if value is None:
-        pytest.fail(f"{where} is None: fill it in (mdp.py)", pytrace=False)
+        fail(f"{where} is None: fill it in (mdp.py)")
     return value
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, show
+from kata.testing import called, fail, show
 
 
 def require(condition, message):
     """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
     __tracebackhide__ = True
     if not condition:
-        pytest.fail(message, pytrace=False)
+        fail(message)
 
 
 BETA, GAMMA, ZETA = 2 / 3, -0.1, 1.1  # the paper's constants, written out again
@@ -23,13 +23,6 @@ IDS = [f"seed{s}" for s in SEEDS]
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keras(tf):
-    import keras
-
-    return keras
 
 
 def tf_sample(tf, log_alpha, u, beta=BETA, gamma=GAMMA, zeta=ZETA):
@@ -59,12 +52,12 @@ def as_floats(got, call, shape):
     """``got`` (an array or a tensor) as a float64 array of ``shape``."""
     __tracebackhide__ = True
     if got is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
+        fail(f"{call} returned None: did you forget to `return` the result?")
     array = np.asarray(got)
     if array.dtype.kind != "f":
-        pytest.fail(f"{call} returned {show(got)}, expected floats", pytrace=False)
+        fail(f"{call} returned {show(got)}, expected floats")
     if array.shape != tuple(shape):
-        pytest.fail(f"{call} returned shape {array.shape}, expected {tuple(shape)}", pytrace=False)
+        fail(f"{call} returned shape {array.shape}, expected {tuple(shape)}")
     return array.astype(np.float64)
 
 
@@ -87,11 +80,10 @@ def check_values(call, got, expected, slips=(), rule=""):
         return
     reason = next((why for value, why in slips if np.allclose(got, value, atol=1e-5)), rule)
     where = int(np.argmax(np.abs(got - expected)))
-    pytest.fail(
+    fail(
         f"{call} returned {got.flat[where]:.6f} at flat index {where}, expected "
         f"{expected.flat[where]:.6f} ({show(got.astype(np.float32))} against "
-        f"{show(expected.astype(np.float32))}): {reason}",
-        pytrace=False,
+        f"{show(expected.astype(np.float32))}): {reason}"
     )
 
 
@@ -355,16 +347,14 @@ def built_layer(target, units, features, seed=0, **kwargs):
                         ("log_alpha", (features,))):  # fmt: skip
         weight = getattr(layer, name, None)
         if weight is None or not hasattr(weight, "assign"):
-            pytest.fail(
+            fail(
                 f"after its first call, L0Dense has no weight `{name}` (got {show(weight)}): "
-                f"create it in build with self.{name} = self.add_weight(...)",
-                pytrace=False,
+                f"create it in build with self.{name} = self.add_weight(...)"
             )
         if tuple(weight.shape) != shape:
-            pytest.fail(
+            fail(
                 f"L0Dense({units}).{name} on {features} inputs has shape "
-                f"{tuple(weight.shape)}, expected {shape}",
-                pytrace=False,
+                f"{tuple(weight.shape)}, expected {shape}"
             )
     return layer
 
@@ -511,10 +501,9 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
     try:
         loaded = keras.models.load_model(path)
     except (TypeError, ValueError) as error:
-        pytest.fail(
+        fail(
             f"a model with L0Dense(2) was saved, but loading it failed: {type(error).__name__}: "
-            f"{error}. get_config must return the constructor's arguments",
-            pytrace=False,
+            f"{error}. get_config must return the constructor's arguments"
         )
     layer = loaded.get_layer("gated")
     got = (getattr(layer, "units", None), getattr(layer, "init_drop_rate", None))
@@ -574,15 +563,13 @@ def test_summary_of_the_paper(target, question):
     options = list(target.OPTIONS[question])
     got = summary.get(question) if isinstance(summary, dict) else None
     if got is None:
-        pytest.fail(f"SUMMARY[{question!r}] is None: choose one of {options}", pytrace=False)
+        fail(f"SUMMARY[{question!r}] is None: choose one of {options}")
     if got not in options:
-        pytest.fail(
-            f"SUMMARY[{question!r}] is {show(got)}, which is not one of {options}", pytrace=False
-        )
+        fail(f"SUMMARY[{question!r}] is {show(got)}, which is not one of {options}")
     if key_hidden(SUMMARY_KEY):
         at_grading(f"SUMMARY[{question!r}] = {got!r}")
     if got != SUMMARY_KEY[question]:
-        pytest.fail(f"SUMMARY[{question!r}] = {got!r}: {SUMMARY_WRONG[got]}", pytrace=False)
+        fail(f"SUMMARY[{question!r}] = {got!r}: {SUMMARY_WRONG[got]}")
 
 
 # --------------------------------------------------------------------------------------------
