@@ -11,8 +11,15 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, expect_float_array, expect_raises, fail, show
+from kata.testing import (
+    called,
+    check_choice,
+    expect_float_array,
+    expect_raises,
+    fail,
+    show,
+    slip_hint,
+)
 
 # Written out here so that the tests do not depend on the module's constants.
 COLOURS = ("brown", "buff", "cinnamon", "green", "grey", "pink", "purple", "red", "white", "yellow")
@@ -46,30 +53,8 @@ def check_constant(name, got, expected, why, slips=()):
     __tracebackhide__ = True
     if got == expected and type(got) is type(expected):
         return
-    reason = why
-    try:
-        reason = dict(slips).get(got, why)
-    except TypeError:  # an unhashable value, e.g. a list
-        pass
+    reason = slip_hint(got, expected, slips) or why
     fail(f"{name} is {show(got)}, expected {show(expected)}: {reason}")
-
-
-def check_choice(name, got, expected, options, wrong):
-    """Fail unless the constant ``name`` is ``expected``; ``wrong`` answers each other option.
-
-    The message never names the right option: it says why the chosen one is wrong.
-    """
-    __tracebackhide__ = True
-    if got is None:
-        fail(f"{name} is None: choose one of {list(options)}")
-    if got not in options:
-        fail(
-            f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly"
-        )
-    if key_hidden(expected):
-        at_grading(f"{name} = {got!r}")
-    if got != expected:
-        fail(f"{name} is {got!r}, but {wrong[got]}")
 
 
 def table(rows):
@@ -148,15 +133,15 @@ ARCHITECTURE_WHY = {
 
 
 def test_task_type(target):
-    check_choice("TASK", target.TASK, TASK_KEY, target.TASKS, TASK_WHY)
+    check_choice("TASK", target.TASK, target.TASKS, TASK_KEY, TASK_WHY)
 
 
 def test_architecture_choice(target):
     check_choice(
         "ARCHITECTURE",
         target.ARCHITECTURE,
-        ARCHITECTURE_KEY,
         target.ARCHITECTURES,
+        ARCHITECTURE_KEY,
         ARCHITECTURE_WHY,
     )
 

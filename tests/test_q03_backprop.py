@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from kata.testing import called, expect_float_array, expect_raises, fail, show
+from kata.testing import called, expect_float_array, expect_raises, fail, show, slip_hint, within
 
 # --------------------------------------------------------------------------------------------
 # The exam's network, written out again here so that the tests do not depend on the module.
@@ -104,45 +104,26 @@ def layer_array(step, field, layer, call, shapes):
 
 
 # --------------------------------------------------------------------------------------------
-# The oracle: the same step in TensorFlow, and the same step with a known slip in it.
+# The oracle: the same step in TensorFlow.
 # --------------------------------------------------------------------------------------------
 
 
-def tape_step(
-    tf, net, activation, loss_scale=0.5, slopes=True, feed="activations", backward_weights=None
-):
-    """The same step in TensorFlow (float64): drives, activations, deltas, updated parameters.
-
-    The defaults compute the right step. The other arguments compute known slips: the loss
-    scaled by ``loss_scale`` instead of 1/2; ``slopes=False`` leaves out f'(d) on the way back;
-    ``feed="drives"`` hands each layer's drives (not its activations) to the next layer;
-    ``backward_weights`` carries the error back through these weights instead of the old ones.
-    """
+def tape_step(tf, net, activation):
+    """The same step in TensorFlow (float64): drives, activations, deltas, updated parameters."""
     f = {"relu": tf.nn.relu, "sigmoid": tf.math.sigmoid, "linear": tf.identity}[activation]
     weights = [tf.constant(w, dtype=tf.float64) for w in net["weights"]]
     biases = [tf.constant(b, dtype=tf.float64) for b in net["biases"]]
-    depth = len(weights)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(weights + biases)
         a = tf.constant(net["x"], dtype=tf.float64)
         drives, activations = [], []
-        for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            if backward_weights is not None and layer > 0:
-                # the value of w @ a, but the gradient with respect to a through w_back
-                w_back = tf.constant(backward_weights[layer], dtype=tf.float64)
-                through = tf.linalg.matvec(w_back, a)
-                d = tf.linalg.matvec(w, tf.stop_gradient(a)) + through - tf.stop_gradient(through)
-                d = d + b
-            else:
-                d = tf.linalg.matvec(w, a) + b
-            out = f(d)
-            if not slopes:
-                out = d + tf.stop_gradient(out - d)  # the value of f(d), the gradient of d
+        for w, b in zip(weights, biases, strict=True):
+            d = tf.linalg.matvec(w, a) + b
+            a = f(d)
             drives.append(d)
-            activations.append(out)
-            a = d if feed == "drives" and layer < depth - 1 else out
+            activations.append(a)
         t = tf.constant(net["target"], dtype=tf.float64)
-        loss = loss_scale * tf.reduce_mean(tf.square(a - t))
+        loss = 0.5 * tf.reduce_mean(tf.square(a - t))
     deltas = tape.gradient(loss, drives)
     grad_w, grad_b = tape.gradient(loss, [weights, biases])
     lr = net["learning_rate"]
@@ -298,66 +279,95 @@ def why(name, step, net):
     )
 
 
-NO_RELU = (
-    "ReLU is missing on the way forward: every neuron, the output included, applies "
-    "a = max(0, d), and the next layer takes these activations as its inputs, not the drives"
-)
-# Known slips, each computed by the oracle on the exam's network: a value that one of them (and
-# only one) produces gets its text as a hint.
+# Known slips, each a small function of the oracle's ReLU step: a value that one of them (and
+# only one) gives on the exam's network gets its text as a hint (kata.testing.slip_hint).
+
+
+def with_deltas(net, step, deltas):
+    """``step`` with other deltas, and the parameters that a gradient step takes with them."""
+    lr, inputs = net["learning_rate"], [net["x"], *step["activations"][:-1]]
+    pairs = list(zip(deltas, inputs, strict=True))
+    return dict(
+        step,
+        deltas=deltas,
+        weights=[w - lr * np.outer(d, a) for w, (d, a) in zip(net["weights"], pairs, strict=True)],
+        biases=[b - lr * d for b, d in zip(net["biases"], deltas, strict=True)],
+    )
+
+
+def without_the_half(tf, net):
+    """L = mean (a - t)^2: every delta, and every step, twice as large."""
+    step = tape_step(tf, net, "relu")
+    return with_deltas(net, step, [2 * d for d in step["deltas"]])
+
+
+def with_the_sign_flipped(tf, net):
+    """dL/da = t - a: every delta, and every step, the other way."""
+    step = tape_step(tf, net, "relu")
+    return with_deltas(net, step, [-d for d in step["deltas"]])
+
+
+def without_relu(tf, net):
+    """No activation function on the way forward (the same values as handing on the drives)."""
+    return tape_step(tf, net, "linear")
+
+
+def without_the_slope(tf, net):
+    """f'(d) left out on the way back: each delta is the error that arrives from above."""
+    step = tape_step(tf, net, "relu")
+    target = np.broadcast_to(net["target"], np.shape(step["activations"][-1]))
+    deltas = [(step["activations"][-1] - target) / target.size]
+    for w in reversed(net["weights"][1:]):
+        deltas.insert(0, w.T @ deltas[0])
+    return with_deltas(net, step, deltas)
+
+
+def through_the_updated_weights(tf, net):
+    """Each delta carried back through the weights of the layer above AFTER their update."""
+    step = tape_step(tf, net, "relu")
+    deltas = list(step["deltas"])
+    for layer in reversed(range(len(deltas) - 1)):
+        error = step["weights"][layer + 1].T @ deltas[layer + 1]
+        deltas[layer] = (step["drives"][layer] > 0) * error
+    return with_deltas(net, step, deltas)
+
+
+def without_the_learning_rate(tf, net):
+    """new = old - gradient."""
+    return tape_step(tf, dict(net, learning_rate=1.0), "relu")
+
+
 SLIPS = {
-    "half": (
-        {"loss_scale": 1.0},
-        "the factor 1/2 of the loss is missing: L = 1/2 * mean (a - t)^2, so "
-        "dL/da = (a - t) / n_out, without the 2 of the square's derivative",
-    ),
-    "sign": (
-        {"loss_scale": -0.5},
-        "the sign is flipped: dL/da = (a - t) / n_out (not t - a), and every step goes "
-        "against the gradient, new = old - lr * gradient",
-    ),
-    # the same value whether ReLU is left out or the drives are handed on: one text for both
-    "no_relu": ({"activation": "linear"}, NO_RELU),
-    "drives_forward": ({"feed": "drives"}, NO_RELU),
-    "no_slope": (
-        {"slopes": False},
-        "the activation's slope is missing: delta^l = f'(d^l) * (the error arriving from the "
-        "layer above), and ReLU'(d) = 0 where d < 0",
-    ),
-    "updated_weights": (
-        {},  # backward_weights: the updated weights, filled in by exam_step
-        "delta^1 was carried back through the UPDATED output weights; use the old ones: "
-        "update the weights only after every delta is known",
-    ),
-    "no_learning_rate": (
-        {"learning_rate": 1.0},
-        "the learning rate is missing: new = old - lr * gradient, with lr = 0.1",
-    ),
+    without_the_half: "the factor 1/2 of the loss is missing: L = 1/2 * mean (a - t)^2, so "
+    "dL/da = (a - t) / n_out, without the 2 of the square's derivative",
+    with_the_sign_flipped: "the sign is flipped: dL/da = (a - t) / n_out (not t - a), and every "
+    "step goes against the gradient, new = old - lr * gradient",
+    without_relu: "ReLU is missing on the way forward: every neuron, the output included, "
+    "applies a = max(0, d), and the next layer takes these activations as its inputs, not the "
+    "drives",
+    without_the_slope: "the activation's slope is missing: delta^l = f'(d^l) * (the error "
+    "arriving from the layer above), and ReLU'(d) = 0 where d < 0",
+    through_the_updated_weights: "delta^1 was carried back through the UPDATED output weights; "
+    "use the old ones: update the weights only after every delta is known",
+    without_the_learning_rate: "the learning rate is missing: new = old - lr * gradient, with "
+    "lr = 0.1",
 }
 _EXAM_STEPS = {}
 
 
 def exam_step(tf, slip=None):
-    """The oracle's step on the exam's network, right (``slip=None``) or with a known slip."""
+    """The oracle's step on the exam's network (``slip=None``), or a slip's (memoised)."""
     if slip not in _EXAM_STEPS:
         net = exam_network()
-        options = dict(SLIPS[slip][0]) if slip else {}
-        if slip == "updated_weights":
-            options["backward_weights"] = exam_step(tf)["weights"]
-        activation = options.pop("activation", "relu")
-        net["learning_rate"] = options.pop("learning_rate", net["learning_rate"])
-        _EXAM_STEPS[slip] = tape_step(tf, net, activation, **options)
+        _EXAM_STEPS[slip] = slip(tf, net) if slip else tape_step(tf, net, "relu")
     return _EXAM_STEPS[slip]
 
 
 def exam_slip(tf, name, got, expected):
     """The text of the one known slip that gives ``got`` for ``name``, or None."""
     field, layer, index = locate(name)
-    texts = set()
-    for slip, (_, text) in SLIPS.items():
-        value = float(exam_step(tf, slip)[field][layer][index])
-        if abs(value - got) <= 1e-9 and abs(value - expected) > 1e-9:
-            texts.add(text)
-    return texts.pop() if len(texts) == 1 else None
+    slips = [(float(exam_step(tf, slip)[field][layer][index]), t) for slip, t in SLIPS.items()]
+    return slip_hint(got, expected, slips, within(rtol=0, atol=1e-9))
 
 
 def check_exam_value(target, tf, name):

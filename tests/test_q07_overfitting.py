@@ -3,28 +3,18 @@
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, expect_float_array, expect_raises, fail, show
+from kata.testing import (
+    called,
+    check_choice,
+    expect_float_array,
+    expect_raises,
+    fail,
+    show,
+    slip_hint,
+    within,
+)
 
 SEEDS = range(5)
-
-
-def check_choice(name, got, expected, options, wrong):
-    """Fail unless the constant ``name`` is ``expected``; ``wrong`` answers each other option.
-
-    The message never names the right option: it says why the chosen one is wrong.
-    """
-    __tracebackhide__ = True
-    if got is None:
-        fail(f"{name} is None: choose one of {list(options)}")
-    if got not in options:
-        fail(
-            f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly"
-        )
-    if key_hidden(expected):
-        at_grading(f"{name} = {got!r}")
-    if got != expected:
-        fail(f"{name} is {got!r}, but {wrong[got]}")
 
 
 def close(got, expected, call, why, rtol=1e-6, atol=1e-9):
@@ -46,10 +36,7 @@ def check_number(got, expected, call, why, slips=()):
         fail(f"{call} returned {show(got)}, expected a float: {why}")
     if np.isclose(got, expected, rtol=1e-6, atol=1e-9):
         return
-    for value, meaning in slips:
-        if np.isclose(got, value, rtol=1e-6, atol=1e-9):
-            why = meaning
-            break
+    why = slip_hint(got, expected, slips, within(rtol=1e-6, atol=1e-9)) or why
     fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}")
 
 
@@ -76,7 +63,7 @@ DEFINITION_WHY = {
 
 def test_definition_of_overfitting(target):
     check_choice(
-        "OVERFITTING", target.OVERFITTING, DEFINITION_KEY, target.DEFINITIONS, DEFINITION_WHY
+        "OVERFITTING", target.OVERFITTING, target.DEFINITIONS, DEFINITION_KEY, DEFINITION_WHY
     )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, expect_float_array, fail, show
+from kata.testing import called, check_choice, expect_float_array, fail, show, slip_hint, within
 
 # --------------------------------------------------------------------------------------------
 # The choices
@@ -93,18 +93,8 @@ def check_one_choice(target, name):
     options = getattr(target, OPTIONS[name])
     hidden = key_hidden(RIGHT)
     assert hidden or set(options) == set(WHY_NOT[name]) | {RIGHT[name]}, "the options changed"
-    got = getattr(target, name)
-    if got is None:
-        fail(f"{name} is None: choose one key of {OPTIONS[name]}")
-    if got not in options:
-        fail(
-            f"{name} is {show(got)}, which is not a key of {OPTIONS[name]}: choose one of "
-            f"{sorted(options)}"
-        )
-    if hidden:
-        at_grading(f"{name} = {got!r}")
-    if got != RIGHT[name]:
-        fail(f"{name} = {got!r}: {WHY_NOT[name][got]}")
+    key, wrong = (None, None) if hidden else (RIGHT[name], WHY_NOT[name])
+    check_choice(name, getattr(target, name), options, key, wrong)
 
 
 def check_two_choices(target, name):
@@ -258,17 +248,22 @@ def test_residual_block_output_matches_its_equation(target, tf, in_channels, fil
         )
     if np.allclose(got, expected, atol=1e-4):
         return
-    slips = {
-        "the output is not passed through the ReLU after the addition": (branch + skip).numpy(),
-        "the shortcut is missing: the output is relu(F(x)) alone": tf.nn.relu(branch).numpy(),
-        "the ReLU is applied to the branch before the addition; the sum itself goes "
-        "through the ReLU": (tf.nn.relu(branch) + skip).numpy(),
-        "conv2 has an activation; only conv1 has one, and the final ReLU comes after the "
-        "addition": tf.nn.relu(tf.nn.relu(branch) + skip).numpy(),
-    }
-    hint = next(
-        (what for what, value in slips.items() if np.allclose(got, value, atol=1e-4)),
-        "compare your call with relu(conv2(conv1(x)) + shortcut(x)), conv1 with a ReLU",
+    slips = [
+        ((branch + skip).numpy(), "the output is not passed through the ReLU after the addition"),
+        (tf.nn.relu(branch).numpy(), "the shortcut is missing: the output is relu(F(x)) alone"),
+        (
+            (tf.nn.relu(branch) + skip).numpy(),
+            "the ReLU is applied to the branch before the addition; the sum itself goes "
+            "through the ReLU",
+        ),
+        (
+            tf.nn.relu(tf.nn.relu(branch) + skip).numpy(),
+            "conv2 has an activation; only conv1 has one, and the final ReLU comes after the "
+            "addition",
+        ),
+    ]
+    hint = slip_hint(got, expected, slips, within(atol=1e-4)) or (
+        "compare your call with relu(conv2(conv1(x)) + shortcut(x)), conv1 with a ReLU"
     )
     fail(
         f"{call} differs from relu(conv2(conv1(x)) + shortcut(x)) computed with tf.nn.conv2d "

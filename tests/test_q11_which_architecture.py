@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, fail, show
+from kata.testing import called, check_choice, choice, fail, show
 
 # --------------------------------------------------------------------------------------------
 # 1-4: the choices
@@ -99,23 +99,14 @@ GIVEAWAY_CASES = [
 """The keys of GIVEAWAY_OPTIONS: one case each."""
 
 
-def choice(target, name, options):
-    """The learner's answer `name`, which must be one of `options`."""
-    __tracebackhide__ = True
-    answer = getattr(target, name)
-    if answer is None:
-        fail(f"{name} is None: not answered yet; pick one of {list(options)}")
-    if answer not in options:
-        fail(f"{name} is {show(answer)}, which is not one of the options {list(options)}")
-    return answer
-
-
 def test_architecture(target):
-    answer = choice(target, "ARCHITECTURE", target.ARCHITECTURES)
-    if key_hidden(ARCHITECTURE_KEY):
-        at_grading(f"ARCHITECTURE = {answer!r}")
-    if answer != ARCHITECTURE_KEY:
-        fail(f"ARCHITECTURE = {answer!r}: {ARCHITECTURE_WRONG[answer]}")
+    check_choice(
+        "ARCHITECTURE",
+        target.ARCHITECTURE,
+        target.ARCHITECTURES,
+        ARCHITECTURE_KEY,
+        ARCHITECTURE_WRONG,
+    )
 
 
 @pytest.mark.parametrize("option", GIVEAWAY_CASES, ids=GIVEAWAY_CASES)
@@ -153,15 +144,13 @@ def test_giveaway_lines(target, option):
 
 
 def test_application(target):
-    answer = choice(target, "APPLICATION", target.APPLICATIONS)
-    if key_hidden(APPLICATION_KEY):
-        at_grading(f"APPLICATION = {answer!r}")
-    if answer != APPLICATION_KEY:
-        fail(f"APPLICATION = {answer!r}: {APPLICATION_WRONG[answer]}")
+    check_choice(
+        "APPLICATION", target.APPLICATION, target.APPLICATIONS, APPLICATION_KEY, APPLICATION_WRONG
+    )
 
 
 def test_transition_role(target):
-    answer = choice(target, "TRANSITION_ROLE", target.TRANSITION_ROLES)
+    answer = choice("TRANSITION_ROLE", target.TRANSITION_ROLE, target.TRANSITION_ROLES)
     if key_hidden(TRANSITION_KEY):
         at_grading(f"TRANSITION_ROLE = {answer!r}")
     if answer != TRANSITION_KEY:

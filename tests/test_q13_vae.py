@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, fail, show
+from kata.testing import as_array, brief, called, fail, show, slip_hint, within
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -52,24 +52,6 @@ def test_statements(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
 
 
-def brief(values):
-    """Numbers for a message: shape and rounded values, without a misleading dtype."""
-    array = np.asarray(values, dtype=np.float64)
-    text = " ".join(np.array2string(array, precision=4, threshold=12).split())
-    return f"{text} (shape {array.shape})"
-
-
-def as_array(value, call):
-    """``value`` as a float64 NumPy array; fail if it cannot be one."""
-    __tracebackhide__ = True
-    if value is None:
-        fail(f"{call} returned None: did you forget to `return` the result?")
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        fail(f"{call} returned {show(value)}, not an array ({error})")
-
-
 def random_gaussians(seed, batch=4, latent=3):
     rng = np.random.default_rng(seed)
     mean = rng.normal(0.0, 1.5, size=(batch, latent)).astype(np.float32)
@@ -106,10 +88,9 @@ def test_reparameterize_with_given_eps_matches_the_formula(target, tf, seed):
             "first, exp(logvar / 2) is the standard deviation",
         ),
     ]
-    reason = "z = mean + exp(logvar / 2) * eps: the standard deviation is exp(logvar / 2)"
-    for wrong, why in slips:
-        if got.shape == wrong.shape and np.allclose(got, wrong, rtol=1e-5, atol=1e-6):
-            reason = why
+    reason = slip_hint(got, expected, slips, within(atol=1e-6)) or (
+        "z = mean + exp(logvar / 2) * eps: the standard deviation is exp(logvar / 2)"
+    )
     fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
@@ -237,10 +218,9 @@ def test_kl_divergence_hand_computed(target, tf, case):
         (per_dim.mean(axis=-1), "sum over the latent dimensions, do not average"),
         (per_dim, "return one value per row (shape (batch,)): sum over the latent dimensions"),
     ]
-    reason = "KL = sum over dimensions of 1/2 (exp(logvar) + mean^2 - 1 - logvar)"
-    for wrong, why in slips:
-        if got.shape == wrong.shape and np.allclose(got, wrong, atol=1e-6):
-            reason = why
+    reason = slip_hint(got, expected, slips, within(atol=1e-6)) or (
+        "KL = sum over dimensions of 1/2 (exp(logvar) + mean^2 - 1 - logvar)"
+    )
     fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 

@@ -6,49 +6,15 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, fail, show
+from kata.testing import as_array, as_scalar, brief, called, choice, fail, slip_hint, within
 
 SEEDS = range(5)
 
 
-def brief(values):
-    """Numbers for a message: shape and rounded values, without a misleading dtype."""
-    array = np.asarray(values, dtype=np.float64)
-    text = " ".join(np.array2string(array, precision=4, threshold=12).split())
-    return f"{text} (shape {array.shape})"
-
-
-def as_array(value, call):
-    """``value`` as a float64 NumPy array; fail if it cannot be one."""
-    __tracebackhide__ = True
-    if value is None:
-        fail(f"{call} returned None: did you forget to `return` the result?")
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        fail(f"{call} returned {show(value)}, not an array ({error})")
-
-
-def as_scalar(value, call):
-    """``value`` as a float; fail unless it is one number (a 0-d tensor or array, or a float)."""
-    __tracebackhide__ = True
-    array = as_array(value, call)
-    if array.shape != ():
-        fail(
-            f"{call} returned {show(value)}, expected one number (a scalar tensor): average "
-            "over the batch"
-        )
-    return float(array)
-
-
 def fail_with_slips(call, got, expected, why, slips):
-    """Fail, naming the slip whose value ``got`` matches, if any."""
+    """Fail, naming the slip whose value ``got`` matches, if exactly one does."""
     __tracebackhide__ = True
-    reason = why
-    for wrong, what in slips:
-        if np.shape(got) == np.shape(wrong) and np.allclose(got, wrong, rtol=1e-4, atol=1e-6):
-            reason = what
-            break
+    reason = slip_hint(got, expected, slips, within(rtol=1e-4, atol=1e-6)) or why
     fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
@@ -398,11 +364,7 @@ CHOICES = {
 def test_choice(target, name):
     assert CHOICES is None or list(CHOICES) == CHOICE_NAMES
     options = getattr(target, f"{name}_OPTIONS")
-    got = getattr(target, name)
-    if got is None:
-        fail(f"{name} is None: choose one key of {name}_OPTIONS: {sorted(options)}")
-    if not isinstance(got, str) or got not in options:
-        fail(f"{name} is {show(got)}, which is not a key of {name}_OPTIONS: {sorted(options)}")
+    got = choice(name, getattr(target, name), options)
     if key_hidden(CHOICES):
         at_grading(f"{name} = {got!r}")
     right, reasons = CHOICES[name]

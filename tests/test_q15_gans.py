@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, fail, show
+from kata.testing import as_scalar, called, fail, show
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -52,20 +52,6 @@ UNCLIPPED_SLOPE = 10  # unclipped critic's slope / the clipped bound: 74-170 ove
 @statement_cases(EXPERIMENT)
 def test_statements(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
-
-
-def as_scalar(value, call):
-    """``value`` as a float; fail unless it is one number (a 0-d tensor or array, or a float)."""
-    __tracebackhide__ = True
-    if value is None:
-        fail(f"{call} returned None: did you forget to `return` the result?")
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        fail(f"{call} returned {show(value)}, not a number ({error})")
-    if array.shape != ():
-        fail(f"{call} returned {show(value)}, expected one number: average over the batch")
-    return float(array)
 
 
 def keras_bce(labels_value, logits):

@@ -5,16 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, fail, show
-
-
-def require(condition, message):
-    """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
-    __tracebackhide__ = True
-    if not condition:
-        fail(message)
-
+from kata.testing import called, check_choice, fail, require, show
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
@@ -444,26 +435,12 @@ QUERY_WRONG = {
 # END EXAM KEY
 
 
-def check_choice(target, name, options_key, key, wrong):
-    __tracebackhide__ = True
-    got = getattr(target, name)
-    options = list(target.OPTIONS[options_key])
-    if got is None:
-        fail(f"{name} is None: choose one of {options}")
-    if got not in options:
-        fail(f"{name} is {show(got)}, which is not one of {options}")
-    if key_hidden(key):
-        at_grading(f"{name} = {got!r}")
-    if got != key:
-        fail(f"{name} = {got!r}: {wrong[got]}")
-
-
 def test_problem_attention_removes(target):
-    check_choice(target, "PROBLEM", "problem", PROBLEM_KEY, PROBLEM_WRONG)
+    check_choice("PROBLEM", target.PROBLEM, target.OPTIONS["problem"], PROBLEM_KEY, PROBLEM_WRONG)
 
 
 def test_what_queries_the_encoder_states(target):
-    check_choice(target, "QUERY", "query", QUERY_KEY, QUERY_WRONG)
+    check_choice("QUERY", target.QUERY, target.OPTIONS["query"], QUERY_KEY, QUERY_WRONG)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,16 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, check_equal, fail, show
-
-
-def require(condition, message):
-    """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
-    __tracebackhide__ = True
-    if not condition:
-        fail(message)
-
+from kata.testing import called, check_choice, check_equal, fail, require, show, slip_hint, within
 
 SEEDS = range(5)
 IDS = [f"seed{s}" for s in SEEDS]
@@ -211,11 +202,11 @@ def unigram_to_the_three_quarters(counts):
 
 def distribution_slips(counts):
     counts = np.asarray(counts, float)
-    return {
-        "raw": (counts / counts.sum(), "you used the counts themselves: raise them to 3/4"),
-        "unnormalised": (counts**0.75, "normalise: the probabilities must sum to 1"),
-        "uniform": (np.full(len(counts), 1 / len(counts)), "the counts must matter"),
-    }
+    return [
+        (counts / counts.sum(), "you used the counts themselves: raise them to 3/4"),
+        (counts**0.75, "normalise: the probabilities must sum to 1"),
+        (np.full(len(counts), 1 / len(counts)), "the counts must matter"),
+    ]
 
 
 def check_distribution(call, got, expected, counts):
@@ -223,10 +214,9 @@ def check_distribution(call, got, expected, counts):
     got = np.asarray(got, dtype=float)
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-12, rtol=1e-9):
         return
-    reason = "probabilities proportional to counts ** 0.75, summing to 1"
-    for slip, why in distribution_slips(counts).values():
-        if got.shape == slip.shape and np.allclose(got, slip):
-            reason = why
+    reason = slip_hint(got, expected, distribution_slips(counts), within()) or (
+        "probabilities proportional to counts ** 0.75, summing to 1"
+    )
     fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}")
 
 
@@ -471,26 +461,12 @@ REMEDY_WRONG = {
 # END EXAM KEY
 
 
-def check_choice(target, name, options_key, key, wrong):
-    __tracebackhide__ = True
-    got = getattr(target, name)
-    options = list(target.OPTIONS[options_key])
-    if got is None:
-        fail(f"{name} is None: choose one of {options}")
-    if got not in options:
-        fail(f"{name} is {show(got)}, which is not one of {options}")
-    if key_hidden(key):
-        at_grading(f"{name} = {got!r}")
-    if got != key:
-        fail(f"{name} = {got!r}: {wrong[got]}")
-
-
 def test_problem_of_the_full_softmax(target):
-    check_choice(target, "PROBLEM", "problem", PROBLEM_KEY, PROBLEM_WRONG)
+    check_choice("PROBLEM", target.PROBLEM, target.OPTIONS["problem"], PROBLEM_KEY, PROBLEM_WRONG)
 
 
 def test_what_negative_sampling_does(target):
-    check_choice(target, "REMEDY", "remedy", REMEDY_KEY, REMEDY_WRONG)
+    check_choice("REMEDY", target.REMEDY, target.OPTIONS["remedy"], REMEDY_KEY, REMEDY_WRONG)
 
 
 # --------------------------------------------------------------------------------------------
