@@ -8,12 +8,13 @@ Every failure message of the kata says what was called, what came back and what 
   875); ``brief(values)`` shows numbers whatever their type;
 - ``fail(message)`` fails with the message alone, ``require(condition, message)`` unless the
   condition holds;
-- ``check_equal``, ``expect_float_array``, ``as_array``, ``as_scalar`` and ``expect_raises``
-  fail with such messages;
+- ``check_equal``, ``expect_float_array``, ``expect_close``, ``as_array``, ``as_scalar``,
+  ``expect_raises``, ``expect_png`` and ``saved_and_loaded`` fail with such messages;
 - ``slip_hint`` turns a known wrong answer into what it reveals, with one rule: a value that two
   slips give, or that is right here, gets no hint;
 - ``check_choice`` marks the learner's pick among options, without naming the right one;
-- ``judge_statement`` marks one true/false statement of a negatively marked question.
+- ``judge_statement`` marks one true/false statement of a negatively marked question;
+- ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...).
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ __all__ = [
     "check_equal",
     "choice",
     "describe",
+    "expect_close",
     "expect_float_array",
+    "expect_png",
     "expect_raises",
     "fail",
     "judge_statement",
     "require",
     "run_command",
+    "saved_and_loaded",
     "seed_everything",
+    "seeds",
     "show",
     "slip_hint",
     "unanswered",
@@ -274,6 +279,24 @@ def expect_float_array(got, call: str, shape=None, what: str = "a NumPy float ar
     return got
 
 
+def expect_close(got, expected, call: str, why: str, what: str = "", rtol=1e-5, atol=1e-8):
+    """``expect_float_array`` of ``expected``'s shape, then fail unless it is ``expected`` to a
+    tolerance, naming the first value that is not (``what`` names the result: "grad_b")."""
+    __tracebackhide__ = True
+    import numpy as np
+
+    expected = np.asarray(expected)
+    got = expect_float_array(got, call, shape=expected.shape)
+    misses = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+    if misses.any():
+        where = tuple(int(i) for i in np.argwhere(misses)[0])
+        fail(
+            f"{call} returned {what + ' ' if what else ''}{got[where]:.6g} at index {where}, "
+            f"expected {expected[where]:.6g}: {why}"
+        )
+    return got
+
+
 def expect_raises(exception, function, call: str, why: str):
     """Call ``function()`` and fail unless it raises ``exception`` (precisely that type)."""
     __tracebackhide__ = True
@@ -282,6 +305,42 @@ def expect_raises(exception, function, call: str, why: str):
     except exception as error:
         return error
     fail(f"{call} returned {show(got)}, expected it to raise {exception.__name__}: {why}")
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+"""The first bytes of every PNG file."""
+
+
+def expect_png(path, min_bytes: int = 1) -> None:
+    """Fail unless ``path`` was written and is a PNG file of ``min_bytes`` bytes or more."""
+    __tracebackhide__ = True
+    from pathlib import Path
+
+    path = Path(path)
+    require(path.is_file(), f"{path} was not written")
+    data = path.read_bytes()
+    require(data.startswith(PNG), f"{path} is not a PNG file (it starts with {data[:8]!r})")
+    require(len(data) >= min_bytes, f"{path} holds {len(data)} bytes: is the figure empty?")
+
+
+def saved_and_loaded(keras, model, path, hint: str):
+    """``model`` saved to the .keras file ``path`` and loaded again; fail, with ``hint``, if it
+    does not load."""
+    __tracebackhide__ = True
+    model.save(path)
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # noqa: BLE001 - any failure to load is the finding
+        fail(
+            f"model.save then keras.models.load_model failed ({type(error).__name__}: {error}): "
+            f"{hint}"
+        )
+
+
+def seeds(values, name: str = "seed"):
+    """``@seeds(range(5))``: parametrize a test over seeds, with the ids seed0, seed1, ..."""
+    values = list(values)
+    return pytest.mark.parametrize(name, values, ids=[f"seed{value}" for value in values])
 
 
 def seed_everything(seed: int, tensorflow: bool | None = None) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, check_equal, expect_float_array, fail
+from kata.testing import called, check_equal, expect_float_array, fail, seeds
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -100,7 +100,7 @@ def run_lif(target, inputs, weights, **kwargs):
 LIF_SEEDS = range(3)
 
 
-@pytest.mark.parametrize("seed", LIF_SEEDS, ids=[f"seed{s}" for s in LIF_SEEDS])
+@seeds(LIF_SEEDS)
 def test_lif_follows_the_euler_recurrence(target, seed):
     rng = np.random.default_rng(seed)
     steps, n = 3000, 1 + seed
@@ -185,7 +185,7 @@ def small_model(keras, seed):
     return model
 
 
-@pytest.mark.parametrize("seed", CONNECTION_SEEDS, ids=[f"seed{s}" for s in CONNECTION_SEEDS])
+@seeds(CONNECTION_SEEDS)
 def test_count_connections_matches_keras(target, keras, seed):
     model = small_model(keras, seed)
     expected = int(sum(np.prod(layer.kernel.shape) for layer in model.layers))

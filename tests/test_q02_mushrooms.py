@@ -17,6 +17,7 @@ from kata.testing import (
     expect_float_array,
     expect_raises,
     fail,
+    seeds,
     show,
     slip_hint,
 )
@@ -223,7 +224,7 @@ def random_categories(seed):
 ONE_HOT_SEEDS = range(6)
 
 
-@pytest.mark.parametrize("seed", ONE_HOT_SEEDS, ids=[f"seed{s}" for s in ONE_HOT_SEEDS])
+@seeds(ONE_HOT_SEEDS)
 def test_one_hot_matches_keras_string_lookup(target, keras, seed):
     values, categories = random_categories(seed)
     lookup = keras.layers.StringLookup(
@@ -747,6 +748,6 @@ def test_held_out_accuracy_after_a_short_training(target, tf):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("seed", SLOW_SEEDS, ids=[f"seed{s}" for s in SLOW_SEEDS])
+@seeds(SLOW_SEEDS)
 def test_held_out_accuracy_on_several_seeds(target, tf, seed, capsys):
     check_accuracy(target, seed, capsys)

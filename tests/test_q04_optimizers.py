@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, check_equal, expect_float_array, fail
+from kata.testing import called, check_equal, expect_float_array, expect_png, fail, seeds
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -293,7 +293,7 @@ def keras_mlp(keras, layer_sizes):
     return keras.Model(inputs, [inputs, *outputs])
 
 
-@pytest.mark.parametrize("seed", MEMORY_SEEDS, ids=[f"seed{s}" for s in MEMORY_SEEDS])
+@seeds(MEMORY_SEEDS)
 def test_activation_floats_matches_keras(target, keras, seed):
     layer_sizes, batch = random_mlp(seed)
     model = keras_mlp(keras, layer_sizes)
@@ -315,7 +315,7 @@ def test_activation_floats_matches_keras(target, keras, seed):
     )
 
 
-@pytest.mark.parametrize("seed", MEMORY_SEEDS, ids=[f"seed{s}" for s in MEMORY_SEEDS])
+@seeds(MEMORY_SEEDS)
 def test_gradient_floats_matches_keras(target, keras, seed):
     layer_sizes, _ = random_mlp(seed)
     expected = int(keras_mlp(keras, layer_sizes).count_params())
@@ -487,5 +487,4 @@ def test_figures_are_written(target, tmp_path):
     paths = target.draw_figures(tmp_path)
     assert paths, "draw_figures returned no paths"
     for path in paths:
-        assert path.exists() and path.stat().st_size > 1000, f"{path} was not written"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+        expect_png(path, min_bytes=1001)

@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, check_choice, expect_float_array, fail, show, slip_hint, within
+from kata.testing import (
+    called,
+    check_choice,
+    expect_float_array,
+    expect_png,
+    fail,
+    saved_and_loaded,
+    seeds,
+    show,
+    slip_hint,
+    within,
+)
 
 # --------------------------------------------------------------------------------------------
 # The choices
@@ -286,9 +297,13 @@ def test_residual_block_round_trips_through_config_and_keras_file(target, keras,
     )
     model = keras.Sequential([keras.Input((6, 6, 3)), block])
     x = np.random.default_rng(3).normal(size=(2, 6, 6, 3)).astype(np.float32)
-    path = tmp_path / "residual.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        tmp_path / "residual.keras",
+        "is ResidualBlock registered (keras.saving.register_keras_serializable), and does "
+        "get_config return what __init__ needs?",
+    )
     assert type(loaded.layers[0]).__name__ == "ResidualBlock", (
         f"the loaded model's layer is a {type(loaded.layers[0]).__name__}, expected a "
         "ResidualBlock: is the class registered (keras.saving.register_keras_serializable)?"
@@ -352,7 +367,7 @@ def test_residual_network_keeps_the_gradient(target, keras):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("seed", range(1, 10), ids=[f"seed{s}" for s in range(1, 10)])
+@seeds(range(1, 10))
 def test_residual_network_keeps_the_gradient_on_other_seeds(target, keras, seed):
     check_depth_experiment(target, keras, seed)
 
@@ -429,7 +444,7 @@ def test_lstm_keeps_the_gradient_over_50_steps(target, keras):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("seed", range(1, 10), ids=[f"seed{s}" for s in range(1, 10)])
+@seeds(range(1, 10))
 def test_lstm_keeps_the_gradient_over_50_steps_on_other_seeds(target, keras, seed):
     check_time_experiment(target, keras, seed)
 
@@ -512,7 +527,7 @@ def copy_weights(target_cell, cell):
 STEP_SEEDS = range(3)
 
 
-@pytest.mark.parametrize("seed", STEP_SEEDS, ids=[f"seed{s}" for s in STEP_SEEDS])
+@seeds(STEP_SEEDS)
 def test_lstm_cell_step_matches_keras(target, keras, seed):
     rng = np.random.default_rng([seed, 6])
     features, units = (int(v) for v in rng.integers(1, 6, size=2))
@@ -627,6 +642,4 @@ def test_gradient_picture_is_written(target, tmp_path):
     path = target.main(["--out", str(tmp_path), "--blocks", "1", "--steps", "3"])
     png = tmp_path / "gradient_norms.png"
     assert png.exists(), f"main(['--out', DIR]) wrote no gradient_norms.png (it returned {path})"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000, (
-        "gradient_norms.png is empty or not a PNG"
-    )
+    expect_png(png, min_bytes=1001)

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import pytest
 
-from kata.testing import called, check_equal, fail, show
+from kata.testing import called, check_equal, fail, seeds, show
 
 
 def keras_count(keras, layer, input_shape):
@@ -39,7 +39,7 @@ SEEDS = range(5)
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_dense_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     # even seeds: a plain vector; odd seeds: a sequence, where Dense acts on every time step
@@ -57,7 +57,7 @@ def test_dense_params_matches_keras(target, keras, seed):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_simple_rnn_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     expected = keras_count(keras, keras.layers.SimpleRNN(units), (7, inputs))
@@ -78,7 +78,7 @@ def test_simple_rnn_params_matches_keras(target, keras, seed):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_lstm_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     expected = keras_count(keras, keras.layers.LSTM(units), (7, inputs))
@@ -152,7 +152,7 @@ def test_gru_params_matches_keras(target, keras, seed, reset_after):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_conv2d_params_matches_keras(target, keras, seed):
     rows, cols = sizes(seed, low=1, high=6)
     if seed % 2 == 0:

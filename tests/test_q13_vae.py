@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import as_array, brief, called, fail, show, slip_hint, within
+from kata.testing import as_array, brief, called, expect_png, fail, seeds, show, slip_hint, within
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -66,7 +66,7 @@ def random_gaussians(seed, batch=4, latent=3):
 SEEDS = range(5)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_reparameterize_with_given_eps_matches_the_formula(target, tf, seed):
     mean, logvar = random_gaussians(seed)
     eps = np.random.default_rng(seed + 100).standard_normal(mean.shape).astype(np.float32)
@@ -224,7 +224,7 @@ def test_kl_divergence_hand_computed(target, tf, case):
     fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_kl_divergence_matches_monte_carlo(target, tf, seed):
     """E_q[log q(z) - log p(z)] estimated from 200 000 draws of z per row."""
     mean, logvar = random_gaussians(seed)
@@ -251,7 +251,7 @@ def test_kl_divergence_matches_monte_carlo(target, tf, seed):
         )
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_reconstruction_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -462,8 +462,4 @@ def test_pictures_are_written(target, tf, tmp_path):
     paths = target.save_pictures(models, images[:256], tmp_path)
     assert len(paths) == 2, f"save_pictures returned {show(paths)}, expected two paths"
     for path in paths:
-        with open(path, "rb") as file:
-            head = file.read(8)
-        assert head == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000, (
-            f"{path} is not a non-empty PNG file"
-        )
+        expect_png(path, min_bytes=1001)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import as_array, as_scalar, brief, called, choice, fail, slip_hint, within
+from kata.testing import as_array, as_scalar, brief, called, choice, fail, seeds, slip_hint, within
 
 SEEDS = range(5)
 
@@ -44,7 +44,7 @@ def test_reconstruction_loss_hand_computed(target, tf):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_reconstruction_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -99,7 +99,7 @@ def discriminator_case(seed):
     return real, fake
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_discriminator_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -160,7 +160,7 @@ def test_discriminator_loss_is_stable_for_confident_logits(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_generator_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -217,7 +217,7 @@ def test_generator_loss_keeps_its_gradient_when_the_discriminator_wins(target, t
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_best_squared_error_prediction_matches_gradient_descent(target, tf, seed):
     import keras
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import as_scalar, called, fail, show
+from kata.testing import as_scalar, called, fail, seeds, show
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -346,7 +346,7 @@ def test_collapsed_generator_keeps_a_low_loss(target, tf):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_critic_loss_matches_the_formula(target, tf, seed):
     rng = np.random.default_rng(seed)
     real = rng.normal(2.0, 3.0, size=(7, 1)).astype(np.float32)

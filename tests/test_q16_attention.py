@@ -5,7 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from kata.testing import called, check_choice, fail, require, show
+from kata.testing import (
+    called,
+    check_choice,
+    expect_png,
+    fail,
+    require,
+    saved_and_loaded,
+    seeds,
+    show,
+)
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
@@ -119,7 +128,6 @@ def check_attention(call, got, expected):
 
 
 SEEDS = range(4)
-IDS = [f"seed{s}" for s in SEEDS]
 
 # --------------------------------------------------------------------------------------------
 # The layer's contract
@@ -185,7 +193,7 @@ def test_zero_v_gives_uniform_weights_and_the_mean(target, keras):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_matches_numpy_hand_computation(target, keras, seed):
     case = random_case(seed)
     names = ("query", "values", "w_query", "w_values", "v")
@@ -196,7 +204,7 @@ def test_matches_numpy_hand_computation(target, keras, seed):
     check_attention(call, got, numpy_attention(query, values, w_query, w_values, v))
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_weights_sum_to_one(target, keras, seed):
     case = random_case(seed + 100)
     layer = target.BahdanauAttention(4)
@@ -238,7 +246,7 @@ def random_mask(rng, batch, time):
     return np.arange(time)[None, :] < lengths[:, None], lengths
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_masked_steps_get_zero_weight(target, keras, seed):
     case = random_case(seed + 200, time=6)
     mask, _ = random_mask(case["rng"], *case["values"].shape[:2])
@@ -248,7 +256,7 @@ def test_masked_steps_get_zero_weight(target, keras, seed):
     check_mask(call, weights, mask)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_masking_the_tail_equals_cutting_it_off(target, keras, seed):
     case = random_case(seed + 300, batch=1, time=7)
     query, values = case["query"], case["values"]
@@ -271,7 +279,7 @@ def test_masking_the_tail_equals_cutting_it_off(target, keras, seed):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_matches_keras_additive_attention_with_identity_projections(target, keras, seed):
     # Keras's layer has no W_q, W_k: with identity matrices for both, and its `scale` as v,
     # the two compute the same thing.
@@ -297,7 +305,7 @@ def test_matches_keras_additive_attention_with_identity_projections(target, kera
     check_attention(call, run(layer, query, values, mask), expected)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_matches_keras_additive_attention_after_dense_projections(target, keras, seed):
     # Keras's layer takes a sequence of Tq queries and adds query and key as they are; projecting
     # the queries with W_q and the keys with W_k first, and asking our layer once per query,
@@ -327,7 +335,7 @@ def test_matches_keras_additive_attention_after_dense_projections(target, keras,
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_gradients_match_a_tensorflow_oracle(target, tf, keras, seed):
     case = random_case(seed + 600)
     names = ("query", "values", "w_query", "w_values", "v")
@@ -380,16 +388,13 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
     inputs = [keras.Input(shape=query.shape[1:]), keras.Input(shape=values.shape[1:])]
     outputs = target.BahdanauAttention(6, name="attention")(*inputs)
     model = keras.Model(inputs, list(outputs))
-    path = tmp_path / "attention.keras"
-    model.save(path)
-    try:
-        loaded = keras.models.load_model(path)
-    except (TypeError, ValueError) as error:
-        fail(
-            f"a model with BahdanauAttention(6) was saved, but loading it failed: "
-            f"{type(error).__name__}: {error}. get_config must return the constructor's "
-            "arguments (units), on top of super().get_config()"
-        )
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        tmp_path / "attention.keras",
+        "a model with BahdanauAttention(6) does not load again: get_config must return the "
+        "constructor's arguments (units), on top of super().get_config()",
+    )
     layer = loaded.get_layer("attention")
     require(
         getattr(layer, "units", None) == 6,
@@ -486,5 +491,4 @@ def test_attention_beats_fixed_context_on_long_sequences(target, keras):
 def test_heat_map_is_written(target, keras, tmp_path):
     # no training (the picture of an untrained model): that the figure is drawn and written
     path = target.main(["--out", str(tmp_path), "--steps", "0", "--length", "6"])
-    require(path.exists() and path.stat().st_size > 0, f"{path} was not written")
-    require(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG")
+    expect_png(path)

@@ -5,10 +5,20 @@ import math
 import numpy as np
 import pytest
 
-from kata.testing import called, check_choice, check_equal, fail, require, show, slip_hint, within
+from kata.testing import (
+    called,
+    check_choice,
+    check_equal,
+    expect_png,
+    fail,
+    require,
+    seeds,
+    show,
+    slip_hint,
+    within,
+)
 
 SEEDS = range(5)
-IDS = [f"seed{s}" for s in SEEDS]
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
@@ -122,7 +132,7 @@ def test_exam_skipgram_pairs_by_hand(target, tf):
     check_rows(call, got, expected, "pairs: 2 for each inner word, 1 for each end")
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_skipgram_pairs_match_keras(target, tf, seed):
     rng = np.random.default_rng(seed)
     tokens = rng.integers(1, 20, size=int(rng.integers(2, 15))).tolist()
@@ -153,7 +163,7 @@ def test_exam_cbow_examples_by_hand(target, tf):
     check_rows(call + " [targets]", int_array(got[1], call)[:, None], targets[:, None], "targets")
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_cbow_examples_match_tensorflow_frames(target, tf, seed):
     rng = np.random.default_rng(seed + 10)
     window = int(rng.integers(1, 4))
@@ -231,7 +241,7 @@ def test_exam_noise_distribution_by_hand(target, case):
     check_distribution(call, got, expected, counts)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_noise_distribution_matches_the_formula(target, seed):
     counts = np.random.default_rng(seed + 20).integers(0, 1000, size=12)
     counts[0] = 5  # at least one word occurs
@@ -249,7 +259,7 @@ DRAWS = 200_000
 Z = 6.0
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_negatives_follow_the_unigram_distribution_to_the_three_quarters(target, seed):
     counts = np.random.default_rng(seed + 30).integers(1, 2000, size=12)
     counts[0] = 20_000  # one very frequent word: its probability drops most under the 3/4
@@ -317,7 +327,7 @@ def test_exam_loss_at_word2vec_initialisation(target, tf):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_loss_matches_sigmoid_cross_entropy(target, tf, seed):
     center, context, negatives = random_vectors(seed + 40)
     expected = float(tf_loss(tf, center, context, negatives))
@@ -343,7 +353,7 @@ def test_loss_matches_sigmoid_cross_entropy(target, tf, seed):
     )
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_loss_gradients_match_sigmoid_cross_entropy(target, tf, seed):
     arrays = random_vectors(seed + 50)
     variables = [tf.Variable(a) for a in arrays]
@@ -495,5 +505,4 @@ def test_cooccurring_words_end_up_closer(target, tf):
 
 def test_embedding_picture_is_written(target, tf, tmp_path):
     path = target.main(["--out", str(tmp_path), "--steps", "2"])
-    require(path.exists() and path.stat().st_size > 0, f"{path} was not written")
-    require(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG")
+    expect_png(path)

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import pytest
 
-from kata.testing import called, fail, require, show, slip_hint
+from kata.testing import called, fail, require, saved_and_loaded, show, slip_hint
 
 INPUT = (64, 64, 3)
 ASKED = [
@@ -609,15 +609,13 @@ def test_keras_save_load_round_trip(target, keras, tmp_path):
     x = batch(2, size=2)
     model = built(cls, x, **CUSTOM)
     path = tmp_path / "hourglass.keras"
-    model.save(path)
-    try:
-        loaded = keras.models.load_model(path)
-    except Exception as error:  # noqa: BLE001 - any failure to load is the finding
-        fail(
-            f"model.save then keras.models.load_model failed ({type(error).__name__}: {error}): "
-            "the class must be registered (@keras.saving.register_keras_serializable) and "
-            "get_config must return everything __init__ needs"
-        )
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        path,
+        "the class must be registered (@keras.saving.register_keras_serializable) and "
+        "get_config must return everything __init__ needs",
+    )
     require(type(loaded) is cls, f"load_model returned a {type(loaded).__name__}, not a {cls}")
     require(
         np.allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-5),

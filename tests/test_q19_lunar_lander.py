@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from kata.testing import called, fail
+from kata.testing import called, fail, seeds
 
 DISCRETE_ID = "LunarLander-v3"
 CONTINUOUS_ID = "LunarLanderContinuous-v3"
@@ -451,7 +451,7 @@ def test_replay_buffer_adds_a_batch_across_the_end(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_replay_buffer_samples_the_generators_indices(target, seed):
     rng = np.random.default_rng(seed)
     count = int(rng.integers(3, 12))
@@ -561,7 +561,7 @@ def test_td_targets_termination_stops_bootstrap_truncation_does_not(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_td_targets_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     rewards, next_q = rng.normal(size=7), rng.normal(size=(7, 4))
@@ -587,7 +587,7 @@ def test_double_dqn_targets_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_double_dqn_targets_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     rewards, online, target_q = rng.normal(size=9), rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
@@ -642,7 +642,7 @@ def test_discounted_returns_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_discounted_returns_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     rewards, dones = rng.normal(size=(12, 3)), rng.random((12, 3)) < 0.2
@@ -680,7 +680,7 @@ def test_gae_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gae_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     shape = (16, 4)
@@ -709,7 +709,7 @@ def consistent_rollout(seed, shape=(10, 2)):
     return rewards, values, next_values, terminated
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gae_with_lambda_one_is_returns_minus_values(target, seed):
     rewards, values, next_values, terminated = consistent_rollout(seed)
     advantages, _ = target.blocks.gae(
@@ -724,7 +724,7 @@ def test_gae_with_lambda_one_is_returns_minus_values(target, seed):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gae_with_lambda_zero_is_the_one_step_td_error(target, seed):
     rewards, values, next_values, terminated = consistent_rollout(seed)
     advantages, _ = target.blocks.gae(
@@ -758,7 +758,7 @@ def test_gaussian_log_prob_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gaussian_log_prob_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     actions, mean = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
@@ -791,7 +791,7 @@ def test_ppo_clip_objective_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_ppo_clip_objective_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     old = rng.normal(size=20)

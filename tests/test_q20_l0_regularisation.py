@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 
 from kata.statements import key_hidden
-from kata.testing import called, check_choice, fail, require, show, slip_hint, within
+from kata.testing import (
+    called,
+    check_choice,
+    fail,
+    require,
+    saved_and_loaded,
+    seeds,
+    show,
+    slip_hint,
+    within,
+)
 
 BETA, GAMMA, ZETA = 2 / 3, -0.1, 1.1  # the paper's constants, written out again
 SEEDS = range(5)
-IDS = [f"seed{s}" for s in SEEDS]
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
@@ -139,7 +148,7 @@ def test_exam_gate_samples_by_hand(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_gate_samples_match_tensorflow(target, tf, seed):
     rng = np.random.default_rng(seed)
     shape = tuple(int(n) for n in rng.integers(1, 6, size=2))
@@ -216,7 +225,7 @@ def test_exam_probability_nonzero_by_hand(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_probability_nonzero_matches_the_noise_threshold(target, tf, seed):
     log_alpha = np.random.default_rng(seed + 10).normal(0, 3, size=7).astype(np.float32)
     call = called("probability_nonzero", log_alpha)
@@ -287,7 +296,7 @@ def test_exam_deterministic_gate_by_hand(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_deterministic_gate_matches_tensorflow(target, tf, seed):
     log_alpha = np.random.default_rng(seed + 20).normal(0, 3, size=(3, 4)).astype(np.float32)
     call = called("deterministic_gate", log_alpha)
@@ -374,7 +383,7 @@ def test_layer_weights_have_the_documented_shapes(target, keras, drop_rate):
     require(np.allclose(np.asarray(layer.bias), 0), "the bias starts at zero")
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_layer_at_test_time_uses_the_deterministic_gates(target, tf, keras, seed):
     rng = np.random.default_rng(seed + 30)
     layer = built_layer(target, 3, 6)
@@ -397,7 +406,7 @@ def test_layer_at_test_time_uses_the_deterministic_gates(target, tf, keras, seed
     )
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_layer_in_training_gates_with_the_given_noise(target, tf, keras, seed):
     rng = np.random.default_rng(seed + 40)
     layer = built_layer(target, 2, 5)
@@ -488,15 +497,13 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
     inputs = keras.Input(shape=(5,))
     model = keras.Model(inputs, target.L0Dense(2, init_drop_rate=0.3, seed=4, name="gated")(inputs))
     x = np.random.default_rng(70).standard_normal((3, 5)).astype(np.float32)
-    path = tmp_path / "l0.keras"
-    model.save(path)
-    try:
-        loaded = keras.models.load_model(path)
-    except (TypeError, ValueError) as error:
-        fail(
-            f"a model with L0Dense(2) was saved, but loading it failed: {type(error).__name__}: "
-            f"{error}. get_config must return the constructor's arguments"
-        )
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        tmp_path / "l0.keras",
+        "a model with L0Dense(2) does not load again: get_config must return the constructor's "
+        "arguments",
+    )
     layer = loaded.get_layer("gated")
     got = (getattr(layer, "units", None), getattr(layer, "init_drop_rate", None))
     require(
