@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from kata.testing import (
+    PNG,
     Unanswered,
     as_array,
     as_scalar,
@@ -11,11 +12,15 @@ from kata.testing import (
     check_choice,
     check_equal,
     choice,
+    expect_close,
     expect_float_array,
+    expect_png,
     expect_raises,
     fail,
     judge_statement,
     require,
+    saved_and_loaded,
+    seeds,
     show,
     slip_hint,
     within,
@@ -246,3 +251,64 @@ def test_as_array_and_brief():
     got = as_array([[1, 2]], "called f()")
     assert got.dtype == np.float64 and got.shape == (1, 2)
     assert brief(np.array([0.123456, 2], np.float32)) == "[0.1235 2. ] (shape (2,))"
+
+
+def test_expect_close_names_the_first_value_that_is_off():
+    expected = np.array([[1.0, 2.0], [3.0, 4.0]])
+    got = expected.copy()
+    got[1, 0] = 3.5
+    with pytest.raises(pytest.fail.Exception) as failure:
+        expect_close(got, expected, "called f()", "the rule", what="grad_w")
+    assert str(failure.value) == (
+        "called f() returned grad_w 3.5 at index (1, 0), expected 3: the rule"
+    )
+    assert expect_close(expected + 1e-9, expected, "called f()", "why") is not None
+    with pytest.raises(pytest.fail.Exception, match=r"shape \(2,\), expected \(2, 2\)"):
+        expect_close(np.zeros(2), expected, "called f()", "why")
+
+
+# --- files and seeds ----------------------------------------------------------------------------
+
+
+def test_expect_png_checks_the_file_its_signature_and_its_size(tmp_path):
+    picture = tmp_path / "figure.png"
+    with pytest.raises(pytest.fail.Exception, match="was not written"):
+        expect_png(picture)
+    picture.write_bytes(b"GIF89a" + bytes(2000))
+    with pytest.raises(pytest.fail.Exception, match="is not a PNG file"):
+        expect_png(picture)
+    picture.write_bytes(PNG + bytes(10))
+    expect_png(str(picture))
+    with pytest.raises(pytest.fail.Exception, match="holds 18 bytes"):
+        expect_png(picture, min_bytes=1001)
+
+
+class FakeKeras:
+    """Just enough of keras for ``saved_and_loaded``: load_model reads back what save wrote."""
+
+    def __init__(self, error=None):
+        self.models = self
+        self.error = error
+
+    def load_model(self, path):
+        if self.error:
+            raise self.error
+        return path.read_text()
+
+
+class FakeModel:
+    def save(self, path):
+        path.write_text("a model")
+
+
+def test_saved_and_loaded_gives_the_model_back_or_says_why_not(tmp_path):
+    path = tmp_path / "model.keras"
+    assert saved_and_loaded(FakeKeras(), FakeModel(), path, "hint") == "a model"
+    with pytest.raises(pytest.fail.Exception, match=r"failed \(TypeError: no config\): register"):
+        saved_and_loaded(FakeKeras(TypeError("no config")), FakeModel(), path, "register it")
+
+
+def test_seeds_parametrizes_with_readable_ids():
+    mark = seeds(range(2)).mark
+    assert mark.name == "parametrize"
+    assert mark.args == ("seed", [0, 1]) and mark.kwargs == {"ids": ["seed0", "seed1"]}
