@@ -8,8 +8,10 @@ Every failure message of the kata says what was called, what came back and what 
   875); ``brief(values)`` shows numbers whatever their type;
 - ``fail(message)`` fails with the message alone, ``require(condition, message)`` unless the
   condition holds;
-- ``check_equal``, ``expect_float_array``, ``expect_close``, ``as_array``, ``as_scalar``,
-  ``expect_raises``, ``expect_png`` and ``saved_and_loaded`` fail with such messages;
+- ``check_equal``, ``expect_float_array``, ``expect_close``, ``expect_gradients``, ``as_array``,
+  ``as_scalar``,
+  ``expect_raises``, ``expect_png``, ``saved_and_loaded`` and ``layer_weight`` fail with such
+  messages;
 - ``slip_hint`` turns a known wrong answer into what it reveals, with one rule: a value that two
   slips give, or that is right here, gets no hint;
 - ``check_choice`` marks the learner's pick among options, without naming the right one;
@@ -39,10 +41,12 @@ __all__ = [
     "describe",
     "expect_close",
     "expect_float_array",
+    "expect_gradients",
     "expect_png",
     "expect_raises",
     "fail",
     "judge_statement",
+    "layer_weight",
     "require",
     "run_command",
     "saved_and_loaded",
@@ -297,6 +301,24 @@ def expect_close(got, expected, call: str, why: str, what: str = "", rtol=1e-5, 
     return got
 
 
+def expect_gradients(got, expected, names, of: str, hint: str, oracle: str, atol=1e-5) -> None:
+    """Fail unless every gradient of ``got`` (one per name) exists and is ``expected``'s.
+
+    ``of`` names what is differentiated, ``hint`` what cuts a gradient off, ``oracle`` where the
+    expected gradients come from.
+    """
+    __tracebackhide__ = True
+    import numpy as np
+
+    for name, g, e in zip(names, got, expected, strict=True):
+        require(g is not None, f"no gradient of {of} reaches `{name}`: {hint}")
+        require(
+            np.allclose(np.asarray(g), np.asarray(e), atol=atol),
+            f"the gradient of {of} with respect to `{name}` is {show(np.asarray(g))}, expected "
+            f"{show(np.asarray(e))} ({oracle})",
+        )
+
+
 def expect_raises(exception, function, call: str, why: str):
     """Call ``function()`` and fail unless it raises ``exception`` (precisely that type)."""
     __tracebackhide__ = True
@@ -335,6 +357,26 @@ def saved_and_loaded(keras, model, path, hint: str):
             f"model.save then keras.models.load_model failed ({type(error).__name__}: {error}): "
             f"{hint}"
         )
+
+
+def layer_weight(layer, name: str, shape, owner: str, why: str = ""):
+    """The weight ``name`` of a Keras layer after its first call: it must exist, with ``shape``.
+
+    ``owner`` names the layer in the messages ("BahdanauAttention"); ``why`` explains the shape.
+    """
+    __tracebackhide__ = True
+    weight = getattr(layer, name, None)
+    if weight is None or not hasattr(weight, "assign"):
+        fail(
+            f"after its first call, {owner} has no weight `{name}` (got {show(weight)}): create "
+            f"it in build with self.{name} = self.add_weight(...)"
+        )
+    if tuple(weight.shape) != tuple(shape):
+        fail(
+            f"{owner}.{name} has shape {tuple(weight.shape)}, expected {tuple(shape)}"
+            + (f": {why}" if why else "")
+        )
+    return weight
 
 
 def seeds(values, name: str = "seed"):

@@ -8,8 +8,10 @@ import pytest
 from kata.testing import (
     called,
     check_choice,
+    expect_gradients,
     expect_png,
     fail,
+    layer_weight,
     require,
     saved_and_loaded,
     seeds,
@@ -50,30 +52,25 @@ def random_case(seed, batch=None, time=None):
     }
 
 
-def layer_weight(layer, name, shape):
+def attention_weight(layer, name, shape):
     """The layer's weight `name`, checked to exist with `shape`."""
     __tracebackhide__ = True
-    weight = getattr(layer, name, None)
-    if weight is None or not hasattr(weight, "assign"):
-        fail(
-            f"after its first call, BahdanauAttention has no weight `{name}` (got "
-            f"{show(weight)}): create it in build with self.{name} = self.add_weight(...)"
-        )
-    if tuple(weight.shape) != tuple(shape):
-        fail(
-            f"BahdanauAttention.{name} has shape {tuple(weight.shape)}, expected {tuple(shape)}: "
-            "w_query is (query_dim, units), w_values is (value_dim, units), v is (units,)"
-        )
-    return weight
+    return layer_weight(
+        layer,
+        name,
+        shape,
+        "BahdanauAttention",
+        "w_query is (query_dim, units), w_values is (value_dim, units), v is (units,)",
+    )
 
 
 def layer_with(target, query, values, w_query, w_values, v):
     """A BahdanauAttention built on these inputs, with the given weights assigned."""
     layer = target.BahdanauAttention(len(v))
     layer(query, values)  # builds it
-    layer_weight(layer, "w_query", w_query.shape).assign(w_query)
-    layer_weight(layer, "w_values", w_values.shape).assign(w_values)
-    layer_weight(layer, "v", v.shape).assign(v)
+    attention_weight(layer, "w_query", w_query.shape).assign(w_query)
+    attention_weight(layer, "w_values", w_values.shape).assign(w_values)
+    attention_weight(layer, "v", v.shape).assign(v)
     return layer
 
 
@@ -138,9 +135,9 @@ def test_weights_have_the_documented_shapes(target, keras):
     layer = target.BahdanauAttention(7)
     query, values = np.ones((2, 5), np.float32), np.ones((2, 4, 3), np.float32)
     run(layer, query, values)
-    layer_weight(layer, "w_query", (5, 7))
-    layer_weight(layer, "w_values", (3, 7))
-    layer_weight(layer, "v", (7,))
+    attention_weight(layer, "w_query", (5, 7))
+    attention_weight(layer, "w_values", (3, 7))
+    attention_weight(layer, "v", (7,))
     # the score network has no biases: 5*7 + 3*7 + 7 weights
     require(
         layer.count_params() == 5 * 7 + 3 * 7 + 7,
@@ -355,18 +352,15 @@ def test_gradients_match_a_tensorflow_oracle(target, tf, keras, seed):
         oracle_c = tf.reduce_sum(oracle_w[:, :, None] * values, axis=1)
         loss = tf.reduce_sum(oracle_c * probe_c) + tf.reduce_sum(oracle_w * probe_w)
     expected = tape.gradient(loss, oracle_vars)
-    for name, g, e in zip(("w_query", "w_values", "v"), got, expected, strict=True):
-        require(
-            g is not None,
-            f"no gradient reaches BahdanauAttention.{name}: compute with keras.ops on the "
-            "layer's weights (NumPy, or .numpy(), cuts the graph)",
-        )
-        require(
-            np.allclose(np.asarray(g), np.asarray(e), atol=1e-4),
-            f"the gradient of a loss with respect to BahdanauAttention.{name} is "
-            f"{show(np.asarray(g))}, expected {show(np.asarray(e))} (tf.GradientTape through "
-            "the same computation written with TensorFlow ops)",
-        )
+    expect_gradients(
+        got,
+        expected,
+        [f"BahdanauAttention.{name}" for name in ("w_query", "w_values", "v")],
+        "a loss",
+        "compute with keras.ops on the layer's weights (NumPy, or .numpy(), cuts the graph)",
+        "tf.GradientTape through the same computation written with TensorFlow ops",
+        atol=1e-4,
+    )
 
 
 def test_works_inside_tf_function(target, tf, keras):

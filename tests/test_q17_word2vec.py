@@ -9,6 +9,7 @@ from kata.testing import (
     called,
     check_choice,
     check_equal,
+    expect_gradients,
     expect_png,
     fail,
     require,
@@ -342,9 +343,8 @@ def test_loss_matches_sigmoid_cross_entropy(target, tf, seed):
         float(tf_loss(tf, center, context, -negatives)): "the negatives' scores enter with a "
         "minus sign: -log sigmoid(-u_n . v_c), the probability that the pair is NOT real",
     }
-    reason = next(
-        (why for value, why in slips.items() if got == pytest.approx(value, rel=1e-5)),
-        "per pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_n . v_c)",
+    reason = slip_hint(got, expected, slips, within(rtol=1e-5, atol=1e-12)) or (
+        "per pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_n . v_c)"
     )
     fail(
         f"{call} returned {got:.6f}, expected {expected:.6f} (the sum over each pair's k + 1 "
@@ -363,18 +363,14 @@ def test_loss_gradients_match_sigmoid_cross_entropy(target, tf, seed):
     with tf.GradientTape() as tape:
         oracle = tf_loss(tf, *variables)
     expected = tape.gradient(oracle, variables)
-    for name, g, e in zip(("center", "context", "negatives"), got, expected, strict=True):
-        require(
-            g is not None,
-            f"no gradient reaches `{name}` through negative_sampling_loss: compute it with "
-            "TensorFlow ops on the inputs (NumPy cuts the tape)",
-        )
-        require(
-            np.allclose(np.asarray(g), np.asarray(e), atol=1e-5),
-            f"the gradient of negative_sampling_loss with respect to `{name}` is "
-            f"{show(np.asarray(g))}, expected {show(np.asarray(e))} (tf.GradientTape through "
-            "tf.nn.sigmoid_cross_entropy_with_logits)",
-        )
+    expect_gradients(
+        got,
+        expected,
+        ("center", "context", "negatives"),
+        "negative_sampling_loss",
+        "compute it with TensorFlow ops on the inputs (NumPy cuts the tape)",
+        "tf.GradientTape through tf.nn.sigmoid_cross_entropy_with_logits",
+    )
 
 
 def test_loss_stays_finite_for_large_scores(target, tf):

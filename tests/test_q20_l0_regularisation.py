@@ -10,6 +10,7 @@ from kata.testing import (
     called,
     check_choice,
     fail,
+    layer_weight,
     require,
     saved_and_loaded,
     seeds,
@@ -344,19 +345,10 @@ def test_without_the_stretch_no_gate_is_exactly_zero(target):
 def built_layer(target, units, features, seed=0, **kwargs):
     layer = target.L0Dense(units, seed=seed, **kwargs)
     layer(np.zeros((1, features), np.float32))
-    for name, shape in (("kernel", (features, units)), ("bias", (units,)),
-                        ("log_alpha", (features,))):  # fmt: skip
-        weight = getattr(layer, name, None)
-        if weight is None or not hasattr(weight, "assign"):
-            fail(
-                f"after its first call, L0Dense has no weight `{name}` (got {show(weight)}): "
-                f"create it in build with self.{name} = self.add_weight(...)"
-            )
-        if tuple(weight.shape) != shape:
-            fail(
-                f"L0Dense({units}).{name} on {features} inputs has shape "
-                f"{tuple(weight.shape)}, expected {shape}"
-            )
+    owner, on = f"L0Dense({units})", f"on {features} inputs"
+    layer_weight(layer, "kernel", (features, units), owner, on)
+    layer_weight(layer, "bias", (units,), owner, on)
+    layer_weight(layer, "log_alpha", (features,), owner, on)
     return layer
 
 
