@@ -14,10 +14,12 @@ from kata.testing import (
     choice,
     expect_close,
     expect_float_array,
+    expect_gradients,
     expect_png,
     expect_raises,
     fail,
     judge_statement,
+    layer_weight,
     require,
     saved_and_loaded,
     seeds,
@@ -312,3 +314,36 @@ def test_seeds_parametrizes_with_readable_ids():
     mark = seeds(range(2)).mark
     assert mark.name == "parametrize"
     assert mark.args == ("seed", [0, 1]) and mark.kwargs == {"ids": ["seed0", "seed1"]}
+
+
+# --- layers and gradients -----------------------------------------------------------------------
+
+
+class Weight:
+    def __init__(self, shape):
+        self.shape = shape
+
+    def assign(self, value):  # what makes it a weight (a Keras variable) and not an array
+        pass
+
+
+class Layer:
+    kernel = Weight((3, 2))
+    bias = np.zeros(2)  # an array, not a weight: not created with add_weight
+
+
+def test_layer_weight_needs_a_weight_of_the_right_shape():
+    assert layer_weight(Layer(), "kernel", (3, 2), "Gate") is Layer.kernel
+    with pytest.raises(pytest.fail.Exception, match="Gate has no weight `bias`.*add_weight"):
+        layer_weight(Layer(), "bias", (2,), "Gate")
+    with pytest.raises(pytest.fail.Exception, match=r"Gate.kernel has shape \(3, 2\), expected"):
+        layer_weight(Layer(), "kernel", (2, 3), "Gate", "kernel is (features, units)")
+
+
+def test_expect_gradients_names_a_missing_and_a_wrong_gradient():
+    expected = [np.ones(2), np.zeros(3)]
+    expect_gradients([np.ones(2), np.zeros(3)], expected, ["a", "b"], "the loss", "hint", "tape")
+    with pytest.raises(pytest.fail.Exception, match="no gradient of the loss reaches `b`: hint"):
+        expect_gradients([np.ones(2), None], expected, ["a", "b"], "the loss", "hint", "tape")
+    with pytest.raises(pytest.fail.Exception, match="with respect to `a` is .*expected .*tape"):
+        expect_gradients([np.zeros(2), np.zeros(3)], expected, ["a", "b"], "the loss", "", "tape")
