@@ -286,12 +286,12 @@ def why(name, step, net):
 def with_deltas(net, step, deltas):
     """``step`` with other deltas, and the parameters that a gradient step takes with them."""
     lr, inputs = net["learning_rate"], [net["x"], *step["activations"][:-1]]
-    pairs = list(zip(deltas, inputs, strict=True))
+    layers = list(zip(net["weights"], net["biases"], deltas, inputs, strict=True))
     return dict(
         step,
         deltas=deltas,
-        weights=[w - lr * np.outer(d, a) for w, (d, a) in zip(net["weights"], pairs, strict=True)],
-        biases=[b - lr * d for b, d in zip(net["biases"], deltas, strict=True)],
+        weights=[w - lr * np.outer(d, a) for w, _, d, a in layers],
+        biases=[b - lr * d for _, b, d, _ in layers],
     )
 
 
@@ -308,7 +308,8 @@ def with_the_sign_flipped(tf, net):
 
 
 def without_relu(tf, net):
-    """No activation function on the way forward (the same values as handing on the drives)."""
+    """No activation function on the way forward. On the exam's network, handing each layer's
+    drives (not its activations) to the next layer gives the same wrong values."""
     return tape_step(tf, net, "linear")
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kata.testing import (
+    as_scalar,
     called,
     check_choice,
     check_equal,
@@ -93,16 +94,7 @@ def random_vectors(seed, scale=1.0):
     return center, context, negatives
 
 
-def scalar(got, call):
-    __tracebackhide__ = True
-    value = np.asarray(got)
-    if value.shape != ():
-        fail(
-            f"{call} returned shape {value.shape}, expected a scalar: the mean over the batch "
-            "of the per-pair losses"
-        )
-    return float(value)
-
+LOSS_IS = "the mean over the batch of the per-pair losses"
 
 # --------------------------------------------------------------------------------------------
 # Skip-gram pairs and CBOW examples
@@ -314,7 +306,7 @@ def test_exam_loss_at_word2vec_initialisation(target, tf):
     center = np.array([[0.3, -1.2], [2.0, 0.5]], np.float32)
     context, negatives = np.zeros((2, 2), np.float32), np.zeros((2, 3, 2), np.float32)
     call = called("negative_sampling_loss", center, context, negatives)
-    got = scalar(target.negative_sampling_loss(center, context, negatives), call)
+    got = as_scalar(target.negative_sampling_loss(center, context, negatives), call, LOSS_IS)
     if got == pytest.approx(math.log(2), rel=1e-6):
         fail(
             f"{call} with zero output vectors returned ln 2 = {got:.6f}, expected 4 ln 2: you "
@@ -333,7 +325,7 @@ def test_loss_matches_sigmoid_cross_entropy(target, tf, seed):
     center, context, negatives = random_vectors(seed + 40)
     expected = float(tf_loss(tf, center, context, negatives))
     call = called("negative_sampling_loss", center, context, negatives)
-    got = scalar(target.negative_sampling_loss(center, context, negatives), call)
+    got = as_scalar(target.negative_sampling_loss(center, context, negatives), call, LOSS_IS)
     if got == pytest.approx(expected, rel=1e-5, abs=1e-5):
         return
     k = negatives.shape[1]
@@ -377,7 +369,7 @@ def test_loss_stays_finite_for_large_scores(target, tf):
     center, context, negatives = random_vectors(60, scale=30.0)  # dot products in the hundreds
     expected = float(tf_loss(tf, center, context, negatives))
     call = called("negative_sampling_loss", center, context, negatives)
-    got = scalar(target.negative_sampling_loss(center, context, negatives), call)
+    got = as_scalar(target.negative_sampling_loss(center, context, negatives), call, LOSS_IS)
     require(
         math.isfinite(got),
         f"{call} with scores in the hundreds returned {got}, expected {expected:.4f}: in "
