@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, check_equal, expect_float_array
+from kata.testing import called, check_equal, expect_float_array, fail, seeds
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -28,14 +28,6 @@ EXPERIMENT = {
 @statement_cases(EXPERIMENT)
 def test_statement(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,21 +89,18 @@ def run_lif(target, inputs, weights, **kwargs):
     call = called("lif_neuron", inputs, weights, **kwargs)
     result = target.lif_neuron(inputs, weights, **kwargs)
     if not (isinstance(result, tuple) and len(result) == 2):
-        pytest.fail(
-            f"{call} returned {type(result).__name__}, expected a pair (voltage, spikes)",
-            pytrace=False,
-        )
+        fail(f"{call} returned {type(result).__name__}, expected a pair (voltage, spikes)")
     voltage = expect_float_array(result[0], call + "[0]", shape=(len(inputs),))
     spikes = result[1]
     if not (isinstance(spikes, np.ndarray) and spikes.dtype == bool):
-        pytest.fail(f"{call}[1] is {type(spikes).__name__}, expected a bool array", pytrace=False)
+        fail(f"{call}[1] is {type(spikes).__name__}, expected a bool array")
     return call, voltage, spikes
 
 
 LIF_SEEDS = range(3)
 
 
-@pytest.mark.parametrize("seed", LIF_SEEDS, ids=[f"seed{s}" for s in LIF_SEEDS])
+@seeds(LIF_SEEDS)
 def test_lif_follows_the_euler_recurrence(target, seed):
     rng = np.random.default_rng(seed)
     steps, n = 3000, 1 + seed
@@ -196,7 +185,7 @@ def small_model(keras, seed):
     return model
 
 
-@pytest.mark.parametrize("seed", CONNECTION_SEEDS, ids=[f"seed{s}" for s in CONNECTION_SEEDS])
+@seeds(CONNECTION_SEEDS)
 def test_count_connections_matches_keras(target, keras, seed):
     model = small_model(keras, seed)
     expected = int(sum(np.prod(layer.kernel.shape) for layer in model.layers))

@@ -11,8 +11,16 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, expect_float_array, expect_raises, show
+from kata.testing import (
+    called,
+    check_choice,
+    expect_float_array,
+    expect_raises,
+    fail,
+    seeds,
+    show,
+    slip_hint,
+)
 
 # Written out here so that the tests do not depend on the module's constants.
 COLOURS = ("brown", "buff", "cinnamon", "green", "grey", "pink", "purple", "red", "white", "yellow")
@@ -41,44 +49,13 @@ QUICK_SEED = 0
 SLOW_SEEDS = range(1, 6)
 
 
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
-
-
 def check_constant(name, got, expected, why, slips=()):
     """Fail unless the module constant ``name`` holds ``expected`` (the same type, too)."""
     __tracebackhide__ = True
     if got == expected and type(got) is type(expected):
         return
-    reason = why
-    try:
-        reason = dict(slips).get(got, why)
-    except TypeError:  # an unhashable value, e.g. a list
-        pass
-    pytest.fail(f"{name} is {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
-
-
-def check_choice(name, got, expected, options, wrong):
-    """Fail unless the constant ``name`` is ``expected``; ``wrong`` answers each other option.
-
-    The message never names the right option: it says why the chosen one is wrong.
-    """
-    __tracebackhide__ = True
-    if got is None:
-        pytest.fail(f"{name} is None: choose one of {list(options)}", pytrace=False)
-    if got not in options:
-        pytest.fail(
-            f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly",
-            pytrace=False,
-        )
-    if key_hidden(expected):
-        at_grading(f"{name} = {got!r}")
-    if got != expected:
-        pytest.fail(f"{name} is {got!r}, but {wrong[got]}", pytrace=False)
+    reason = slip_hint(got, expected, slips) or why
+    fail(f"{name} is {show(got)}, expected {show(expected)}: {reason}")
 
 
 def table(rows):
@@ -117,11 +94,10 @@ def transformed(target, train, tab, what="transform"):
     n = len(tab["odour"])
     got = expect_float_array(got, call, what="a NumPy float array (float32 is what Keras uses)")
     if got.shape != (n, WIDTH):
-        pytest.fail(
+        fail(
             f"{call} returned shape {got.shape}, expected ({n}, {WIDTH}): one row per mushroom "
             "and 23 columns, 1 per number, 10 per categorical feature (one-hot), 1 for gills; "
-            "test_input_columns says more",
-            pytrace=False,
+            "test_input_columns says more"
         )
     return got
 
@@ -158,15 +134,15 @@ ARCHITECTURE_WHY = {
 
 
 def test_task_type(target):
-    check_choice("TASK", target.TASK, TASK_KEY, target.TASKS, TASK_WHY)
+    check_choice("TASK", target.TASK, target.TASKS, TASK_KEY, TASK_WHY)
 
 
 def test_architecture_choice(target):
     check_choice(
         "ARCHITECTURE",
         target.ARCHITECTURE,
-        ARCHITECTURE_KEY,
         target.ARCHITECTURES,
+        ARCHITECTURE_KEY,
         ARCHITECTURE_WHY,
     )
 
@@ -204,13 +180,12 @@ EXPECTED_COLUMNS = {name: cols.stop - cols.start for name, cols in COLUMNS.items
 def test_input_columns(target, feature):
     columns = target.INPUT_COLUMNS
     if not isinstance(columns, dict) or feature not in columns:
-        pytest.fail(
+        fail(
             f"INPUT_COLUMNS is {show(columns)} with no entry {feature!r}: keep the stub's dict "
-            "and write a number for each feature",
-            pytrace=False,
+            "and write a number for each feature"
         )
     if columns[feature] is None:
-        pytest.fail(f"INPUT_COLUMNS[{feature!r}] is None: how many columns?", pytrace=False)
+        fail(f"INPUT_COLUMNS[{feature!r}] is None: how many columns?")
     check_constant(
         f"INPUT_COLUMNS[{feature!r}]",
         columns[feature],
@@ -249,7 +224,7 @@ def random_categories(seed):
 ONE_HOT_SEEDS = range(6)
 
 
-@pytest.mark.parametrize("seed", ONE_HOT_SEEDS, ids=[f"seed{s}" for s in ONE_HOT_SEEDS])
+@seeds(ONE_HOT_SEEDS)
 def test_one_hot_matches_keras_string_lookup(target, keras, seed):
     values, categories = random_categories(seed)
     lookup = keras.layers.StringLookup(
@@ -259,20 +234,18 @@ def test_one_hot_matches_keras_string_lookup(target, keras, seed):
     call = called("one_hot", values, categories, "colour")
     got = expect_float_array(target.one_hot(values, categories, "colour"), call)
     if got.shape != expected.shape:
-        pytest.fail(
+        fail(
             f"{call} returned shape {got.shape}, expected {expected.shape}: one row per value, "
-            "one column per category",
-            pytrace=False,
+            "one column per category"
         )
     wrong = np.flatnonzero(~np.all(got == expected, axis=1))
     if len(wrong):
         i = int(wrong[0])
-        pytest.fail(
+        fail(
             f"{call}: row {i} (value {values[i]!r}) is {got[i].tolist()}, expected "
             f"{expected[i].tolist()} (keras.layers.StringLookup with output_mode='one_hot'): a "
             f"single 1 in the column of {values[i]!r}, which is number "
-            f"{categories.index(values[i])} in `categories`",
-            pytrace=False,
+            f"{categories.index(values[i])} in `categories`"
         )
 
 
@@ -285,15 +258,14 @@ def test_one_hot_rows_sum_to_one(target):
         if len(bad):
             i = int(bad[0])
             value = train[feature][i]
-            pytest.fail(
+            fail(
                 f"transform: the {feature} columns of row {i} (value {value!r}) add up to "
                 f"{sums[i]:g}, expected 1: every mushroom has exactly one {feature}"
                 + (
                     "; a missing one is first filled with the training split's most frequent"
                     if value is None
                     else ""
-                ),
-                pytrace=False,
+                )
             )
 
 
@@ -336,11 +308,10 @@ def test_numbers_are_standardised_with_training_statistics(target, column):
     got = x[:, COLUMNS[column]][:, 0]
     if not np.allclose(got, expected, rtol=2e-3, atol=1e-4):
         i = int(np.flatnonzero(~np.isclose(got, expected, rtol=2e-3, atol=1e-4))[0])
-        pytest.fail(
+        fail(
             f"transform(train, fit_preprocessing(train)): {column} of row {i} (raw {raw[i]:g}) "
             f"became {got[i]:g}, expected {expected[i]:g}: "
-            + explain_numbers(got, raw, expected, raw),
-            pytrace=False,
+            + explain_numbers(got, raw, expected, raw)
         )
 
 
@@ -363,11 +334,10 @@ def test_test_split_is_scaled_with_training_statistics(target):
                 else "the mean and std come from the training split (fit_preprocessing), "
                 "transform only applies them"
             )
-            pytest.fail(
+            fail(
                 f"transform(test, fit_preprocessing(train)) turned the test split's {column} "
                 f"{raw.tolist()} into {np.round(got, 4).tolist()}, expected "
-                f"{np.round(expected, 4).tolist()}: {hint}",
-                pytrace=False,
+                f"{np.round(expected, 4).tolist()}: {hint}"
             )
 
 
@@ -380,12 +350,11 @@ def test_the_rare_mushroom_is_transformed_alone(target):
     call = called("transform", table(rows[:1]), stats)
     alone = expect_float_array(alone, call, shape=(1, WIDTH))
     if not np.allclose(alone[0], np.asarray(together)[0], atol=1e-6):
-        pytest.fail(
+        fail(
             f"{call} (the one mushroom in front of you) returned {np.round(alone[0], 3).tolist()}"
             f", but the same mushroom in a table of two became "
             f"{np.round(np.asarray(together)[0], 3).tolist()}: a mushroom's input must not "
-            "depend on the other rows of its table; only the training split's statistics count",
-            pytrace=False,
+            "depend on the other rows of its table; only the training split's statistics count"
         )
 
 
@@ -430,12 +399,11 @@ def test_missing_values_are_filled_from_the_training_split(target, column):
         categories = COLOURS if column == "cap_colour" else ODOURS
         expected = np.eye(len(categories))[categories.index(expected_value)]
     if not np.allclose(got, expected, atol=1e-5):
-        pytest.fail(
+        fail(
             f"transform: a mushroom whose {column} is missing got {np.round(got, 4).tolist()} "
             f"in its {column} columns, expected {expected.tolist()}: a missing {column} becomes "
             f"{expected_value!s}, learned from the TRAINING split (the test rows around it "
-            f"all have {base[column]!r}, and must not decide it)",
-            pytrace=False,
+            f"all have {base[column]!r}, and must not decide it)"
         )
 
 
@@ -455,16 +423,14 @@ def test_targets_are_zero_for_edible_one_for_poisonous(target):
     got = expect_float_array(target.encode_targets(labels), call)
     expected = np.array([0.0, 1.0, 1.0, 0.0, 0.0])
     if got.shape != expected.shape:
-        pytest.fail(
+        fail(
             f"{call} returned shape {got.shape}, expected {expected.shape}: one 0/1 number per "
-            "mushroom, which is what one sigmoid unit and binary cross-entropy expect",
-            pytrace=False,
+            "mushroom, which is what one sigmoid unit and binary cross-entropy expect"
         )
     if np.array_equal(got, 1.0 - expected):
-        pytest.fail(
+        fail(
             f"{call} returned {got.tolist()}, expected {expected.tolist()}: poisonous is the "
-            "class the model reports as 1, the probability its sigmoid gives",
-            pytrace=False,
+            "class the model reports as 1, the probability its sigmoid gives"
         )
     assert np.array_equal(got, expected), (
         f"{call} returned {got.tolist()}, expected {expected.tolist()}: edible is 0, poisonous 1"
@@ -555,25 +521,21 @@ def built(target, keras, n_inputs):
     call = called("build_model", n_inputs)
     model = target.build_model(n_inputs)
     if not isinstance(model, keras.Model):
-        pytest.fail(f"{call} returned {show(model)}, expected a keras.Model", pytrace=False)
+        fail(f"{call} returned {show(model)}, expected a keras.Model")
     try:
         width = model.input_shape[-1]
     except (AttributeError, ValueError):
-        pytest.fail(
+        fail(
             f"{call} returned a model with no input shape: begin it with keras.Input(shape="
-            "(n_inputs,)) so that it is built with its weights",
-            pytrace=False,
+            "(n_inputs,)) so that it is built with its weights"
         )
     if width != n_inputs:
-        pytest.fail(
+        fail(
             f"{call} returned a model with input shape {model.input_shape}, expected (None, "
-            f"{n_inputs}): use the argument n_inputs, not a fixed number",
-            pytrace=False,
+            f"{n_inputs}): use the argument n_inputs, not a fixed number"
         )
     if not getattr(model, "compiled", False) or model.loss is None:
-        pytest.fail(
-            f"{call} returned a model that is not compiled: call model.compile(...)", pytrace=False
-        )
+        fail(f"{call} returned a model that is not compiled: call model.compile(...)")
     return model, call
 
 
@@ -631,10 +593,7 @@ def test_hidden_layers_use_relu(target, keras):
                 "tanh": "tanh saturates: far from 0 its slope vanishes, and so do the gradients "
                 "of the layers below",
             }.get(activation, "the task asks for ReLU")
-            pytest.fail(
-                f"{call}: hidden layer {layer.name!r} uses {activation!r}, expected 'relu': {why}",
-                pytrace=False,
-            )
+            fail(f"{call}: hidden layer {layer.name!r} uses {activation!r}, expected 'relu': {why}")
 
 
 def output_dense(model):
@@ -665,10 +624,9 @@ def test_output_is_one_sigmoid_unit(target, keras):
         (units, activation),
         "one unit with a sigmoid gives P(poisonous) in (0, 1), all a binary decision needs",
     )
-    pytest.fail(
+    fail(
         f"{call} returned a model whose output is {units} unit(s) with {activation!r}, expected "
-        f"1 unit with 'sigmoid': {why}",
-        pytrace=False,
+        f"1 unit with 'sigmoid': {why}"
     )
 
 
@@ -747,9 +705,7 @@ def test_loss_fits_the_output(target, keras):
     model, call = built(target, keras, WIDTH)
     units, activation = output_of(model)
     if (units, activation) not in ((1, "sigmoid"), (2, "softmax")):
-        pytest.fail(
-            f"{call}: first fix the output layer (test_output_is_one_sigmoid_unit)", pytrace=False
-        )
+        fail(f"{call}: first fix the output layer (test_output_is_one_sigmoid_unit)")
     expected = "binary cross-entropy" if units == 1 else "sparse categorical cross-entropy"
     got = identify_loss(keras, model.loss, units)
     if got == expected:
@@ -761,10 +717,9 @@ def test_loss_fits_the_output(target, keras):
     )
     output = "one sigmoid unit" if units == 1 else "a softmax over two units"
     known = got or "not a loss we know"
-    pytest.fail(
+    fail(
         f"{call} returned a model compiled with loss {show(model.loss)} ({known}), expected "
-        f"{expected} for {output} and 0/1 targets: {why}",
-        pytrace=False,
+        f"{expected} for {output} and 0/1 targets: {why}"
     )
 
 
@@ -793,6 +748,6 @@ def test_held_out_accuracy_after_a_short_training(target, tf):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("seed", SLOW_SEEDS, ids=[f"seed{s}" for s in SLOW_SEEDS])
+@seeds(SLOW_SEEDS)
 def test_held_out_accuracy_on_several_seeds(target, tf, seed, capsys):
     check_accuracy(target, seed, capsys)

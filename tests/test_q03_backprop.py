@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from kata.testing import called, expect_float_array, expect_raises, show
+from kata.testing import called, expect_float_array, expect_raises, fail, show, slip_hint, within
 
 # --------------------------------------------------------------------------------------------
 # The exam's network, written out again here so that the tests do not depend on the module.
@@ -66,31 +66,27 @@ def layer_array(step, field, layer, call, shapes):
     """
     __tracebackhide__ = True
     if not hasattr(step, field):
-        pytest.fail(
+        fail(
             f"{call} returned {show(step)}, expected a BackpropStep (it has no field `{field}`): "
-            f"return BackpropStep(drives, activations, deltas, weights, biases)",
-            pytrace=False,
+            f"return BackpropStep(drives, activations, deltas, weights, biases)"
         )
     layers = getattr(step, field)
     if not isinstance(layers, (list, tuple)):
-        pytest.fail(
+        fail(
             f"{call} returned {field} = {show(layers)}, expected a list with one array per "
-            "layer (index 0 = layer 1, the input is not a layer)",
-            pytrace=False,
+            "layer (index 0 = layer 1, the input is not a layer)"
         )
     if len(layers) != len(shapes):
-        pytest.fail(
+        fail(
             f"{call} returned {field} with {len(layers)} entries, expected {len(shapes)}: one "
-            "array per layer (the input is not a layer)",
-            pytrace=False,
+            "array per layer (the input is not a layer)"
         )
     got_shapes = [np.shape(a) if isinstance(a, np.ndarray) else None for a in layers]
     if got_shapes != shapes and got_shapes == shapes[::-1]:
-        pytest.fail(
+        fail(
             f"{call} returned {field} with shapes {got_shapes}, expected {shapes}: index 0 is "
             "layer 1 (the first hidden layer) and index -1 the output layer; yours run from "
-            "the output down (going backwards, fill the list by index, or reverse it)",
-            pytrace=False,
+            "the output down (going backwards, fill the list by index, or reverse it)"
         )
     part = f"{call}: its {field}[{layer}]"
     array = expect_float_array(layers[layer], part, what="a float64 NumPy array (one per layer)")
@@ -99,55 +95,35 @@ def layer_array(step, field, layer, call, shapes):
         and len(shapes[layer]) == 2
         and array.shape == shapes[layer][::-1]
     ):
-        pytest.fail(
+        fail(
             f"{part} has shape {array.shape}, expected {shapes[layer]}: W_l has one row per "
             "neuron of layer l and one column per unit of layer l-1, so its gradient is "
-            "outer(delta^l, a^{l-1}), in that order",
-            pytrace=False,
+            "outer(delta^l, a^{l-1}), in that order"
         )
     return expect_float_array(array, part, shape=shapes[layer])
 
 
 # --------------------------------------------------------------------------------------------
-# The oracle: the same step in TensorFlow, and the same step with a known slip in it.
+# The oracle: the same step in TensorFlow.
 # --------------------------------------------------------------------------------------------
 
 
-def tape_step(
-    tf, net, activation, loss_scale=0.5, slopes=True, feed="activations", backward_weights=None
-):
-    """The same step in TensorFlow (float64): drives, activations, deltas, updated parameters.
-
-    The defaults compute the right step. The other arguments compute known slips: the loss
-    scaled by ``loss_scale`` instead of 1/2; ``slopes=False`` leaves out f'(d) on the way back;
-    ``feed="drives"`` hands each layer's drives (not its activations) to the next layer;
-    ``backward_weights`` carries the error back through these weights instead of the old ones.
-    """
+def tape_step(tf, net, activation):
+    """The same step in TensorFlow (float64): drives, activations, deltas, updated parameters."""
     f = {"relu": tf.nn.relu, "sigmoid": tf.math.sigmoid, "linear": tf.identity}[activation]
     weights = [tf.constant(w, dtype=tf.float64) for w in net["weights"]]
     biases = [tf.constant(b, dtype=tf.float64) for b in net["biases"]]
-    depth = len(weights)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(weights + biases)
         a = tf.constant(net["x"], dtype=tf.float64)
         drives, activations = [], []
-        for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            if backward_weights is not None and layer > 0:
-                # the value of w @ a, but the gradient with respect to a through w_back
-                w_back = tf.constant(backward_weights[layer], dtype=tf.float64)
-                through = tf.linalg.matvec(w_back, a)
-                d = tf.linalg.matvec(w, tf.stop_gradient(a)) + through - tf.stop_gradient(through)
-                d = d + b
-            else:
-                d = tf.linalg.matvec(w, a) + b
-            out = f(d)
-            if not slopes:
-                out = d + tf.stop_gradient(out - d)  # the value of f(d), the gradient of d
+        for w, b in zip(weights, biases, strict=True):
+            d = tf.linalg.matvec(w, a) + b
+            a = f(d)
             drives.append(d)
-            activations.append(out)
-            a = d if feed == "drives" and layer < depth - 1 else out
+            activations.append(a)
         t = tf.constant(net["target"], dtype=tf.float64)
-        loss = loss_scale * tf.reduce_mean(tf.square(a - t))
+        loss = 0.5 * tf.reduce_mean(tf.square(a - t))
     deltas = tape.gradient(loss, drives)
     grad_w, grad_b = tape.gradient(loss, [weights, biases])
     lr = net["learning_rate"]
@@ -303,66 +279,96 @@ def why(name, step, net):
     )
 
 
-NO_RELU = (
-    "ReLU is missing on the way forward: every neuron, the output included, applies "
-    "a = max(0, d), and the next layer takes these activations as its inputs, not the drives"
-)
-# Known slips, each computed by the oracle on the exam's network: a value that one of them (and
-# only one) produces gets its text as a hint.
+# Known slips, each a small function of the oracle's ReLU step: a value that one of them (and
+# only one) gives on the exam's network gets its text as a hint (kata.testing.slip_hint).
+
+
+def with_deltas(net, step, deltas):
+    """``step`` with other deltas, and the parameters that a gradient step takes with them."""
+    lr, inputs = net["learning_rate"], [net["x"], *step["activations"][:-1]]
+    layers = list(zip(net["weights"], net["biases"], deltas, inputs, strict=True))
+    return dict(
+        step,
+        deltas=deltas,
+        weights=[w - lr * np.outer(d, a) for w, _, d, a in layers],
+        biases=[b - lr * d for _, b, d, _ in layers],
+    )
+
+
+def without_the_half(tf, net):
+    """L = mean (a - t)^2: every delta, and every step, twice as large."""
+    step = tape_step(tf, net, "relu")
+    return with_deltas(net, step, [2 * d for d in step["deltas"]])
+
+
+def with_the_sign_flipped(tf, net):
+    """dL/da = t - a: every delta, and every step, the other way."""
+    step = tape_step(tf, net, "relu")
+    return with_deltas(net, step, [-d for d in step["deltas"]])
+
+
+def without_relu(tf, net):
+    """No activation function on the way forward. On the exam's network, handing each layer's
+    drives (not its activations) to the next layer gives the same wrong values."""
+    return tape_step(tf, net, "linear")
+
+
+def without_the_slope(tf, net):
+    """f'(d) left out on the way back: each delta is the error that arrives from above."""
+    step = tape_step(tf, net, "relu")
+    target = np.broadcast_to(net["target"], np.shape(step["activations"][-1]))
+    deltas = [(step["activations"][-1] - target) / target.size]
+    for w in reversed(net["weights"][1:]):
+        deltas.insert(0, w.T @ deltas[0])
+    return with_deltas(net, step, deltas)
+
+
+def through_the_updated_weights(tf, net):
+    """Each delta carried back through the weights of the layer above AFTER their update."""
+    step = tape_step(tf, net, "relu")
+    deltas = list(step["deltas"])
+    for layer in reversed(range(len(deltas) - 1)):
+        error = step["weights"][layer + 1].T @ deltas[layer + 1]
+        deltas[layer] = (step["drives"][layer] > 0) * error
+    return with_deltas(net, step, deltas)
+
+
+def without_the_learning_rate(tf, net):
+    """new = old - gradient."""
+    return tape_step(tf, dict(net, learning_rate=1.0), "relu")
+
+
 SLIPS = {
-    "half": (
-        {"loss_scale": 1.0},
-        "the factor 1/2 of the loss is missing: L = 1/2 * mean (a - t)^2, so "
-        "dL/da = (a - t) / n_out, without the 2 of the square's derivative",
-    ),
-    "sign": (
-        {"loss_scale": -0.5},
-        "the sign is flipped: dL/da = (a - t) / n_out (not t - a), and every step goes "
-        "against the gradient, new = old - lr * gradient",
-    ),
-    # the same value whether ReLU is left out or the drives are handed on: one text for both
-    "no_relu": ({"activation": "linear"}, NO_RELU),
-    "drives_forward": ({"feed": "drives"}, NO_RELU),
-    "no_slope": (
-        {"slopes": False},
-        "the activation's slope is missing: delta^l = f'(d^l) * (the error arriving from the "
-        "layer above), and ReLU'(d) = 0 where d < 0",
-    ),
-    "updated_weights": (
-        {},  # backward_weights: the updated weights, filled in by exam_step
-        "delta^1 was carried back through the UPDATED output weights; use the old ones: "
-        "update the weights only after every delta is known",
-    ),
-    "no_learning_rate": (
-        {"learning_rate": 1.0},
-        "the learning rate is missing: new = old - lr * gradient, with lr = 0.1",
-    ),
+    without_the_half: "the factor 1/2 of the loss is missing: L = 1/2 * mean (a - t)^2, so "
+    "dL/da = (a - t) / n_out, without the 2 of the square's derivative",
+    with_the_sign_flipped: "the sign is flipped: dL/da = (a - t) / n_out (not t - a), and every "
+    "step goes against the gradient, new = old - lr * gradient",
+    without_relu: "ReLU is missing on the way forward: every neuron, the output included, "
+    "applies a = max(0, d), and the next layer takes these activations as its inputs, not the "
+    "drives",
+    without_the_slope: "the activation's slope is missing: delta^l = f'(d^l) * (the error "
+    "arriving from the layer above), and ReLU'(d) = 0 where d < 0",
+    through_the_updated_weights: "delta^1 was carried back through the UPDATED output weights; "
+    "use the old ones: update the weights only after every delta is known",
+    without_the_learning_rate: "the learning rate is missing: new = old - lr * gradient, with "
+    "lr = 0.1",
 }
 _EXAM_STEPS = {}
 
 
 def exam_step(tf, slip=None):
-    """The oracle's step on the exam's network, right (``slip=None``) or with a known slip."""
+    """The oracle's step on the exam's network (``slip=None``), or a slip's (memoised)."""
     if slip not in _EXAM_STEPS:
         net = exam_network()
-        options = dict(SLIPS[slip][0]) if slip else {}
-        if slip == "updated_weights":
-            options["backward_weights"] = exam_step(tf)["weights"]
-        activation = options.pop("activation", "relu")
-        net["learning_rate"] = options.pop("learning_rate", net["learning_rate"])
-        _EXAM_STEPS[slip] = tape_step(tf, net, activation, **options)
+        _EXAM_STEPS[slip] = slip(tf, net) if slip else tape_step(tf, net, "relu")
     return _EXAM_STEPS[slip]
 
 
 def exam_slip(tf, name, got, expected):
     """The text of the one known slip that gives ``got`` for ``name``, or None."""
     field, layer, index = locate(name)
-    texts = set()
-    for slip, (_, text) in SLIPS.items():
-        value = float(exam_step(tf, slip)[field][layer][index])
-        if abs(value - got) <= 1e-9 and abs(value - expected) > 1e-9:
-            texts.add(text)
-    return texts.pop() if len(texts) == 1 else None
+    slips = [(float(exam_step(tf, slip)[field][layer][index]), t) for slip, t in SLIPS.items()]
+    return slip_hint(got, expected, slips, within(rtol=0, atol=1e-9))
 
 
 def check_exam_value(target, tf, name):
@@ -384,11 +390,10 @@ def check_exam_value(target, tf, name):
         return
     where = f"result.{field}[{layer}][{', '.join(map(str, index))}]"
     slip = exam_slip(tf, name, got, expected)
-    pytest.fail(
+    fail(
         f"{call} returned {name} = {got:g} (in {where}), expected {expected:g}: "
         f"{why(name, oracle, exam_network())}"
-        + (f". Your value reveals a slip: {slip}" if slip else ""),
-        pytrace=False,
+        + (f". Your value reveals a slip: {slip}" if slip else "")
     )
 
 
@@ -442,11 +447,10 @@ def check_against_tape(target, tf, seed, activation, fields, why):
         for layer, want_array in enumerate(want[field]):
             got_array = layer_array(got, field, layer, call, shapes[field])
             if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL):
-                pytest.fail(
+                fail(
                     f"{call} returned {field}[{layer}] (layer {layer + 1}) = "
                     f"{np.round(got_array, 6).tolist()}, expected "
-                    f"{np.round(want_array, 6).tolist()} (from tf.GradientTape): {why}",
-                    pytrace=False,
+                    f"{np.round(want_array, 6).tolist()} (from tf.GradientTape): {why}"
                 )
 
 
@@ -509,22 +513,20 @@ def test_result_holds_one_float64_array_per_layer(target):
     call = called("backprop_step", **net)
     step = target.backprop_step(**copy.deepcopy(net))
     if not isinstance(step, target.BackpropStep):
-        pytest.fail(f"{call} returned {show(step)}, expected a BackpropStep", pytrace=False)
+        fail(f"{call} returned {show(step)}, expected a BackpropStep")
     for field, shapes in shapes_of(net).items():
         layers = getattr(step, field)
         if not isinstance(layers, list):
-            pytest.fail(
+            fail(
                 f"{call} returned {field} = {show(layers)}, expected a list of {len(shapes)} "
-                "arrays: one per layer (the input is not a layer)",
-                pytrace=False,
+                "arrays: one per layer (the input is not a layer)"
             )
         for layer in range(len(shapes)):
             array = layer_array(step, field, layer, call, shapes)
             if array.dtype != np.float64:
-                pytest.fail(
+                fail(
                     f"{call} returned {field}[{layer}] of dtype {array.dtype}, expected "
-                    "float64: the inputs are float64, and so are the results",
-                    pytrace=False,
+                    "float64: the inputs are float64, and so are the results"
                 )
 
 
@@ -535,20 +537,18 @@ def test_inputs_are_not_modified(target):
     call = called("backprop_step", **before, activation="sigmoid")
     for key in ("x", "target"):
         if not np.array_equal(net[key], before[key]):
-            pytest.fail(
+            fail(
                 f"{call} changed its argument {key}: compute new arrays instead of updating the "
-                "caller's in place",
-                pytrace=False,
+                "caller's in place"
             )
     for key in ("weights", "biases"):
         same = len(net[key]) == len(before[key]) and all(
             np.array_equal(new, old) for new, old in zip(net[key], before[key], strict=False)
         )
         if not same:
-            pytest.fail(
+            fail(
                 f"{call} changed its argument {key}: return updated copies (w - lr * grad), do "
-                "not use `-=` on the caller's arrays",
-                pytrace=False,
+                "not use `-=` on the caller's arrays"
             )
 
 
@@ -564,10 +564,9 @@ def test_relu_passes_no_gradient_at_zero_drive(target):
     step = target.backprop_step(**copy.deepcopy(net))
     delta = float(layer_array(step, "deltas", 0, call, [(1,), (1,)])[0])
     if delta != 0.0:
-        pytest.fail(
+        fail(
             f"{call} returned delta^1_1 = {delta:g} for a hidden neuron whose drive is exactly "
-            "0, expected 0: take ReLU'(0) = 0, as TensorFlow does",
-            pytrace=False,
+            "0, expected 0: take ReLU'(0) = 0, as TensorFlow does"
         )
 
 

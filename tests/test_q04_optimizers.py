@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, check_equal, expect_float_array
+from kata.testing import (
+    called,
+    check_equal,
+    expect_float_array,
+    expect_png,
+    fail,
+    seeds,
+    slip_hint,
+    within,
+)
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -32,14 +41,6 @@ EXPERIMENT = {
 @statement_cases(EXPERIMENT)
 def test_statement(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 CLASS_NAMES = {
@@ -67,9 +68,8 @@ def run_learner(optimizer, description, start, gradient, steps):
         result = optimizer.update(params.copy(), grads, state)
         call = f"called {description}.update(params, grads, state) at step {step}"
         if not (isinstance(result, tuple) and len(result) == 2):
-            pytest.fail(
-                f"{call} returned {type(result).__name__}, expected a pair (new_params, new_state)",
-                pytrace=False,
+            fail(
+                f"{call} returned {type(result).__name__}, expected a pair (new_params, new_state)"
             )
         params, state = result
         params = expect_float_array(params, call, shape=np.shape(start), what="new_params as a "
@@ -238,17 +238,18 @@ def test_update_matches_keras(target, keras, tf, case):
     if np.allclose(got, want, rtol=RTOL, atol=ATOL):
         return
     step = int(np.argmax(~np.all(np.isclose(got, want, rtol=RTOL, atol=ATOL), axis=(1, 2))))
-    reason = "the first differing step shows where your rule departs from Keras's update_step"
-    for slip, why in SLIPS.get(name, {}).items():
-        if np.allclose(got, slip_path(name, hyper, slip, start, gradient, STEPS), rtol=1e-8):
-            reason = why
-            break
-    pytest.fail(
+    slips = [
+        (slip_path(name, hyper, slip, start, gradient, STEPS), why)
+        for slip, why in SLIPS.get(name, {}).items()
+    ]
+    reason = slip_hint(got, want, slips, within(rtol=1e-8)) or (
+        "the first differing step shows where your rule departs from Keras's update_step"
+    )
+    fail(
         f"called {description}.update {STEPS} times on 4 random quadratic losses (one per row "
         f"of a 4x3 parameter array): after step {step} your parameters' first row is "
         f"{np.round(got[step, 0], 8).tolist()}, keras.optimizers.{CLASS_NAMES[name]} gives "
-        f"{np.round(want[step, 0], 8).tolist()}: {reason}",
-        pytrace=False,
+        f"{np.round(want[step, 0], 8).tolist()}: {reason}"
     )
 
 
@@ -303,7 +304,7 @@ def keras_mlp(keras, layer_sizes):
     return keras.Model(inputs, [inputs, *outputs])
 
 
-@pytest.mark.parametrize("seed", MEMORY_SEEDS, ids=[f"seed{s}" for s in MEMORY_SEEDS])
+@seeds(MEMORY_SEEDS)
 def test_activation_floats_matches_keras(target, keras, seed):
     layer_sizes, batch = random_mlp(seed)
     model = keras_mlp(keras, layer_sizes)
@@ -325,7 +326,7 @@ def test_activation_floats_matches_keras(target, keras, seed):
     )
 
 
-@pytest.mark.parametrize("seed", MEMORY_SEEDS, ids=[f"seed{s}" for s in MEMORY_SEEDS])
+@seeds(MEMORY_SEEDS)
 def test_gradient_floats_matches_keras(target, keras, seed):
     layer_sizes, _ = random_mlp(seed)
     expected = int(keras_mlp(keras, layer_sizes).count_params())
@@ -497,5 +498,4 @@ def test_figures_are_written(target, tmp_path):
     paths = target.draw_figures(tmp_path)
     assert paths, "draw_figures returned no paths"
     for path in paths:
-        assert path.exists() and path.stat().st_size > 1000, f"{path} was not written"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+        expect_png(path, min_bytes=1001)

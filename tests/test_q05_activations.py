@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, expect_float_array
+from kata.testing import called, expect_float_array, expect_png, fail, seeds
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -31,14 +31,6 @@ EXPERIMENT = {
 @statement_cases(EXPERIMENT)
 def test_statement(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,10 +83,9 @@ def check_values(got, want, call, what, why):
     if bad.any():
         i = np.argwhere(bad)[0]
         index = tuple(int(k) for k in i)
-        pytest.fail(
+        fail(
             f"{call} returned {float(got[index])!r} at index {index} (and {int(bad.sum()) - 1} "
-            f"more differences), expected {float(want[index])!r} ({what}): {why}",
-            pytrace=False,
+            f"more differences), expected {float(want[index])!r} ({what}): {why}"
         )
 
 
@@ -246,7 +237,7 @@ def test_dead_units_match_gradient_tape(target, tf, keras, activation, seed):
 COLLAPSE_SEEDS = range(3)
 
 
-@pytest.mark.parametrize("seed", COLLAPSE_SEEDS, ids=[f"seed{s}" for s in COLLAPSE_SEEDS])
+@seeds(COLLAPSE_SEEDS)
 def test_linear_layers_collapse_into_one(target, keras, seed):
     """A stack of 2 to 4 linear Dense layers (Keras, float64) and the single layer
     (W, b) = collapse_linear(...) of your code, on the same random inputs."""
@@ -373,5 +364,4 @@ def test_figures_are_written(target, tmp_path):
     paths = target.draw_figures(tmp_path)
     assert paths, "draw_figures returned no paths"
     for path in paths:
-        assert path.exists() and path.stat().st_size > 1000, f"{path} was not written"
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+        expect_png(path, min_bytes=1001)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, experiments_first, key_hidden
-from kata.testing import called, expect_float_array, run_command, show
+from kata.testing import called, expect_close, fail, run_command, seeds, show
 
 SEEDS = range(5)
 # BEGIN EXAM KEY: the true reasons, the experiment that shows each, and why each other one is
@@ -25,28 +25,6 @@ REASON_EXPERIMENT = {
 # END EXAM KEY
 
 
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
-
-
-def close(got, expected, call, what, why, rtol=1e-5, atol=1e-5):
-    """Fail unless ``got`` (a float array) is ``expected`` to a tolerance, naming the first miss."""
-    __tracebackhide__ = True
-    got = expect_float_array(got, call, shape=np.shape(expected))
-    if np.allclose(got, expected, rtol=rtol, atol=atol):
-        return
-    where = tuple(int(i) for i in np.argwhere(~np.isclose(got, expected, rtol=rtol, atol=atol))[0])
-    pytest.fail(
-        f"{call} returned {what} {got[where]:.6g} at index {where}, expected "
-        f"{expected[where]:.6g}: {why}",
-        pytrace=False,
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Technique 1: standardise the inputs with the training data's statistics
 # --------------------------------------------------------------------------------------------
@@ -62,7 +40,7 @@ def random_split(seed):
     return train, test
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_standardise_matches_keras_normalization(target, keras, seed):
     train, test = random_split(seed)
     layer = keras.layers.Normalization()
@@ -78,7 +56,7 @@ def test_standardise_matches_keras_normalization(target, keras, seed):
             "you standardised the test data with its own mean and std; the training data's "
             "statistics must be used for every later input"
         )
-    close(got, expected, call, "the value", why, rtol=1e-4, atol=1e-4)
+    expect_close(got, expected, call, why, "the value", rtol=1e-4, atol=1e-4)
 
 
 def test_one_example_is_standardised_like_inside_a_batch(target):
@@ -86,13 +64,14 @@ def test_one_example_is_standardised_like_inside_a_batch(target):
     mean, std = target.fit_standardiser(train)
     batch = np.asarray(target.standardise(test, mean, std))
     alone = target.standardise(test[:1], mean, std)
-    close(
+    expect_close(
         alone,
         batch[:1],
         called("standardise", test[:1], mean, std),
-        "for one example the value",
         "the same example standardised inside a batch gave this; only the training statistics "
         "may matter, never the other rows",
+        "for one example the value",
+        atol=1e-5,
     )
 
 
@@ -130,10 +109,9 @@ def check_batch_norm(target, keras, seed, training):
     call = called("batch_norm", *args, momentum=momentum, epsilon=epsilon)
     got = target.batch_norm(*args, momentum=momentum, epsilon=epsilon)
     if not isinstance(got, tuple) or len(got) != 3:
-        pytest.fail(
+        fail(
             f"{call} returned {show(got)}, expected a tuple (y, new_moving_mean, "
-            "new_moving_variance)",
-            pytrace=False,
+            "new_moving_variance)"
         )
     mode = "training" if training else "inference"
     if training:
@@ -159,15 +137,15 @@ def check_batch_norm(target, keras, seed, training):
         ]
     names = ["y", "new_moving_mean", "new_moving_variance"]
     for mine, part, name, why in zip(got, expected, names, whys, strict=True):
-        close(mine, part, f"{call} ({mode})", name, why, rtol=1e-4, atol=1e-4)
+        expect_close(mine, part, f"{call} ({mode})", why, name, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_batch_norm_training_matches_keras(target, keras, seed):
     check_batch_norm(target, keras, seed, training=True)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_batch_norm_inference_matches_keras(target, keras, seed):
     check_batch_norm(target, keras, seed, training=False)
 
@@ -189,7 +167,7 @@ def test_batch_norm_does_not_modify_its_arguments(target):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_neuron_gradients_match_gradient_tape(target, tf, seed):
     rng = np.random.default_rng(seed)
     n, features = int(rng.integers(1, 8)), int(rng.integers(1, 5))
@@ -205,15 +183,16 @@ def test_neuron_gradients_match_gradient_tape(target, tf, seed):
     call = called("neuron_gradients", x, w, b, y)
     got = target.neuron_gradients(x, w, b, y)
     if not isinstance(got, tuple) or len(got) != 2:
-        pytest.fail(f"{call} returned {show(got)}, expected (grad_w, grad_b)", pytrace=False)
-    close(
+        fail(f"{call} returned {show(got)}, expected (grad_w, grad_b)")
+    expect_close(
         got[0],
         expected_w,
         call,
-        "grad_w",
         "row n is dL_n/dw = (w . x_n + b - y_n) * x_n: the drive's error times the input",
+        "grad_w",
+        atol=1e-5,
     )
-    close(got[1], expected_b, call, "grad_b", "dL_n/db = w . x_n + b - y_n")
+    expect_close(got[1], expected_b, call, "dL_n/db = w . x_n + b - y_n", "grad_b", atol=1e-5)
 
 
 def mixed_share(grad_w):
@@ -257,7 +236,7 @@ STEP_RATIO = 10
 CENTRED_SEEDS = range(3)
 
 
-@pytest.mark.parametrize("seed", CENTRED_SEEDS, ids=[f"seed{s}" for s in CENTRED_SEEDS])
+@seeds(CENTRED_SEEDS)
 def test_centred_inputs_reach_the_loss_in_fewer_steps(target, seed):
     x, y = target.positive_data(seed=seed)
     design = np.column_stack([x, np.ones(len(x))])
@@ -316,9 +295,7 @@ REASON_EXPERIMENTS = [  # every experiment above: REASONS is judged once they al
 def test_reasons(target):
     reasons = target.REASONS
     if not isinstance(reasons, (set, frozenset, list, tuple)):
-        pytest.fail(
-            f"REASONS is {show(reasons)}: write a set of keys of REASON_OPTIONS", pytrace=False
-        )
+        fail(f"REASONS is {show(reasons)}: write a set of keys of REASON_OPTIONS")
     reasons = set(reasons)
     unknown = reasons - set(target.REASON_OPTIONS)
     assert not unknown, f"REASONS holds {sorted(unknown)}, which are not keys of REASON_OPTIONS"
@@ -327,19 +304,17 @@ def test_reasons(target):
         at_grading(f"REASONS = {sorted(reasons)}")
     wrong = sorted(reasons - TRUE_REASONS)
     if wrong:
-        pytest.fail(
+        fail(
             "REASONS holds statements that are not true: "
-            + "; ".join(f"{key!r}: {REASON_WHY[key]}" for key in wrong),
-            pytrace=False,
+            + "; ".join(f"{key!r}: {REASON_WHY[key]}" for key in wrong)
         )
     missing = TRUE_REASONS - reasons
     if missing:
         experiments = ", ".join(
             f"`{run_command(target, test)}`" for test in sorted(REASON_EXPERIMENT.values())
         )
-        pytest.fail(
+        fail(
             f"REASONS misses {len(missing)} true statement(s) of REASON_OPTIONS. The experiments "
             f"of this question measure what is true; run them and read what they measure: "
-            f"{experiments}",
-            pytrace=False,
+            f"{experiments}"
         )

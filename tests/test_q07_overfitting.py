@@ -3,64 +3,32 @@
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, expect_float_array, expect_raises, show
+from kata.testing import (
+    called,
+    check_choice,
+    expect_close,
+    expect_float_array,
+    expect_png,
+    expect_raises,
+    fail,
+    seeds,
+    show,
+    slip_hint,
+    within,
+)
 
 SEEDS = range(5)
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
-
-
-def check_choice(name, got, expected, options, wrong):
-    """Fail unless the constant ``name`` is ``expected``; ``wrong`` answers each other option.
-
-    The message never names the right option: it says why the chosen one is wrong.
-    """
-    __tracebackhide__ = True
-    if got is None:
-        pytest.fail(f"{name} is None: choose one of {list(options)}", pytrace=False)
-    if got not in options:
-        pytest.fail(
-            f"{name} is {show(got)}, which is not one of {list(options)}: copy one of them exactly",
-            pytrace=False,
-        )
-    if key_hidden(expected):
-        at_grading(f"{name} = {got!r}")
-    if got != expected:
-        pytest.fail(f"{name} is {got!r}, but {wrong[got]}", pytrace=False)
-
-
-def close(got, expected, call, why, rtol=1e-6, atol=1e-9):
-    """Fail unless the float array ``got`` is ``expected`` to a tolerance, naming the first miss."""
-    __tracebackhide__ = True
-    got = expect_float_array(got, call, shape=np.shape(expected))
-    if np.allclose(got, expected, rtol=rtol, atol=atol):
-        return
-    where = tuple(int(i) for i in np.argwhere(~np.isclose(got, expected, rtol=rtol, atol=atol))[0])
-    pytest.fail(
-        f"{call} returned {got[where]:.6g} at index {where}, expected {expected[where]:.6g}: {why}",
-        pytrace=False,
-    )
 
 
 def check_number(got, expected, call, why, slips=()):
     """Fail unless ``got`` is a number close to ``expected``; ``slips``: (value, meaning) pairs."""
     __tracebackhide__ = True
     if not isinstance(got, (float, int, np.floating, np.integer)) or isinstance(got, bool):
-        pytest.fail(f"{call} returned {show(got)}, expected a float: {why}", pytrace=False)
+        fail(f"{call} returned {show(got)}, expected a float: {why}")
     if np.isclose(got, expected, rtol=1e-6, atol=1e-9):
         return
-    for value, meaning in slips:
-        if np.isclose(got, value, rtol=1e-6, atol=1e-9):
-            why = meaning
-            break
-    pytest.fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}", pytrace=False)
+    why = slip_hint(got, expected, slips, within(rtol=1e-6, atol=1e-9)) or why
+    fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,7 +54,7 @@ DEFINITION_WHY = {
 
 def test_definition_of_overfitting(target):
     check_choice(
-        "OVERFITTING", target.OVERFITTING, DEFINITION_KEY, target.DEFINITIONS, DEFINITION_WHY
+        "OVERFITTING", target.OVERFITTING, target.DEFINITIONS, DEFINITION_KEY, DEFINITION_WHY
     )
 
 
@@ -103,7 +71,7 @@ def random_weights(seed):
     return weights, float(rng.choice([0.0, 1e-3, 0.01, 0.5]) if seed else 0.01)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_l1_penalty_matches_keras(target, keras, seed):
     weights, factor = random_weights(seed)
     expected = float(keras.regularizers.L1(l1=factor)(weights))
@@ -116,7 +84,7 @@ def test_l1_penalty_matches_keras(target, keras, seed):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_l2_penalty_matches_keras(target, keras, seed):
     weights, factor = random_weights(seed)
     expected = float(keras.regularizers.L2(l2=factor)(weights))
@@ -133,7 +101,7 @@ def test_l2_penalty_matches_keras(target, keras, seed):
 
 
 @pytest.mark.parametrize("kind", ["l1", "l2"])
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_penalty_gradients_match_gradient_tape(target, keras, tf, seed, kind):
     weights, factor = random_weights(seed)
     regulariser = (
@@ -149,7 +117,8 @@ def test_penalty_gradients_match_gradient_tape(target, keras, tf, seed, kind):
         "large one (and 0 at w = 0, as TensorFlow takes it)",
         "l2": "d(factor * w^2)/dw = 2 * factor * w: the pull shrinks with the weight",
     }[kind]
-    close(getattr(target, name)(weights, factor), expected, called(name, weights, factor), why)
+    got = getattr(target, name)(weights, factor)
+    expect_close(got, expected, called(name, weights, factor), why, rtol=1e-6, atol=1e-9)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +129,7 @@ def test_penalty_gradients_match_gradient_tape(target, keras, tf, seed, kind):
 def test_dropout_is_the_identity_in_inference(target):
     x = np.random.default_rng(0).normal(size=(6, 5))
     got = target.dropout(x, 0.5, False, np.random.default_rng(1))
-    close(
+    expect_close(
         got,
         x,
         called("dropout", x, 0.5, False, "rng"),
@@ -180,11 +149,10 @@ def test_dropout_keeps_the_expectation_in_training(target, rate):
     got = expect_float_array(target.dropout(x, rate, True, np.random.default_rng(0)), call)
     kept = got != 0.0
     if not np.allclose(got[kept], (x / (1 - rate))[kept]):
-        pytest.fail(
+        fail(
             f"{call}: a kept entry x became {got[kept][0]:g} for x = {x[kept][0]:g}, expected "
             f"x / (1 - rate) = {x[kept][0] / (1 - rate):g}: inverted dropout scales the "
-            "survivors up in training, so that the expected output stays x",
-            pytrace=False,
+            "survivors up in training, so that the expected output stays x"
         )
     mean = got.mean(axis=0)  # (4,): should be close to the row
     # standard error of each column's mean: |x| sqrt(rate / (1 - rate)) / sqrt(20000)
@@ -255,11 +223,13 @@ def test_dropout_rejects_a_rate_outside_0_1(target, rate):
 def test_polynomial_features_are_powers_of_x(target):
     x = np.array([-1.5, 0.0, 0.5, 2.0])
     expected = np.vander(x, 4, increasing=True)  # columns 1, x, x^2, x^3
-    close(
+    expect_close(
         target.polynomial_features(x, 3),
         expected,
         called("polynomial_features", x, 3),
         "column k holds x**k, from k = 0 (all ones) to k = degree",
+        rtol=1e-6,
+        atol=1e-9,
     )
 
 
@@ -274,7 +244,7 @@ def random_fit_case(seed):
 FIT_SEEDS = range(6)
 
 
-@pytest.mark.parametrize("seed", FIT_SEEDS, ids=[f"seed{s}" for s in FIT_SEEDS])
+@seeds(FIT_SEEDS)
 def test_fit_polynomial_matches_tensorflow_lstsq(target, tf, seed):
     x, y, degree, l2 = random_fit_case(seed)
     design = np.vander(x, degree + 1, increasing=True)  # (n, degree + 1)
@@ -290,7 +260,7 @@ def test_fit_polynomial_matches_tensorflow_lstsq(target, tf, seed):
                 "; you minimised sum((X c - y)^2) + l2 * sum(c^2): the error is a MEAN, so "
                 "the penalty weighs n times more against it"
             )
-    close(
+    expect_close(
         target.fit_polynomial(x, y, degree, l2=l2),
         expected,
         called("fit_polynomial", x, y, degree, l2=l2),
@@ -314,11 +284,11 @@ def test_capacity_curve_matches_numpy_polyfit(target):
     call = called("capacity_curve", x_train, y_train, x_val, y_val, degrees)
     got = target.capacity_curve(x_train, y_train, x_val, y_val, degrees)
     if not isinstance(got, tuple) or len(got) != 2:
-        pytest.fail(f"{call} returned {show(got)}, expected (train_errors, val_errors)")
-    close(got[0], np.array(train), call + " (train_errors)", "fit on the training points, "
-          "then the mean squared error on them", rtol=1e-6, atol=1e-10)  # fmt: skip
-    close(got[1], np.array(val), call + " (val_errors)", "fit on the TRAINING points, then the "
-          "mean squared error on the validation points", rtol=1e-6, atol=1e-10)  # fmt: skip
+        fail(f"{call} returned {show(got)}, expected (train_errors, val_errors)")
+    why = "fit on the training points, then the mean squared error on them"
+    expect_close(got[0], np.array(train), f"{call} (train_errors)", why, rtol=1e-6, atol=1e-10)
+    why = "fit on the TRAINING points, then the mean squared error on the validation points"
+    expect_close(got[1], np.array(val), f"{call} (val_errors)", why, rtol=1e-6, atol=1e-10)
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,5 +352,4 @@ def test_picture_is_written(target, tmp_path):
     pictures = sorted(tmp_path.glob("*.png"))
     assert pictures, f"python -m exercises.q07_overfitting --out {tmp_path} wrote no PNG"
     for picture in pictures:
-        data = picture.read_bytes()
-        assert data.startswith(b"\x89PNG") and len(data) > 1000, f"{picture.name} is not a PNG"
+        expect_png(picture, min_bytes=1001)

@@ -7,7 +7,15 @@ import sys
 import numpy as np
 import pytest
 
-from kata.testing import called, check_equal, expect_float_array, expect_raises
+from kata.testing import (
+    called,
+    check_equal,
+    expect_float_array,
+    expect_raises,
+    fail,
+    slip_hint,
+    within,
+)
 
 # The exam's example: a 5x5 image, a 3x3 kernel, stride 2, no padding.
 IMAGE = np.array(
@@ -173,10 +181,9 @@ def size_rule(axes, padding):
 
 
 def size_slips(n, k, s, padding):
-    """Known wrong lengths of one axis, each with what it reveals; ambiguous ones dropped."""
-    right = (n - k) // s + 1 if padding == "valid" else math.ceil(n / s)
+    """Known wrong lengths of one axis, each with what it reveals."""
     if padding == "valid":
-        pairs = [
+        return [
             (n - k + 1, "you ignored the stride: that is the length with stride 1"),
             # ceil(n / s) is the length with 'same' padding, and also (n - 1) // s + 1, the count
             # without the kernel's length: two slips, so that number never gets a hint.
@@ -184,34 +191,17 @@ def size_slips(n, k, s, padding):
             ((n - 1) // s + 1, "the kernel's length is missing from the count"),
             ((n - k) / s + 1, "round the division down: where the kernel does not fit, no output"),
         ]
-    else:
-        pairs = [
-            (n, "you ignored the stride: that is the length with stride 1"),
-            ((n - k) // s + 1, "that is the length without padding ('valid')"),
-            (n / s, "round the division up: ceil(n / s)"),
-            (n // s, "round the division up: ceil(n / s)"),
-        ]
-    texts = {}
-    for value, text in pairs:
-        texts.setdefault(value, set()).add(text)
-    return {v: t.pop() for v, t in texts.items() if len(t) == 1 and v != right}
-
-
-def known_slip(got, expected, slips):
-    """The one slip whose result ``got`` equals, or None (none, or more than one, matches)."""
-    texts = {
-        text
-        for alternative, text in slips
-        if alternative.shape == got.shape
-        and np.allclose(got, alternative, atol=1e-4)
-        and not (alternative.shape == expected.shape and np.allclose(alternative, expected))
-    }
-    return texts.pop() if len(texts) == 1 else None
+    return [
+        (n, "you ignored the stride: that is the length with stride 1"),
+        ((n - k) // s + 1, "that is the length without padding ('valid')"),
+        (n / s, "round the division up: ceil(n / s)"),
+        (n // s, "round the division up: ceil(n / s)"),
+    ]
 
 
 def explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips):
     """A message for a wrong feature map: its size or its first wrong value, and a known slip."""
-    hint = known_slip(got, expected, slips() if callable(slips) else slips)
+    hint = slip_hint(got, expected, slips() if callable(slips) else slips, within(atol=1e-4))
     if got.shape != expected.shape:
         text = f"{call} returned shape {got.shape}, expected {expected.shape}"
         if got.ndim != expected.ndim:
@@ -252,10 +242,7 @@ def check_feature_map(
     got = expect_float_array(got, call)
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
         return
-    pytest.fail(
-        explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips),
-        pytrace=False,
-    )
+    fail(explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips))
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,11 +423,10 @@ def test_output_size_matches_tensorflow(target, tf, n, k, s, padding):
     got = target.output_size(n, k, s, padding)
     call = called("output_size", n, k, s, padding)
     if isinstance(got, numbers.Real) and not isinstance(got, numbers.Integral) and got == expected:
-        pytest.fail(
+        fail(
             f"{call} returned {got!r} (a {type(got).__name__}), expected the int {expected}: "
             "a length is a count of kernel positions, and it sizes an array: keep to ints (a "
-            "float operand or a true division / makes a float)",
-            pytrace=False,
+            "float operand or a true division / makes a float)"
         )
     check_equal(
         got,
@@ -513,10 +499,9 @@ def test_conv2d_keeps_float32(target):
     call = called("conv2d", X, KERNELS, stride=2)
     got = expect_float_array(target.conv2d(X, KERNELS, stride=2), call)
     if got.dtype != np.float32:
-        pytest.fail(
+        fail(
             f"{call} returned dtype {got.dtype}, expected float32 like its inputs (and like "
-            "tf.nn.conv2d): float64 doubles the memory and the time",
-            pytrace=False,
+            "tf.nn.conv2d): float64 doubles the memory and the time"
         )
 
 
@@ -552,10 +537,9 @@ def test_conv2d_is_vectorised(target):
     got, lines = lines_run_in(path, target.conv2d, x, kernels, padding="same")
     expect_float_array(got, call, shape=(8, 32, 32, 32))
     if lines > LINE_BUDGET:
-        pytest.fail(
+        fail(
             f"{call} ran {lines} lines of Python in your file, expected at most {LINE_BUDGET}: "
             "a loop over pixels runs its body thousands of times. Loop at most over the "
             "kernel's rows and columns (9 here) and let NumPy do the rest, e.g. "
-            "sliding_window_view with np.tensordot or np.einsum",
-            pytrace=False,
+            "sliding_window_view with np.tensordot or np.einsum"
         )

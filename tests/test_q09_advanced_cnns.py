@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, check_equal, expect_float_array, expect_raises
+from kata.testing import called, check_equal, expect_float_array, expect_raises, fail
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -37,14 +37,6 @@ def test_statement(target, statement):
 # --------------------------------------------------------------------------------------------
 # Oracles
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 def keras_costs(keras, shape, convs):
@@ -92,10 +84,7 @@ def read_cost(got, call):
     try:
         return got.params, got.mult_adds
     except AttributeError:
-        pytest.fail(
-            f"{call} returned {got!r}, expected a Cost(params=..., mult_adds=...)",
-            pytrace=False,
-        )
+        fail(f"{call} returned {got!r}, expected a Cost(params=..., mult_adds=...)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,11 +343,10 @@ def test_transposed_conv_matches_tensorflow(target, tf, seed):
     call = called("transposed_conv2d", x, kernels, stride, padding)
     got = expect_float_array(target.transposed_conv2d(x, kernels, stride, padding), call)
     if got.shape != expected.shape:
-        pytest.fail(
+        fail(
             f"{call} returned shape {got.shape}, expected {expected.shape} (the shape "
             f"tf.nn.conv2d_transpose and Conv2DTranspose give): batch first, then the sizes of "
-            "transposed_output_size, then kernels.shape[2] channels",
-            pytrace=False,
+            "transposed_output_size, then kernels.shape[2] channels"
         )
     wrong = np.argwhere(~np.isclose(got, expected, atol=1e-4))
     if len(wrong):
@@ -369,12 +357,11 @@ def test_transposed_conv_matches_tensorflow(target, tf, seed):
                 "; with 'same' padding the output is cut out of the full scatter starting at "
                 "max(k - stride, 0) // 2 (TensorFlow's split puts the smaller half first)"
             )
-        pytest.fail(
+        fail(
             f"{call} returned {got[where]:.4g} at {where}, expected {expected[where]:.4g} "
             f"({len(wrong)} of {expected.size} values differ from tf.nn.conv2d_transpose): "
             f"every input value x[b, i, j, c] adds x[b, i, j, c] * kernels[:, :, :, c] onto "
-            f"the output at (i * stride, j * stride){hint}",
-            pytrace=False,
+            f"the output at (i * stride, j * stride){hint}"
         )
 
 

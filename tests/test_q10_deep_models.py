@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, expect_float_array, show
+from kata.testing import (
+    called,
+    check_choice,
+    expect_float_array,
+    expect_png,
+    fail,
+    saved_and_loaded,
+    seeds,
+    show,
+    slip_hint,
+    within,
+)
 
 # --------------------------------------------------------------------------------------------
 # The choices
@@ -93,19 +104,8 @@ def check_one_choice(target, name):
     options = getattr(target, OPTIONS[name])
     hidden = key_hidden(RIGHT)
     assert hidden or set(options) == set(WHY_NOT[name]) | {RIGHT[name]}, "the options changed"
-    got = getattr(target, name)
-    if got is None:
-        pytest.fail(f"{name} is None: choose one key of {OPTIONS[name]}", pytrace=False)
-    if got not in options:
-        pytest.fail(
-            f"{name} is {show(got)}, which is not a key of {OPTIONS[name]}: choose one of "
-            f"{sorted(options)}",
-            pytrace=False,
-        )
-    if hidden:
-        at_grading(f"{name} = {got!r}")
-    if got != RIGHT[name]:
-        pytest.fail(f"{name} = {got!r}: {WHY_NOT[name][got]}", pytrace=False)
+    key, wrong = (None, None) if hidden else (RIGHT[name], WHY_NOT[name])
+    check_choice(name, getattr(target, name), options, key, wrong)
 
 
 def check_two_choices(target, name):
@@ -116,27 +116,22 @@ def check_two_choices(target, name):
     assert hidden or set(options) == set(WHY_NOT[name]) | RIGHT[name], "the options changed"
     got = getattr(target, name)
     if not isinstance(got, (set, frozenset, list, tuple)):
-        pytest.fail(
-            f"{name} is {show(got)}: write a set of two keys of {OPTIONS[name]}",
-            pytrace=False,
-        )
+        fail(f"{name} is {show(got)}: write a set of two keys of {OPTIONS[name]}")
     unknown = [key for key in got if key not in options]
     if unknown:
-        pytest.fail(
+        fail(
             f"{name} holds {unknown!r}, not keys of {OPTIONS[name]}: choose two of "
-            f"{sorted(options)}",
-            pytrace=False,
+            f"{sorted(options)}"
         )
     if hidden and len(set(got)) == 2:
         at_grading(f"{name} = {sorted(set(got))}")
     for key in [] if hidden else got:
         if key not in RIGHT[name]:
-            pytest.fail(f"{name} holds {key!r}: {WHY_NOT[name][key]}", pytrace=False)
+            fail(f"{name} holds {key!r}: {WHY_NOT[name][key]}")
     if len(set(got)) != 2:
-        pytest.fail(
+        fail(
             f"{name} is {show(got)}: the question asks for two adaptations; "
-            f"{len(set(got))} distinct keys given",
-            pytrace=False,
+            f"{len(set(got))} distinct keys given"
         )
 
 
@@ -163,14 +158,6 @@ def test_rnn_adaptations_are_chosen(target):
 # --------------------------------------------------------------------------------------------
 # The residual block
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 # (input channels, filters, strides): identity, a channel change, a stride, both
@@ -260,36 +247,38 @@ def test_residual_block_output_matches_its_equation(target, tf, in_channels, fil
     branch = conv(tf, hidden, block.conv2)
     skip = x if shortcut is None else conv(tf, x, shortcut, strides)
     if branch.shape != np.shape(skip):
-        pytest.fail(
+        fail(
             f"{call}: the branch gives {tuple(branch.shape)} but the shortcut "
-            f"{tuple(np.shape(skip))}; they cannot be added: a projection is needed",
-            pytrace=False,
+            f"{tuple(np.shape(skip))}; they cannot be added: a projection is needed"
         )
     expected = tf.nn.relu(branch + skip).numpy()
     if got.shape != expected.shape:
-        pytest.fail(
+        fail(
             f"{call} returned shape {got.shape}, expected {expected.shape}: same padding keeps "
-            f"ceil(n / {strides}) rows and columns, and the output has {filters} channels",
-            pytrace=False,
+            f"ceil(n / {strides}) rows and columns, and the output has {filters} channels"
         )
     if np.allclose(got, expected, atol=1e-4):
         return
-    slips = {
-        "the output is not passed through the ReLU after the addition": (branch + skip).numpy(),
-        "the shortcut is missing: the output is relu(F(x)) alone": tf.nn.relu(branch).numpy(),
-        "the ReLU is applied to the branch before the addition; the sum itself goes "
-        "through the ReLU": (tf.nn.relu(branch) + skip).numpy(),
-        "conv2 has an activation; only conv1 has one, and the final ReLU comes after the "
-        "addition": tf.nn.relu(tf.nn.relu(branch) + skip).numpy(),
-    }
-    hint = next(
-        (what for what, value in slips.items() if np.allclose(got, value, atol=1e-4)),
-        "compare your call with relu(conv2(conv1(x)) + shortcut(x)), conv1 with a ReLU",
+    slips = [
+        ((branch + skip).numpy(), "the output is not passed through the ReLU after the addition"),
+        (tf.nn.relu(branch).numpy(), "the shortcut is missing: the output is relu(F(x)) alone"),
+        (
+            (tf.nn.relu(branch) + skip).numpy(),
+            "the ReLU is applied to the branch before the addition; the sum itself goes "
+            "through the ReLU",
+        ),
+        (
+            tf.nn.relu(tf.nn.relu(branch) + skip).numpy(),
+            "conv2 has an activation; only conv1 has one, and the final ReLU comes after the "
+            "addition",
+        ),
+    ]
+    hint = slip_hint(got, expected, slips, within(atol=1e-4)) or (
+        "compare your call with relu(conv2(conv1(x)) + shortcut(x)), conv1 with a ReLU"
     )
-    pytest.fail(
+    fail(
         f"{call} differs from relu(conv2(conv1(x)) + shortcut(x)) computed with tf.nn.conv2d "
-        f"from the block's own weights, by up to {np.max(np.abs(got - expected)):.3g}: {hint}",
-        pytrace=False,
+        f"from the block's own weights, by up to {np.max(np.abs(got - expected)):.3g}: {hint}"
     )
 
 
@@ -308,9 +297,13 @@ def test_residual_block_round_trips_through_config_and_keras_file(target, keras,
     )
     model = keras.Sequential([keras.Input((6, 6, 3)), block])
     x = np.random.default_rng(3).normal(size=(2, 6, 6, 3)).astype(np.float32)
-    path = tmp_path / "residual.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        tmp_path / "residual.keras",
+        "is ResidualBlock registered (keras.saving.register_keras_serializable), and does "
+        "get_config return what __init__ needs?",
+    )
     assert type(loaded.layers[0]).__name__ == "ResidualBlock", (
         f"the loaded model's layer is a {type(loaded.layers[0]).__name__}, expected a "
         "ResidualBlock: is the class registered (keras.saving.register_keras_serializable)?"
@@ -374,7 +367,7 @@ def test_residual_network_keeps_the_gradient(target, keras):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("seed", range(1, 10), ids=[f"seed{s}" for s in range(1, 10)])
+@seeds(range(1, 10))
 def test_residual_network_keeps_the_gradient_on_other_seeds(target, keras, seed):
     check_depth_experiment(target, keras, seed)
 
@@ -451,7 +444,7 @@ def test_lstm_keeps_the_gradient_over_50_steps(target, keras):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("seed", range(1, 10), ids=[f"seed{s}" for s in range(1, 10)])
+@seeds(range(1, 10))
 def test_lstm_keeps_the_gradient_over_50_steps_on_other_seeds(target, keras, seed):
     check_time_experiment(target, keras, seed)
 
@@ -517,18 +510,16 @@ def copy_weights(target_cell, cell):
     for name in ("kernel", "recurrent_kernel", "bias"):
         mine = getattr(target_cell, name, None)
         if mine is None:
-            pytest.fail(
+            fail(
                 f"LSTMCell has no weight `{name}` after build: create kernel, recurrent_kernel "
-                "and bias with add_weight in build",
-                pytrace=False,
+                "and bias with add_weight in build"
             )
         theirs = getattr(cell, name)
         if tuple(mine.shape) != tuple(theirs.shape):
-            pytest.fail(
+            fail(
                 f"LSTMCell.{name} has shape {tuple(mine.shape)}, expected "
                 f"{tuple(theirs.shape)} like keras.layers.LSTMCell: the four gates' weights "
-                "side by side, in the order i, f, c, o",
-                pytrace=False,
+                "side by side, in the order i, f, c, o"
             )
         mine.assign(theirs)
 
@@ -536,7 +527,7 @@ def copy_weights(target_cell, cell):
 STEP_SEEDS = range(3)
 
 
-@pytest.mark.parametrize("seed", STEP_SEEDS, ids=[f"seed{s}" for s in STEP_SEEDS])
+@seeds(STEP_SEEDS)
 def test_lstm_cell_step_matches_keras(target, keras, seed):
     rng = np.random.default_rng([seed, 6])
     features, units = (int(v) for v in rng.integers(1, 6, size=2))
@@ -549,9 +540,7 @@ def test_lstm_cell_step_matches_keras(target, keras, seed):
     try:
         h_got, (h_state, c_got) = result
     except (TypeError, ValueError):
-        pytest.fail(
-            f"{call} returned {show(result)}, expected (h_new, [h_new, c_new])", pytrace=False
-        )
+        fail(f"{call} returned {show(result)}, expected (h_new, [h_new, c_new])")
     h_want, states = cell(x, [h, c])
     h_want, c_want = np.asarray(h_want), np.asarray(states[1])
     weights = [np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
@@ -570,11 +559,10 @@ def test_lstm_cell_step_matches_keras(target, keras, seed):
             )
     if np.allclose(c_got, h_want, atol=1e-5) and np.allclose(h_got, c_want, atol=1e-5):
         hint = "h_new and c_new are swapped: return (h_new, [h_new, c_new])"
-    pytest.fail(
+    fail(
         f"{call}, with the weights of a keras.layers.LSTMCell({units}), returned h_new and "
         f"c_new that differ from Keras's by up to {np.max(np.abs(np.asarray(h_got) - h_want)):.3g}"
-        f" and {np.max(np.abs(np.asarray(c_got) - c_want)):.3g}: {hint}",
-        pytrace=False,
+        f" and {np.max(np.abs(np.asarray(c_got) - c_want)):.3g}: {hint}"
     )
 
 
@@ -654,6 +642,4 @@ def test_gradient_picture_is_written(target, tmp_path):
     path = target.main(["--out", str(tmp_path), "--blocks", "1", "--steps", "3"])
     png = tmp_path / "gradient_norms.png"
     assert png.exists(), f"main(['--out', DIR]) wrote no gradient_norms.png (it returned {path})"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000, (
-        "gradient_norms.png is empty or not a PNG"
-    )
+    expect_png(png, min_bytes=1001)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, show
+from kata.testing import called, check_choice, choice, fail, show
 
 # --------------------------------------------------------------------------------------------
 # 1-4: the choices
@@ -99,26 +99,14 @@ GIVEAWAY_CASES = [
 """The keys of GIVEAWAY_OPTIONS: one case each."""
 
 
-def choice(target, name, options):
-    """The learner's answer `name`, which must be one of `options`."""
-    __tracebackhide__ = True
-    answer = getattr(target, name)
-    if answer is None:
-        pytest.fail(f"{name} is None: not answered yet; pick one of {list(options)}", pytrace=False)
-    if answer not in options:
-        pytest.fail(
-            f"{name} is {show(answer)}, which is not one of the options {list(options)}",
-            pytrace=False,
-        )
-    return answer
-
-
 def test_architecture(target):
-    answer = choice(target, "ARCHITECTURE", target.ARCHITECTURES)
-    if key_hidden(ARCHITECTURE_KEY):
-        at_grading(f"ARCHITECTURE = {answer!r}")
-    if answer != ARCHITECTURE_KEY:
-        pytest.fail(f"ARCHITECTURE = {answer!r}: {ARCHITECTURE_WRONG[answer]}", pytrace=False)
+    check_choice(
+        "ARCHITECTURE",
+        target.ARCHITECTURE,
+        target.ARCHITECTURES,
+        ARCHITECTURE_KEY,
+        ARCHITECTURE_WRONG,
+    )
 
 
 @pytest.mark.parametrize("option", GIVEAWAY_CASES, ids=GIVEAWAY_CASES)
@@ -131,54 +119,44 @@ def test_giveaway_lines(target, option):
     )
     given = target.GIVEAWAYS
     if given is None:
-        pytest.fail(
+        fail(
             f"GIVEAWAYS is None: not answered yet; write the set of keys of GIVEAWAY_OPTIONS "
-            f"whose lines identify the architecture (this case asks about {option!r})",
-            pytrace=False,
+            f"whose lines identify the architecture (this case asks about {option!r})"
         )
     if isinstance(given, str) or not all(isinstance(key, str) for key in given):
-        pytest.fail(
-            f"GIVEAWAYS is {show(given)}, expected a set of keys such as {{'stem'}}", pytrace=False
-        )
+        fail(f"GIVEAWAYS is {show(given)}, expected a set of keys such as {{'stem'}}")
     unknown = set(given) - set(options)
     if unknown:
-        pytest.fail(
+        fail(
             f"GIVEAWAYS holds {sorted(unknown)}, which are not keys of GIVEAWAY_OPTIONS "
-            f"{sorted(options)}",
-            pytrace=False,
+            f"{sorted(options)}"
         )
     line = options[option]
     if key_hidden(GIVEAWAY_KEY):
         at_grading(f"{option!r} {'in' if option in given else 'not in'} GIVEAWAYS")
     if option in GIVEAWAY_KEY and option not in given:
-        pytest.fail(
-            f"GIVEAWAYS leaves out {option!r} ({line}): {GIVEAWAY_REASONS[option]}", pytrace=False
-        )
+        fail(f"GIVEAWAYS leaves out {option!r} ({line}): {GIVEAWAY_REASONS[option]}")
     if option not in GIVEAWAY_KEY and option in given:
-        pytest.fail(
+        fail(
             f"GIVEAWAYS holds {option!r} ({line}), which identifies nothing: "
-            f"{GIVEAWAY_REASONS[option]}",
-            pytrace=False,
+            f"{GIVEAWAY_REASONS[option]}"
         )
 
 
 def test_application(target):
-    answer = choice(target, "APPLICATION", target.APPLICATIONS)
-    if key_hidden(APPLICATION_KEY):
-        at_grading(f"APPLICATION = {answer!r}")
-    if answer != APPLICATION_KEY:
-        pytest.fail(f"APPLICATION = {answer!r}: {APPLICATION_WRONG[answer]}", pytrace=False)
+    check_choice(
+        "APPLICATION", target.APPLICATION, target.APPLICATIONS, APPLICATION_KEY, APPLICATION_WRONG
+    )
 
 
 def test_transition_role(target):
-    answer = choice(target, "TRANSITION_ROLE", target.TRANSITION_ROLES)
+    answer = choice("TRANSITION_ROLE", target.TRANSITION_ROLE, target.TRANSITION_ROLES)
     if key_hidden(TRANSITION_KEY):
         at_grading(f"TRANSITION_ROLE = {answer!r}")
     if answer != TRANSITION_KEY:
-        pytest.fail(
+        fail(
             f"TRANSITION_ROLE = {answer!r} ({target.TRANSITION_ROLES[answer]}): "
-            f"{TRANSITION_WRONG[answer]}",
-            pytrace=False,
+            f"{TRANSITION_WRONG[answer]}"
         )
 
 
@@ -294,25 +272,16 @@ def check_stages(got, expected, config, compression, call):
     __tracebackhide__ = True
     names = labels(len(config[2]))
     if not isinstance(got, (list, tuple)) or len(got) != len(expected):
-        pytest.fail(
+        fail(
             f"{call} returned {show(got)}, expected a list of {len(expected)} ints, one per "
-            f"stage: {names}",
-            pytrace=False,
+            f"stage: {names}"
         )
     for index, (value, want) in enumerate(zip(got, expected, strict=True)):
         if value != want or isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            pytest.fail(
+            fail(
                 f"{call} returned {show(list(got))}: {names[index]} has {show(value)}, expected "
-                f"{want} channels: {stage_reason(config, compression, index, expected, value)}",
-                pytrace=False,
+                f"{want} channels: {stage_reason(config, compression, index, expected, value)}"
             )
-
-
-@pytest.fixture
-def keras(tf):
-    import keras
-
-    return keras
 
 
 MYSTERY_CASES = [DEFAULTS, random_config(0), random_config(1)]
@@ -352,41 +321,37 @@ def test_fixed_model_channels(target, keras, config, compression):
     call = called("fixed_model", *config, compression=compression)
     model = target.fixed_model(*config, compression=compression)
     if not isinstance(model, keras.Model):
-        pytest.fail(f"{call} returned {show(model)}, expected a Keras model", pytrace=False)
+        fail(f"{call} returned {show(model)}, expected a Keras model")
     channels, heights, _ = read_stages(model, parts)
     names = labels(len(config[2]))
     if len(channels) != len(expected):
-        pytest.fail(
+        fail(
             f"{call}: running model.layers one after the other went through "
             f"{max(len(channels) - 1, 0)} Storms and Breezes, expected {len(expected) - 1}: "
             f"build the model from the given classes (mystery().Storm, mystery().Breeze), one "
-            f"per stage: {names[1:]}",
-            pytrace=False,
+            f"per stage: {names[1:]}"
         )
     for index, (value, want) in enumerate(zip(channels, expected, strict=True)):
         if value != want:
-            pytest.fail(
+            fail(
                 f"{call}: Keras reads {value} channels after {names[index]}, expected "
-                f"{want}: {stage_reason(config, compression, index, expected, value)}",
-                pytrace=False,
+                f"{want}: {stage_reason(config, compression, index, expected, value)}"
             )
     transitions = [
         sum(n.startswith("transition") for n in names[: i + 1]) for i in range(len(names))
     ]
     halved = [IMAGE[0] // 2**count for count in transitions]
     if heights != halved:
-        pytest.fail(
+        fail(
             f"{call}: the maps' heights after each stage are {heights} on a {IMAGE} image, "
-            f"expected {halved}: every transition halves them, nothing else changes them",
-            pytrace=False,
+            f"expected {halved}: every transition halves them, nothing else changes them"
         )
     computed = target.stage_channels(*config, compression=compression)
     if list(computed) != channels:
-        pytest.fail(
+        fail(
             f"your fixed model has {channels} channels after its stages, as it should, but "
             f"{called('stage_channels', *config, compression=compression)} returned "
-            f"{show(computed)}: the computation and the model must agree",
-            pytrace=False,
+            f"{show(computed)}: the computation and the model must agree"
         )
 
 
@@ -396,9 +361,8 @@ def test_fixed_model_still_classifies(target, keras):
     out = np.asarray(model(x))
     call = called("fixed_model", 4, 2, (1, 1), compression=0.5, classes=7)
     if out.shape != (2, 7) or not np.allclose(out.sum(axis=1), 1, atol=1e-5) or out.min() < 0:
-        pytest.fail(
+        fail(
             f"{call} turns 2 images of {IMAGE} into {show(out)}, expected shape (2, 7) with "
             "every row a probability distribution: keep the head (global average pooling and "
-            "a softmax Dense layer with `classes` units)",
-            pytrace=False,
+            "a softmax Dense layer with `classes` units)"
         )

@@ -5,15 +5,7 @@ import numbers
 import numpy as np
 import pytest
 
-from kata.testing import called, check_equal, show
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
+from kata.testing import called, check_equal, fail, seeds, show
 
 
 def keras_count(keras, layer, input_shape):
@@ -27,27 +19,14 @@ def sizes(seed, n=2, low=1, high=40):
     return tuple(int(v) for v in rng.integers(low, high, size=n))
 
 
-def slip_table(expected, *pairs):
-    """``{wrong count: what it reveals}`` from ``(count, text)`` pairs.
-
-    A count that two different slips produce says nothing certain, so it gets no hint; nor does a
-    "slip" that happens to give the right count for these sizes.
-    """
-    texts = {}
-    for value, text in pairs:
-        texts.setdefault(value, set()).add(text)
-    return {v: t.pop() for v, t in texts.items() if len(t) == 1 and v != expected}
-
-
 def check_count(got, expected, call, why, slips=()):
     """``check_equal`` for a count: the right number as a float (875.0) is not yet an int."""
     __tracebackhide__ = True
     if isinstance(got, numbers.Real) and not isinstance(got, numbers.Integral) and got == expected:
-        pytest.fail(
+        fail(
             f"{call} returned {got!r} (a {type(got).__name__}), expected the int {expected}: a "
             "count is a whole number: keep to ints (a float operand such as 1.0, or a true "
-            "division /, makes a float)",
-            pytrace=False,
+            "division /, makes a float)"
         )
     check_equal(got, expected, call, why, slips)
 
@@ -60,7 +39,7 @@ SEEDS = range(5)
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_dense_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     # even seeds: a plain vector; odd seeds: a sequence, where Dense acts on every time step
@@ -72,14 +51,13 @@ def test_dense_params_matches_keras(target, keras, seed):
         called("dense_params", inputs, units),
         f"keras.layers.Dense({units}) on inputs of shape {shape} has a kernel with one weight "
         "per (input, unit) pair and one bias per unit; only the last axis counts",
-        slips=slip_table(
-            expected,
+        slips=[
             (inputs * units, "you forgot the biases: Keras gives every unit one"),
-        ),
+        ],
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_simple_rnn_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     expected = keras_count(keras, keras.layers.SimpleRNN(units), (7, inputs))
@@ -89,19 +67,18 @@ def test_simple_rnn_params_matches_keras(target, keras, seed):
         called("simple_rnn_params", inputs, units),
         "a SimpleRNN has input weights (inputs x units), recurrent weights (units x units) "
         "and a bias (units)",
-        slips=slip_table(
-            expected,
+        slips=[
             (
                 inputs * units + units,
                 "you forgot the recurrent weights: the previous hidden state (units values) is "
                 "fed back in through its own units x units matrix",
             ),
             (inputs * units + units * units, "you forgot the biases: one per unit"),
-        ),
+        ],
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_lstm_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     expected = keras_count(keras, keras.layers.LSTM(units), (7, inputs))
@@ -112,8 +89,7 @@ def test_lstm_params_matches_keras(target, keras, seed):
         called("lstm_params", inputs, units),
         "an LSTM has four gates (input, forget, candidate, output), each with input, recurrent "
         "and bias weights",
-        slips=slip_table(
-            expected,
+        slips=[
             (
                 one_gate,
                 "that is one gate's worth: an LSTM has four gates (input, forget, candidate, "
@@ -130,7 +106,7 @@ def test_lstm_params_matches_keras(target, keras, seed):
                 "you forgot the recurrent weights: every gate also reads the previous hidden "
                 "state through its own units x units matrix",
             ),
-        ),
+        ],
     )
 
 
@@ -165,19 +141,18 @@ def test_gru_params_matches_keras(target, keras, seed, reset_after):
         called("gru_params", inputs, units, reset_after=reset_after),
         "a GRU has three gates (update, reset, candidate), each with input, recurrent and bias "
         "weights; reset_after=True doubles the biases",
-        slips=slip_table(
-            expected,
+        slips=[
             slip,
             (
                 4 * (inputs * units + units * units + units),
                 "that is four gates' worth, an LSTM's count: a GRU has three (update, reset, "
                 "candidate)",
             ),
-        ),
+        ],
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_conv2d_params_matches_keras(target, keras, seed):
     rows, cols = sizes(seed, low=1, high=6)
     if seed % 2 == 0:
@@ -194,15 +169,14 @@ def test_conv2d_params_matches_keras(target, keras, seed):
         called("conv2d_params", kernel_size, in_channels, filters),
         "every filter has one kernel of kernel_size for EACH input channel, plus one bias; "
         "the image size does not matter",
-        slips=slip_table(
-            expected,
+        slips=[
             (
                 rows * cols * filters + filters,
                 "each filter spans all input channels: it has a separate kernel_size kernel "
                 "for every one of them",
             ),
             (rows * cols * in_channels * filters, "you forgot the biases: one per filter"),
-        ),
+        ],
     )
 
 
@@ -291,7 +265,7 @@ def exam_slips(keras, name, expected):
                 "you forgot the biases: one per unit",
             ),
         ]
-    return slip_table(expected, *pairs)
+    return pairs
 
 
 EXAM_WHY = {
@@ -324,10 +298,9 @@ def exam_result_layers(target):
     except (AttributeError, TypeError, ValueError) as error:
         problem = f"{type(error).__name__}: {error}"
     if problem is not None:  # failed outside the except: no chained traceback
-        pytest.fail(
+        fail(
             f"{called('exam_network_params')} returned {show(result)}, expected a ParamCount "
-            f"whose `layers` is a list of (name, count) pairs ({problem})",
-            pytrace=False,
+            f"whose `layers` is a list of (name, count) pairs ({problem})"
         )
     return result, layers
 
@@ -343,10 +316,9 @@ def test_exam_network_layer_params(target, keras, index, name):
         )
     _, layers = exam_result_layers(target)
     if name not in layers:
-        pytest.fail(
+        fail(
             f"{called('exam_network_params')} has no entry {name!r} in `layers`; expected the "
-            f"names {EXAM_LAYER_NAMES}, in that order, got {list(layers)}",
-            pytrace=False,
+            f"names {EXAM_LAYER_NAMES}, in that order, got {list(layers)}"
         )
     got = layers[name]
     check_count(
@@ -364,11 +336,10 @@ def test_exam_network_total(target, keras):
         assert oracle == EXAM_TOTAL, f"Keras counts {oracle}, we counted {EXAM_TOTAL} by hand"
     result, layers = exam_result_layers(target)
     if list(layers) != EXAM_LAYER_NAMES:
-        pytest.fail(
+        fail(
             f"{called('exam_network_params')} listed the layers {list(layers)}, expected "
             f"{EXAM_LAYER_NAMES}: the three layers with weights, from input to output (the "
-            "input and the activations have no parameters)",
-            pytrace=False,
+            "input and the activations have no parameters)"
         )
     try:
         yours = sum(layers.values())
@@ -379,12 +350,11 @@ def test_exam_network_total(target, keras):
         oracle,
         f"{called('exam_network_params')}: its total",
         "the total is the sum over the layers (the input and the activations add nothing)",
-        slips=slip_table(
-            oracle,
+        slips=[
             (
                 yours,
                 "that is the sum of your layers; the failures of "
                 "test_exam_network_layer_params show which layer is off",
             ),
-        ),
+        ],
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, show
+from kata.testing import as_array, brief, called, expect_png, fail, seeds, show, slip_hint, within
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -52,24 +52,6 @@ def test_statements(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
 
 
-def brief(values):
-    """Numbers for a message: shape and rounded values, without a misleading dtype."""
-    array = np.asarray(values, dtype=np.float64)
-    text = " ".join(np.array2string(array, precision=4, threshold=12).split())
-    return f"{text} (shape {array.shape})"
-
-
-def as_array(value, call):
-    """``value`` as a float64 NumPy array; fail if it cannot be one."""
-    __tracebackhide__ = True
-    if value is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        pytest.fail(f"{call} returned {show(value)}, not an array ({error})", pytrace=False)
-
-
 def random_gaussians(seed, batch=4, latent=3):
     rng = np.random.default_rng(seed)
     mean = rng.normal(0.0, 1.5, size=(batch, latent)).astype(np.float32)
@@ -84,7 +66,7 @@ def random_gaussians(seed, batch=4, latent=3):
 SEEDS = range(5)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_reparameterize_with_given_eps_matches_the_formula(target, tf, seed):
     mean, logvar = random_gaussians(seed)
     eps = np.random.default_rng(seed + 100).standard_normal(mean.shape).astype(np.float32)
@@ -106,13 +88,10 @@ def test_reparameterize_with_given_eps_matches_the_formula(target, tf, seed):
             "first, exp(logvar / 2) is the standard deviation",
         ),
     ]
-    reason = "z = mean + exp(logvar / 2) * eps: the standard deviation is exp(logvar / 2)"
-    for wrong, why in slips:
-        if got.shape == wrong.shape and np.allclose(got, wrong, rtol=1e-5, atol=1e-6):
-            reason = why
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
+    reason = slip_hint(got, expected, slips, within(atol=1e-6)) or (
+        "z = mean + exp(logvar / 2) * eps: the standard deviation is exp(logvar / 2)"
     )
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
 def test_epsilon_is_standard_normal_noise(target, tf):
@@ -198,11 +177,10 @@ def test_reparameterisation_keeps_mean_and_spread_and_passes_gradients(target, t
     for variable, name in ((m, "mean"), (lv, "logvar")):
         got, expected = tape.gradient(learner, variable), tape.gradient(oracle, variable)
         if got is None:
-            pytest.fail(
+            fail(
                 f"{call}: tf.GradientTape found no gradient of z with respect to {name}: compute "
                 "z with TensorFlow operations on mean and logvar (no NumPy in between), so that "
-                "training can reach the encoder through the sample",
-                pytrace=False,
+                "training can reach the encoder through the sample"
             )
         print(f"dz/d{name} (summed over z), first row: {np.round(got.numpy()[0], 4)}")
         assert np.allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6), (
@@ -240,16 +218,13 @@ def test_kl_divergence_hand_computed(target, tf, case):
         (per_dim.mean(axis=-1), "sum over the latent dimensions, do not average"),
         (per_dim, "return one value per row (shape (batch,)): sum over the latent dimensions"),
     ]
-    reason = "KL = sum over dimensions of 1/2 (exp(logvar) + mean^2 - 1 - logvar)"
-    for wrong, why in slips:
-        if got.shape == wrong.shape and np.allclose(got, wrong, atol=1e-6):
-            reason = why
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
+    reason = slip_hint(got, expected, slips, within(atol=1e-6)) or (
+        "KL = sum over dimensions of 1/2 (exp(logvar) + mean^2 - 1 - logvar)"
     )
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_kl_divergence_matches_monte_carlo(target, tf, seed):
     """E_q[log q(z) - log p(z)] estimated from 200 000 draws of z per row."""
     mean, logvar = random_gaussians(seed)
@@ -276,7 +251,7 @@ def test_kl_divergence_matches_monte_carlo(target, tf, seed):
         )
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_reconstruction_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -292,9 +267,7 @@ def test_reconstruction_loss_matches_keras(target, tf, seed):
     reason = "sum keras.losses.binary_crossentropy over the 64 pixels of each image"
     if got.shape == expected.shape and np.allclose(got * 64, expected, rtol=1e-4):
         reason = "sum over the pixels, do not average: each pixel is one term of the likelihood"
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
-    )
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,8 +462,4 @@ def test_pictures_are_written(target, tf, tmp_path):
     paths = target.save_pictures(models, images[:256], tmp_path)
     assert len(paths) == 2, f"save_pictures returned {show(paths)}, expected two paths"
     for path in paths:
-        with open(path, "rb") as file:
-            head = file.read(8)
-        assert head == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000, (
-            f"{path} is not a non-empty PNG file"
-        )
+        expect_png(path, min_bytes=1001)

@@ -6,53 +6,16 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called, show
+from kata.testing import as_array, as_scalar, brief, called, choice, fail, seeds, slip_hint, within
 
 SEEDS = range(5)
 
 
-def brief(values):
-    """Numbers for a message: shape and rounded values, without a misleading dtype."""
-    array = np.asarray(values, dtype=np.float64)
-    text = " ".join(np.array2string(array, precision=4, threshold=12).split())
-    return f"{text} (shape {array.shape})"
-
-
-def as_array(value, call):
-    """``value`` as a float64 NumPy array; fail if it cannot be one."""
-    __tracebackhide__ = True
-    if value is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        pytest.fail(f"{call} returned {show(value)}, not an array ({error})", pytrace=False)
-
-
-def as_scalar(value, call):
-    """``value`` as a float; fail unless it is one number (a 0-d tensor or array, or a float)."""
-    __tracebackhide__ = True
-    array = as_array(value, call)
-    if array.shape != ():
-        pytest.fail(
-            f"{call} returned {show(value)}, expected one number (a scalar tensor): average "
-            "over the batch",
-            pytrace=False,
-        )
-    return float(array)
-
-
 def fail_with_slips(call, got, expected, why, slips):
-    """Fail, naming the slip whose value ``got`` matches, if any."""
+    """Fail, naming the slip whose value ``got`` matches, if exactly one does."""
     __tracebackhide__ = True
-    reason = why
-    for wrong, what in slips:
-        if np.shape(got) == np.shape(wrong) and np.allclose(got, wrong, rtol=1e-4, atol=1e-6):
-            reason = what
-            break
-    pytest.fail(
-        f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}", pytrace=False
-    )
+    reason = slip_hint(got, expected, slips, within(rtol=1e-4, atol=1e-6)) or why
+    fail(f"{call} returned {brief(got)}, expected {brief(expected)}: {reason}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,7 +44,7 @@ def test_reconstruction_loss_hand_computed(target, tf):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_reconstruction_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -136,7 +99,7 @@ def discriminator_case(seed):
     return real, fake
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_discriminator_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -197,7 +160,7 @@ def test_discriminator_loss_is_stable_for_confident_logits(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_generator_loss_matches_keras(target, tf, seed):
     import keras
 
@@ -254,7 +217,7 @@ def test_generator_loss_keeps_its_gradient_when_the_discriminator_wins(target, t
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_best_squared_error_prediction_matches_gradient_descent(target, tf, seed):
     import keras
 
@@ -401,19 +364,10 @@ CHOICES = {
 def test_choice(target, name):
     assert CHOICES is None or list(CHOICES) == CHOICE_NAMES
     options = getattr(target, f"{name}_OPTIONS")
-    got = getattr(target, name)
-    if got is None:
-        pytest.fail(
-            f"{name} is None: choose one key of {name}_OPTIONS: {sorted(options)}", pytrace=False
-        )
-    if not isinstance(got, str) or got not in options:
-        pytest.fail(
-            f"{name} is {show(got)}, which is not a key of {name}_OPTIONS: {sorted(options)}",
-            pytrace=False,
-        )
+    got = choice(name, getattr(target, name), options)
     if key_hidden(CHOICES):
         at_grading(f"{name} = {got!r}")
     right, reasons = CHOICES[name]
     if got == right:
         return
-    pytest.fail(f"{name} = {got!r}: {options[got]!r} is not right: {reasons[got]}", pytrace=False)
+    fail(f"{name} = {got!r}: {options[got]!r} is not right: {reasons[got]}")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import judge_statement, statement_cases
-from kata.testing import called, show
+from kata.testing import as_scalar, called, fail, seeds, show
 
 # BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
 KEY = {
@@ -52,23 +52,6 @@ UNCLIPPED_SLOPE = 10  # unclipped critic's slope / the clipped bound: 74-170 ove
 @statement_cases(EXPERIMENT)
 def test_statements(target, statement):
     judge_statement(target, statement, KEY, EXPERIMENT)
-
-
-def as_scalar(value, call):
-    """``value`` as a float; fail unless it is one number (a 0-d tensor or array, or a float)."""
-    __tracebackhide__ = True
-    if value is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        pytest.fail(f"{call} returned {show(value)}, not a number ({error})", pytrace=False)
-    if array.shape != ():
-        pytest.fail(
-            f"{call} returned {show(value)}, expected one number: average over the batch",
-            pytrace=False,
-        )
-    return float(array)
 
 
 def keras_bce(labels_value, logits):
@@ -132,7 +115,7 @@ def test_generator_loss_matches_keras(target, tf, seed, saturating):
         why = f"you swapped the two forms; expected {why}"
     elif math.isclose(got, -expected, rel_tol=1e-5):
         why = f"the sign is flipped; expected {why} (a loss the generator minimises)"
-    pytest.fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}", pytrace=False)
+    fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}")
 
 
 def test_losses_cannot_both_reach_zero(target, tf):
@@ -326,7 +309,7 @@ def test_gan_train_step_updates_each_player_with_its_own_loss(target, tf):
             else "expected one SGD step on generator_loss(D(G(noise))) (non-saturating) with "
             "respect to the generator's weights only, after the discriminator's step"
         )
-        pytest.fail(f"{call}: the generator's weights are not as expected: {why}", pytrace=False)
+        fail(f"{call}: the generator's weights are not as expected: {why}")
     assert math.isclose(d_loss, d_expected, rel_tol=1e-5) and math.isclose(
         g_loss, g_expected, rel_tol=1e-5
     ), (
@@ -363,7 +346,7 @@ def test_collapsed_generator_keeps_a_low_loss(target, tf):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_critic_loss_matches_the_formula(target, tf, seed):
     rng = np.random.default_rng(seed)
     real = rng.normal(2.0, 3.0, size=(7, 1)).astype(np.float32)
@@ -376,7 +359,7 @@ def test_critic_loss_matches_the_formula(target, tf, seed):
     why = "the critic minimises mean(critic(fake)) - mean(critic(real))"
     if math.isclose(got, -expected, rel_tol=1e-5):
         why = "the sign is flipped: " + why + ", so that real samples get high scores"
-    pytest.fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}", pytrace=False)
+    fail(f"{call} returned {got:.6g}, expected {expected:.6g}: {why}")
 
 
 def test_clip_weights_clips_every_weight_and_keeps_the_rest(target, tf):
@@ -405,7 +388,7 @@ def test_clip_weights_clips_every_weight_and_keeps_the_rest(target, tf):
             )
         elif np.allclose(new, old * CLIP / np.abs(old).max()):
             why = "clip each value, do not rescale the whole tensor"
-        pytest.fail(f"{call}: weight {index} (a {kind}) is not as expected: {why}", pytrace=False)
+        fail(f"{call}: weight {index} (a {kind}) is not as expected: {why}")
 
 
 def test_critic_step_is_one_step_then_a_clip(target, tf):
@@ -434,7 +417,7 @@ def test_critic_step_is_one_step_then_a_clip(target, tf):
         why = "one SGD step on critic_loss(critic(real), critic(fake)), then clip_weights"
         if all(np.allclose(a, b, atol=1e-6) for a, b in zip(got, unclipped, strict=True)):
             why = "the step is right, but the weights were not clipped afterwards"
-        pytest.fail(f"{call}: the critic's weights are not as expected: {why}", pytrace=False)
+        fail(f"{call}: the critic's weights are not as expected: {why}")
     assert math.isclose(got_loss, loss, rel_tol=1e-5), (
         f"{call} returned {got_loss:.6g}, expected the loss before the step, {loss:.6g}"
     )

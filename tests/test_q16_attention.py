@@ -5,28 +5,22 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, show
-
-
-def require(condition, message):
-    """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
-    __tracebackhide__ = True
-    if not condition:
-        pytest.fail(message, pytrace=False)
-
+from kata.testing import (
+    called,
+    check_choice,
+    expect_gradients,
+    expect_png,
+    fail,
+    layer_weight,
+    require,
+    saved_and_loaded,
+    seeds,
+    show,
+)
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 def numpy_attention(query, values, w_query, w_values, v, mask=None):
@@ -58,32 +52,25 @@ def random_case(seed, batch=None, time=None):
     }
 
 
-def layer_weight(layer, name, shape):
+def attention_weight(layer, name, shape):
     """The layer's weight `name`, checked to exist with `shape`."""
     __tracebackhide__ = True
-    weight = getattr(layer, name, None)
-    if weight is None or not hasattr(weight, "assign"):
-        pytest.fail(
-            f"after its first call, BahdanauAttention has no weight `{name}` (got "
-            f"{show(weight)}): create it in build with self.{name} = self.add_weight(...)",
-            pytrace=False,
-        )
-    if tuple(weight.shape) != tuple(shape):
-        pytest.fail(
-            f"BahdanauAttention.{name} has shape {tuple(weight.shape)}, expected {tuple(shape)}: "
-            "w_query is (query_dim, units), w_values is (value_dim, units), v is (units,)",
-            pytrace=False,
-        )
-    return weight
+    return layer_weight(
+        layer,
+        name,
+        shape,
+        "BahdanauAttention",
+        "w_query is (query_dim, units), w_values is (value_dim, units), v is (units,)",
+    )
 
 
 def layer_with(target, query, values, w_query, w_values, v):
     """A BahdanauAttention built on these inputs, with the given weights assigned."""
     layer = target.BahdanauAttention(len(v))
     layer(query, values)  # builds it
-    layer_weight(layer, "w_query", w_query.shape).assign(w_query)
-    layer_weight(layer, "w_values", w_values.shape).assign(w_values)
-    layer_weight(layer, "v", v.shape).assign(v)
+    attention_weight(layer, "w_query", w_query.shape).assign(w_query)
+    attention_weight(layer, "w_values", w_values.shape).assign(w_values)
+    attention_weight(layer, "v", v.shape).assign(v)
     return layer
 
 
@@ -94,22 +81,18 @@ def run(layer, query, values, mask=None):
     call = called("BahdanauAttention.call", query, values, **kwargs)
     got = layer(query, values, **kwargs)
     if not isinstance(got, (tuple, list)) or len(got) != 2:
-        pytest.fail(
-            f"{call} returned {show(got)}, expected a pair (context, weights)", pytrace=False
-        )
+        fail(f"{call} returned {show(got)}, expected a pair (context, weights)")
     context, weights = (np.asarray(g, dtype=float) for g in got)
     batch, time, value_dim = values.shape
     if context.shape != (batch, value_dim):
-        pytest.fail(
+        fail(
             f"{call} returned a context of shape {context.shape}, expected {(batch, value_dim)}:"
-            " one weighted sum of the values per example (sum over the time axis)",
-            pytrace=False,
+            " one weighted sum of the values per example (sum over the time axis)"
         )
     if weights.shape != (batch, time):
-        pytest.fail(
+        fail(
             f"{call} returned weights of shape {weights.shape}, expected {(batch, time)}: one "
-            "weight per example and input step",
-            pytrace=False,
+            "weight per example and input step"
         )
     return context, weights
 
@@ -130,21 +113,18 @@ def check_attention(call, got, expected):
     __tracebackhide__ = True
     (context, weights), (exp_context, exp_weights) = got, expected
     if not np.allclose(weights, exp_weights, atol=1e-5):
-        pytest.fail(
+        fail(
             f"{call} returned weights {show(weights.astype(np.float32))}, expected "
-            f"{show(exp_weights.astype(np.float32))}: {why_wrong(weights, exp_weights)}",
-            pytrace=False,
+            f"{show(exp_weights.astype(np.float32))}: {why_wrong(weights, exp_weights)}"
         )
     if not np.allclose(context, exp_context, atol=1e-5):
-        pytest.fail(
+        fail(
             f"{call} returned the right weights but the context {show(context)}, expected "
-            f"{show(exp_context)}: the context is sum_j weights_j * values_j",
-            pytrace=False,
+            f"{show(exp_context)}: the context is sum_j weights_j * values_j"
         )
 
 
 SEEDS = range(4)
-IDS = [f"seed{s}" for s in SEEDS]
 
 # --------------------------------------------------------------------------------------------
 # The layer's contract
@@ -155,9 +135,9 @@ def test_weights_have_the_documented_shapes(target, keras):
     layer = target.BahdanauAttention(7)
     query, values = np.ones((2, 5), np.float32), np.ones((2, 4, 3), np.float32)
     run(layer, query, values)
-    layer_weight(layer, "w_query", (5, 7))
-    layer_weight(layer, "w_values", (3, 7))
-    layer_weight(layer, "v", (7,))
+    attention_weight(layer, "w_query", (5, 7))
+    attention_weight(layer, "w_values", (3, 7))
+    attention_weight(layer, "v", (7,))
     # the score network has no biases: 5*7 + 3*7 + 7 weights
     require(
         layer.count_params() == 5 * 7 + 3 * 7 + 7,
@@ -210,7 +190,7 @@ def test_zero_v_gives_uniform_weights_and_the_mean(target, keras):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_matches_numpy_hand_computation(target, keras, seed):
     case = random_case(seed)
     names = ("query", "values", "w_query", "w_values", "v")
@@ -221,7 +201,7 @@ def test_matches_numpy_hand_computation(target, keras, seed):
     check_attention(call, got, numpy_attention(query, values, w_query, w_values, v))
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_weights_sum_to_one(target, keras, seed):
     case = random_case(seed + 100)
     layer = target.BahdanauAttention(4)
@@ -263,7 +243,7 @@ def random_mask(rng, batch, time):
     return np.arange(time)[None, :] < lengths[:, None], lengths
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_masked_steps_get_zero_weight(target, keras, seed):
     case = random_case(seed + 200, time=6)
     mask, _ = random_mask(case["rng"], *case["values"].shape[:2])
@@ -273,7 +253,7 @@ def test_masked_steps_get_zero_weight(target, keras, seed):
     check_mask(call, weights, mask)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_masking_the_tail_equals_cutting_it_off(target, keras, seed):
     case = random_case(seed + 300, batch=1, time=7)
     query, values = case["query"], case["values"]
@@ -296,7 +276,7 @@ def test_masking_the_tail_equals_cutting_it_off(target, keras, seed):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_matches_keras_additive_attention_with_identity_projections(target, keras, seed):
     # Keras's layer has no W_q, W_k: with identity matrices for both, and its `scale` as v,
     # the two compute the same thing.
@@ -322,7 +302,7 @@ def test_matches_keras_additive_attention_with_identity_projections(target, kera
     check_attention(call, run(layer, query, values, mask), expected)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_matches_keras_additive_attention_after_dense_projections(target, keras, seed):
     # Keras's layer takes a sequence of Tq queries and adds query and key as they are; projecting
     # the queries with W_q and the keys with W_k first, and asking our layer once per query,
@@ -352,7 +332,7 @@ def test_matches_keras_additive_attention_after_dense_projections(target, keras,
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_gradients_match_a_tensorflow_oracle(target, tf, keras, seed):
     case = random_case(seed + 600)
     names = ("query", "values", "w_query", "w_values", "v")
@@ -372,18 +352,15 @@ def test_gradients_match_a_tensorflow_oracle(target, tf, keras, seed):
         oracle_c = tf.reduce_sum(oracle_w[:, :, None] * values, axis=1)
         loss = tf.reduce_sum(oracle_c * probe_c) + tf.reduce_sum(oracle_w * probe_w)
     expected = tape.gradient(loss, oracle_vars)
-    for name, g, e in zip(("w_query", "w_values", "v"), got, expected, strict=True):
-        require(
-            g is not None,
-            f"no gradient reaches BahdanauAttention.{name}: compute with keras.ops on the "
-            "layer's weights (NumPy, or .numpy(), cuts the graph)",
-        )
-        require(
-            np.allclose(np.asarray(g), np.asarray(e), atol=1e-4),
-            f"the gradient of a loss with respect to BahdanauAttention.{name} is "
-            f"{show(np.asarray(g))}, expected {show(np.asarray(e))} (tf.GradientTape through "
-            "the same computation written with TensorFlow ops)",
-        )
+    expect_gradients(
+        got,
+        expected,
+        [f"BahdanauAttention.{name}" for name in ("w_query", "w_values", "v")],
+        "a loss",
+        "compute with keras.ops on the layer's weights (NumPy, or .numpy(), cuts the graph)",
+        "tf.GradientTape through the same computation written with TensorFlow ops",
+        atol=1e-4,
+    )
 
 
 def test_works_inside_tf_function(target, tf, keras):
@@ -405,17 +382,13 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
     inputs = [keras.Input(shape=query.shape[1:]), keras.Input(shape=values.shape[1:])]
     outputs = target.BahdanauAttention(6, name="attention")(*inputs)
     model = keras.Model(inputs, list(outputs))
-    path = tmp_path / "attention.keras"
-    model.save(path)
-    try:
-        loaded = keras.models.load_model(path)
-    except (TypeError, ValueError) as error:
-        pytest.fail(
-            f"a model with BahdanauAttention(6) was saved, but loading it failed: "
-            f"{type(error).__name__}: {error}. get_config must return the constructor's "
-            "arguments (units), on top of super().get_config()",
-            pytrace=False,
-        )
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        tmp_path / "attention.keras",
+        "a model with BahdanauAttention(6) does not load again: get_config must return the "
+        "constructor's arguments (units), on top of super().get_config()",
+    )
     layer = loaded.get_layer("attention")
     require(
         getattr(layer, "units", None) == 6,
@@ -461,26 +434,12 @@ QUERY_WRONG = {
 # END EXAM KEY
 
 
-def check_choice(target, name, options_key, key, wrong):
-    __tracebackhide__ = True
-    got = getattr(target, name)
-    options = list(target.OPTIONS[options_key])
-    if got is None:
-        pytest.fail(f"{name} is None: choose one of {options}", pytrace=False)
-    if got not in options:
-        pytest.fail(f"{name} is {show(got)}, which is not one of {options}", pytrace=False)
-    if key_hidden(key):
-        at_grading(f"{name} = {got!r}")
-    if got != key:
-        pytest.fail(f"{name} = {got!r}: {wrong[got]}", pytrace=False)
-
-
 def test_problem_attention_removes(target):
-    check_choice(target, "PROBLEM", "problem", PROBLEM_KEY, PROBLEM_WRONG)
+    check_choice("PROBLEM", target.PROBLEM, target.OPTIONS["problem"], PROBLEM_KEY, PROBLEM_WRONG)
 
 
 def test_what_queries_the_encoder_states(target):
-    check_choice(target, "QUERY", "query", QUERY_KEY, QUERY_WRONG)
+    check_choice("QUERY", target.QUERY, target.OPTIONS["query"], QUERY_KEY, QUERY_WRONG)
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,5 +485,4 @@ def test_attention_beats_fixed_context_on_long_sequences(target, keras):
 def test_heat_map_is_written(target, keras, tmp_path):
     # no training (the picture of an untrained model): that the figure is drawn and written
     path = target.main(["--out", str(tmp_path), "--steps", "0", "--length", "6"])
-    require(path.exists() and path.stat().st_size > 0, f"{path} was not written")
-    require(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG")
+    expect_png(path)

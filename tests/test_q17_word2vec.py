@@ -5,19 +5,22 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, check_equal, show
-
-
-def require(condition, message):
-    """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
-    __tracebackhide__ = True
-    if not condition:
-        pytest.fail(message, pytrace=False)
-
+from kata.testing import (
+    as_scalar,
+    called,
+    check_choice,
+    check_equal,
+    expect_gradients,
+    expect_png,
+    fail,
+    require,
+    seeds,
+    show,
+    slip_hint,
+    within,
+)
 
 SEEDS = range(5)
-IDS = [f"seed{s}" for s in SEEDS]
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
@@ -36,19 +39,15 @@ def int_array(got, call, columns=None):
     """``got`` as an int array, failing with a teaching message if it is not one."""
     __tracebackhide__ = True
     if got is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
+        fail(f"{call} returned None: did you forget to `return` the result?")
     array = np.asarray(got)
     if array.dtype.kind not in "iu":
-        pytest.fail(
+        fail(
             f"{call} returned {show(got)}, expected an int array: word ids are integers "
-            "(np.asarray(..., dtype=np.int64))",
-            pytrace=False,
+            "(np.asarray(..., dtype=np.int64))"
         )
     if columns is not None and (array.ndim != 2 or array.shape[1] != columns):
-        pytest.fail(
-            f"{call} returned shape {array.shape}, expected (rows, {columns}), even with no rows",
-            pytrace=False,
-        )
+        fail(f"{call} returned shape {array.shape}, expected (rows, {columns}), even with no rows")
     return array
 
 
@@ -66,10 +65,9 @@ def check_rows(call, got, expected, what):
         if same_multiset
         else f"expected {len(expected)} {what}"
     )
-    pytest.fail(
+    fail(
         f"{call} returned {len(got)} rows {got[:8].tolist()}..., expected "
-        f"{expected[:8].tolist()}...: {hint}",
-        pytrace=False,
+        f"{expected[:8].tolist()}...: {hint}"
     )
 
 
@@ -96,17 +94,7 @@ def random_vectors(seed, scale=1.0):
     return center, context, negatives
 
 
-def scalar(got, call):
-    __tracebackhide__ = True
-    value = np.asarray(got)
-    if value.shape != ():
-        pytest.fail(
-            f"{call} returned shape {value.shape}, expected a scalar: the mean over the batch "
-            "of the per-pair losses",
-            pytrace=False,
-        )
-    return float(value)
-
+LOSS_IS = "the mean over the batch of the per-pair losses"
 
 # --------------------------------------------------------------------------------------------
 # Skip-gram pairs and CBOW examples
@@ -137,7 +125,7 @@ def test_exam_skipgram_pairs_by_hand(target, tf):
     check_rows(call, got, expected, "pairs: 2 for each inner word, 1 for each end")
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_skipgram_pairs_match_keras(target, tf, seed):
     rng = np.random.default_rng(seed)
     tokens = rng.integers(1, 20, size=int(rng.integers(2, 15))).tolist()
@@ -163,14 +151,12 @@ def test_exam_cbow_examples_by_hand(target, tf):
     call = called("cbow_examples", tokens, 1)
     got = target.cbow_examples(tokens, 1)
     if not isinstance(got, tuple) or len(got) != 2:
-        pytest.fail(
-            f"{call} returned {show(got)}, expected a pair (contexts, targets)", pytrace=False
-        )
+        fail(f"{call} returned {show(got)}, expected a pair (contexts, targets)")
     check_rows(call + " [contexts]", int_array(got[0], call, columns=2), contexts, "examples")
     check_rows(call + " [targets]", int_array(got[1], call)[:, None], targets[:, None], "targets")
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_cbow_examples_match_tensorflow_frames(target, tf, seed):
     rng = np.random.default_rng(seed + 10)
     window = int(rng.integers(1, 4))
@@ -219,11 +205,11 @@ def unigram_to_the_three_quarters(counts):
 
 def distribution_slips(counts):
     counts = np.asarray(counts, float)
-    return {
-        "raw": (counts / counts.sum(), "you used the counts themselves: raise them to 3/4"),
-        "unnormalised": (counts**0.75, "normalise: the probabilities must sum to 1"),
-        "uniform": (np.full(len(counts), 1 / len(counts)), "the counts must matter"),
-    }
+    return [
+        (counts / counts.sum(), "you used the counts themselves: raise them to 3/4"),
+        (counts**0.75, "normalise: the probabilities must sum to 1"),
+        (np.full(len(counts), 1 / len(counts)), "the counts must matter"),
+    ]
 
 
 def check_distribution(call, got, expected, counts):
@@ -231,11 +217,10 @@ def check_distribution(call, got, expected, counts):
     got = np.asarray(got, dtype=float)
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-12, rtol=1e-9):
         return
-    reason = "probabilities proportional to counts ** 0.75, summing to 1"
-    for slip, why in distribution_slips(counts).values():
-        if got.shape == slip.shape and np.allclose(got, slip):
-            reason = why
-    pytest.fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}", pytrace=False)
+    reason = slip_hint(got, expected, distribution_slips(counts), within()) or (
+        "probabilities proportional to counts ** 0.75, summing to 1"
+    )
+    fail(f"{call} returned {show(got)}, expected {show(expected)}: {reason}")
 
 
 @pytest.mark.parametrize("case", EXAM_COUNTS, ids=list(EXAM_COUNTS))
@@ -249,7 +234,7 @@ def test_exam_noise_distribution_by_hand(target, case):
     check_distribution(call, got, expected, counts)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_noise_distribution_matches_the_formula(target, seed):
     counts = np.random.default_rng(seed + 20).integers(0, 1000, size=12)
     counts[0] = 5  # at least one word occurs
@@ -267,7 +252,7 @@ DRAWS = 200_000
 Z = 6.0
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_negatives_follow_the_unigram_distribution_to_the_three_quarters(target, seed):
     counts = np.random.default_rng(seed + 30).integers(1, 2000, size=12)
     counts[0] = 20_000  # one very frequent word: its probability drops most under the 3/4
@@ -288,11 +273,10 @@ def test_negatives_follow_the_unigram_distribution_to_the_three_quarters(target,
         if np.all(np.abs(frequency - raw) <= Z * np.sqrt(raw * (1 - raw) / DRAWS))
         else "draw each word with its probability (rng.choice with p=...)"
     )
-    pytest.fail(
+    fail(
         f"{call} (probabilities from negative_sampling_distribution) drew word {worst} with "
         f"frequency {frequency[worst]:.4f}, expected {expected[worst]:.4f} +- "
-        f"{tolerance[worst]:.4f} (6 standard deviations of {DRAWS} draws): {hint}",
-        pytrace=False,
+        f"{tolerance[worst]:.4f} (6 standard deviations of {DRAWS} draws): {hint}"
     )
 
 
@@ -322,12 +306,11 @@ def test_exam_loss_at_word2vec_initialisation(target, tf):
     center = np.array([[0.3, -1.2], [2.0, 0.5]], np.float32)
     context, negatives = np.zeros((2, 2), np.float32), np.zeros((2, 3, 2), np.float32)
     call = called("negative_sampling_loss", center, context, negatives)
-    got = scalar(target.negative_sampling_loss(center, context, negatives), call)
+    got = as_scalar(target.negative_sampling_loss(center, context, negatives), call, LOSS_IS)
     if got == pytest.approx(math.log(2), rel=1e-6):
-        pytest.fail(
+        fail(
             f"{call} with zero output vectors returned ln 2 = {got:.6f}, expected 4 ln 2: you "
-            "averaged over the 1 + 3 terms of a pair; sum them",
-            pytrace=False,
+            "averaged over the 1 + 3 terms of a pair; sum them"
         )
     require(
         got == pytest.approx(4 * math.log(2), rel=1e-6),
@@ -337,12 +320,12 @@ def test_exam_loss_at_word2vec_initialisation(target, tf):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_loss_matches_sigmoid_cross_entropy(target, tf, seed):
     center, context, negatives = random_vectors(seed + 40)
     expected = float(tf_loss(tf, center, context, negatives))
     call = called("negative_sampling_loss", center, context, negatives)
-    got = scalar(target.negative_sampling_loss(center, context, negatives), call)
+    got = as_scalar(target.negative_sampling_loss(center, context, negatives), call, LOSS_IS)
     if got == pytest.approx(expected, rel=1e-5, abs=1e-5):
         return
     k = negatives.shape[1]
@@ -352,19 +335,17 @@ def test_loss_matches_sigmoid_cross_entropy(target, tf, seed):
         float(tf_loss(tf, center, context, -negatives)): "the negatives' scores enter with a "
         "minus sign: -log sigmoid(-u_n . v_c), the probability that the pair is NOT real",
     }
-    reason = next(
-        (why for value, why in slips.items() if got == pytest.approx(value, rel=1e-5)),
-        "per pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_n . v_c)",
+    reason = slip_hint(got, expected, slips, within(rtol=1e-5, atol=1e-12)) or (
+        "per pair: -log sigmoid(u_o . v_c) - sum over k of log sigmoid(-u_n . v_c)"
     )
-    pytest.fail(
+    fail(
         f"{call} returned {got:.6f}, expected {expected:.6f} (the sum over each pair's k + 1 "
         f"logits of tf.nn.sigmoid_cross_entropy_with_logits, labels 1 then 0s, mean over the "
-        f"batch): {reason}",
-        pytrace=False,
+        f"batch): {reason}"
     )
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_loss_gradients_match_sigmoid_cross_entropy(target, tf, seed):
     arrays = random_vectors(seed + 50)
     variables = [tf.Variable(a) for a in arrays]
@@ -374,25 +355,21 @@ def test_loss_gradients_match_sigmoid_cross_entropy(target, tf, seed):
     with tf.GradientTape() as tape:
         oracle = tf_loss(tf, *variables)
     expected = tape.gradient(oracle, variables)
-    for name, g, e in zip(("center", "context", "negatives"), got, expected, strict=True):
-        require(
-            g is not None,
-            f"no gradient reaches `{name}` through negative_sampling_loss: compute it with "
-            "TensorFlow ops on the inputs (NumPy cuts the tape)",
-        )
-        require(
-            np.allclose(np.asarray(g), np.asarray(e), atol=1e-5),
-            f"the gradient of negative_sampling_loss with respect to `{name}` is "
-            f"{show(np.asarray(g))}, expected {show(np.asarray(e))} (tf.GradientTape through "
-            "tf.nn.sigmoid_cross_entropy_with_logits)",
-        )
+    expect_gradients(
+        got,
+        expected,
+        ("center", "context", "negatives"),
+        "negative_sampling_loss",
+        "compute it with TensorFlow ops on the inputs (NumPy cuts the tape)",
+        "tf.GradientTape through tf.nn.sigmoid_cross_entropy_with_logits",
+    )
 
 
 def test_loss_stays_finite_for_large_scores(target, tf):
     center, context, negatives = random_vectors(60, scale=30.0)  # dot products in the hundreds
     expected = float(tf_loss(tf, center, context, negatives))
     call = called("negative_sampling_loss", center, context, negatives)
-    got = scalar(target.negative_sampling_loss(center, context, negatives), call)
+    got = as_scalar(target.negative_sampling_loss(center, context, negatives), call, LOSS_IS)
     require(
         math.isfinite(got),
         f"{call} with scores in the hundreds returned {got}, expected {expected:.4f}: in "
@@ -482,26 +459,12 @@ REMEDY_WRONG = {
 # END EXAM KEY
 
 
-def check_choice(target, name, options_key, key, wrong):
-    __tracebackhide__ = True
-    got = getattr(target, name)
-    options = list(target.OPTIONS[options_key])
-    if got is None:
-        pytest.fail(f"{name} is None: choose one of {options}", pytrace=False)
-    if got not in options:
-        pytest.fail(f"{name} is {show(got)}, which is not one of {options}", pytrace=False)
-    if key_hidden(key):
-        at_grading(f"{name} = {got!r}")
-    if got != key:
-        pytest.fail(f"{name} = {got!r}: {wrong[got]}", pytrace=False)
-
-
 def test_problem_of_the_full_softmax(target):
-    check_choice(target, "PROBLEM", "problem", PROBLEM_KEY, PROBLEM_WRONG)
+    check_choice("PROBLEM", target.PROBLEM, target.OPTIONS["problem"], PROBLEM_KEY, PROBLEM_WRONG)
 
 
 def test_what_negative_sampling_does(target):
-    check_choice(target, "REMEDY", "remedy", REMEDY_KEY, REMEDY_WRONG)
+    check_choice("REMEDY", target.REMEDY, target.OPTIONS["remedy"], REMEDY_KEY, REMEDY_WRONG)
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,5 +493,4 @@ def test_cooccurring_words_end_up_closer(target, tf):
 
 def test_embedding_picture_is_written(target, tf, tmp_path):
     path = target.main(["--out", str(tmp_path), "--steps", "2"])
-    require(path.exists() and path.stat().st_size > 0, f"{path} was not written")
-    require(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG")
+    expect_png(path)

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import pytest
 
-from kata.testing import called, show
+from kata.testing import called, fail, require, saved_and_loaded, show, slip_hint
 
 INPUT = (64, 64, 3)
 ASKED = [
@@ -28,14 +28,6 @@ ASKED = [
     (64, 64, 3),
 ]
 """The exam's shapes after layers 1 to 10 (batch axis left out)."""
-
-
-@pytest.fixture
-def keras(tf):
-    """Keras 3, imported after the `tf` fixture has seeded everything."""
-    import keras
-
-    return keras
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,18 +92,17 @@ def keras_length(keras, kind, n, k, s, padding):
 
 
 def check_length(got, expected, call, why, slips):
-    """Fail unless got is the int `expected`; `slips` maps a known wrong value to its reason."""
+    """Fail unless got is the int `expected`; `slips`: (known wrong value, its reason) pairs."""
     __tracebackhide__ = True
     if isinstance(got, numbers.Integral) and not isinstance(got, bool) and got == expected:
         return
     if isinstance(got, numbers.Number) and not isinstance(got, bool) and got == expected:
-        pytest.fail(
+        fail(
             f"{call} returned {show(got)}, expected the int {expected}: a number of pixels is "
-            "a whole number (use // or math.ceil, which return ints)",
-            pytrace=False,
+            "a whole number (use // or math.ceil, which return ints)"
         )
-    reason = slips.get(got, why) if isinstance(got, numbers.Number) else why
-    pytest.fail(f"{call} returned {show(got)}, expected {expected}: {reason}", pytrace=False)
+    reason = slip_hint(got, expected, slips) or why
+    fail(f"{call} returned {show(got)}, expected {expected}: {reason}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,29 +163,28 @@ def test_conv_length_matches_keras(target, keras, case):
     kind, n, k, s, padding = case
     expected = keras_length(keras, kind, n, k, s, padding)
     assert rule_window(n, k, s, padding) == expected, "the rule the messages quote is wrong"
-    slips = {}
+    rule = rule_text_window(n, k, s, padding)
     if padding == "valid":
-        slips[math.ceil(n / s)] = (
-            f"that is the size with 'same' padding; {rule_text_window(n, k, s, padding)}: "
-            "'valid' adds no zeros, so the window must fit entirely inside the input"
-        )
-        if s > 1:
-            slips[n - k + 1] = f"you ignored the stride: {rule_text_window(n, k, s, padding)}"
+        slips = [
+            (
+                math.ceil(n / s),
+                f"that is the size with 'same' padding; {rule}: 'valid' adds no zeros, so the "
+                "window must fit entirely inside the input",
+            ),
+            (n - k + 1, f"you ignored the stride: {rule}") if s > 1 else None,
+        ]
     else:
-        if n >= k:
-            slips[(n - k) // s + 1] = (
-                f"that is the size without padding; {rule_text_window(n, k, s, padding)}"
-            )
-        if s > 1:
-            slips[n] = f"you ignored the stride: {rule_text_window(n, k, s, padding)}"
-    slips.pop(expected, None)
+        slips = [
+            ((n - k) // s + 1, f"that is the size without padding; {rule}") if n >= k else None,
+            (n, f"you ignored the stride: {rule}") if s > 1 else None,
+        ]
     what = {"conv": "Conv2D", "max_pool": "MaxPooling2D", "average_pool": "AveragePooling2D"}
     check_length(
         target.conv_length(n, k, s, padding),
         expected,
         called("conv_length", n, k, s, padding),
-        f"keras.layers.{what[kind]} gives {expected}; {rule_text_window(n, k, s, padding)}",
-        slips,
+        f"keras.layers.{what[kind]} gives {expected}; {rule}",
+        [slip for slip in slips if slip],
     )
 
 
@@ -203,23 +193,29 @@ def test_conv_transpose_length_matches_keras(target, keras, case):
     _, n, k, s, padding = case
     expected = keras_length(keras, "transpose", n, k, s, padding)
     assert rule_transpose(n, k, s, padding) == expected, "the rule the messages quote is wrong"
-    slips = {
-        math.ceil(n / s): "that is what a strided convolution gives; a transposed convolution "
-        f"goes the other way and spreads its input out: {rule_text_transpose(n, k, s, padding)}",
-    }
+    rule = rule_text_transpose(n, k, s, padding)
+    slips = [
+        (
+            math.ceil(n / s),
+            "that is what a strided convolution gives; a transposed convolution goes the other "
+            f"way and spreads its input out: {rule}",
+        )
+    ]
     if padding == "valid" and k < s:
-        slips[(n - 1) * s + k] = (
-            f"(n - 1) * s + k leaves the last {s - k} pixels uncovered when the kernel is "
-            f"shorter than the stride; Keras pads them: {rule_text_transpose(n, k, s, padding)}"
+        slips.append(
+            (
+                (n - 1) * s + k,
+                f"(n - 1) * s + k leaves the last {s - k} pixels uncovered when the kernel is "
+                f"shorter than the stride; Keras pads them: {rule}",
+            )
         )
     if padding == "valid" and k > s:
-        slips[n * s] = f"that is the 'same' size; {rule_text_transpose(n, k, s, padding)}"
-    slips.pop(expected, None)
+        slips.append((n * s, f"that is the 'same' size; {rule}"))
     check_length(
         target.conv_transpose_length(n, k, s, padding),
         expected,
         called("conv_transpose_length", n, k, s, padding),
-        f"keras.layers.Conv2DTranspose gives {expected}; {rule_text_transpose(n, k, s, padding)}",
+        f"keras.layers.Conv2DTranspose gives {expected}; {rule}",
         slips,
     )
 
@@ -236,10 +232,9 @@ def test_lengths_reject_an_unknown_padding(target, keras, function):
         got = getattr(target, function)(10, 3, 1, "full")
     except ValueError:
         return
-    pytest.fail(
+    fail(
         f"{called(function, 10, 3, 1, 'full')} returned {show(got)}, expected a ValueError: "
-        "only 'valid' and 'same' exist in Keras; a typo must not silently pick one of them",
-        pytrace=False,
+        "only 'valid' and 'same' exist in Keras; a typo must not silently pick one of them"
     )
 
 
@@ -251,10 +246,9 @@ def test_lengths_reject_an_unknown_padding(target, keras, function):
 def model_class(target, keras):
     cls = target.hourglass_class()
     if not (isinstance(cls, type) and issubclass(cls, keras.Model)):
-        pytest.fail(
+        fail(
             f"{called('hourglass_class')} returned {show(cls)}, expected a class that inherits "
-            "from keras.Model",
-            pytrace=False,
+            "from keras.Model"
         )
     return cls
 
@@ -434,39 +428,30 @@ def test_layer_output_shape(target, keras, index):
     want = ASKED[index - 1]
     shape_in = INPUT if index == 1 else ASKED[index - 2]
     if index > len(layers):
-        pytest.fail(
+        fail(
             f"your model has {len(layers)} layers (model.layers), so there is no layer {index}; "
-            f"expected ten, whose outputs are {ASKED}",
-            pytrace=False,
+            f"expected ten, whose outputs are {ASKED}"
         )
     layer = layers[index - 1]
     first = first_difference(shapes, error)
     if first is None or (first >= index and index <= len(shapes)):
         got = shapes[index - 1]  # this layer received the asked input
         if got != want:
-            pytest.fail(explain(layer, index, shape_in, got, want), pytrace=False)
+            fail(explain(layer, index, shape_in, got, want))
         return
     if first == index and error is not None:
-        pytest.fail(error, pytrace=False)
+        fail(error)
     # An earlier layer departs from the asked shapes: judge this layer alone, on the asked input.
     earlier = f"layer {first} is the first layer of your model whose output differs; fix it first"
     try:
         got = tuple(int(d) for d in layer.compute_output_shape((1, *shape_in))[1:])
     except Exception:  # noqa: BLE001 - a custom layer may not say
-        pytest.fail(f"layer {index} cannot be judged on its own: {earlier}", pytrace=False)
+        fail(f"layer {index} cannot be judged on its own: {earlier}")
     if got != want:
-        pytest.fail(
+        fail(
             f"{explain(layer, index, shape_in, got, want)} (judged on the asked input {shape_in}; "
-            f"{earlier})",
-            pytrace=False,
+            f"{earlier})"
         )
-
-
-def ensure(condition, message):
-    """Fail with `message` alone (no assertion rewriting: the arrays would drown it)."""
-    __tracebackhide__ = True
-    if not condition:
-        pytest.fail(message, pytrace=False)
 
 
 def test_model_has_ten_layers_applied_in_order(target, keras):
@@ -475,7 +460,7 @@ def test_model_has_ten_layers_applied_in_order(target, keras):
     x = np.random.default_rng(0).uniform(size=(2, *INPUT)).astype("float32")
     out = np.asarray(model(x))
     names = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers]
-    ensure(
+    require(
         len(names) == 10,
         f"your model has {len(names)} layers, expected ten: {names}. Every layer is one Keras "
         "layer with its own attribute (activations go into the layers' `activation=`); a "
@@ -485,13 +470,13 @@ def test_model_has_ten_layers_applied_in_order(target, keras):
     for layer in model.layers:
         chained = layer(chained)
     chained = np.asarray(chained)
-    ensure(
+    require(
         chained.shape == out.shape and np.allclose(chained, out, atol=1e-5),
         f"calling the model gives an output of shape {out.shape}; applying its layers "
         f"{names} one after the other gives {chained.shape} and other values: create the layers "
         "in __init__ in the order call applies them, and apply each once",
     )
-    ensure(
+    require(
         out.shape == (2, *ASKED[-1]),
         f"the model turns a batch of shape {x.shape} into {out.shape}, expected {(2, *ASKED[-1])}",
     )
@@ -504,29 +489,29 @@ def test_model_has_ten_layers_applied_in_order(target, keras):
 
 def test_hourglass_is_a_registered_keras_model_subclass(target, keras):
     cls = model_class(target, keras)
-    ensure(
+    require(
         not issubclass(cls, keras.Sequential),
         f"{cls.__name__} inherits from keras.Sequential; the exam asks for a subclass of "
         "keras.Model that defines its own call",
     )
     for method in ("__init__", "call", "get_config"):
-        ensure(
+        require(
             method in vars(cls),
             f"{cls.__name__} does not define {method}: a subclassed model creates its layers in "
             "__init__, applies them in call, and returns its constructor's arguments from "
             "get_config",
         )
     name = keras.saving.get_registered_name(cls)
-    ensure(
+    require(
         keras.saving.get_registered_object(name) is cls and "kata_q18>" in name,
         f"{cls.__name__} is not registered with Keras's serialisation (its registered name is "
         f"{name!r}): decorate it with @keras.saving.register_keras_serializable(package=PACKAGE) "
         "so that keras.models.load_model can find the class",
     )
     model = cls()
-    ensure(isinstance(model, keras.Model), f"{cls.__name__}() returned {show(model)}")
+    require(isinstance(model, keras.Model), f"{cls.__name__}() returned {show(model)}")
     serialised = keras.saving.serialize_keras_object(model)
-    ensure(
+    require(
         serialised.get("registered_name") == name,
         f"keras.saving.serialize_keras_object({cls.__name__}()) names the class "
         f"{serialised.get('registered_name')!r}, expected {name!r}",
@@ -564,7 +549,7 @@ def test_fit_lowers_the_loss(target, keras):
     before = [[np.array(w) for w in layer.get_weights()] for layer in model.layers]
     history = model.fit(x, x, batch_size=len(x), epochs=FIT_STEPS, shuffle=False, verbose=0)
     losses = history.history["loss"]
-    ensure(
+    require(
         np.all(np.isfinite(losses)) and losses[-1] < LOSS_RATIO * losses[0],
         f"compile(Adam({FIT_LEARNING_RATE}), 'mse') and {FIT_STEPS} steps of fit on one fixed "
         f"batch of 2 images (the model reconstructs its input) gave the losses "
@@ -575,10 +560,9 @@ def test_fit_lowers_the_loss(target, keras):
     for layer, old in zip(model.layers, before, strict=True):
         new = layer.get_weights()
         if old and all(np.array_equal(a, b) for a, b in zip(old, new, strict=True)):
-            pytest.fail(
+            fail(
                 f"fit lowered the loss, but the weights of layer {layer.name} "
-                f"({type(layer).__name__}) did not change: is it applied in call, and trainable?",
-                pytrace=False,
+                f"({type(layer).__name__}) did not change: is it applied in call, and trainable?"
             )
 
 
@@ -596,9 +580,9 @@ def test_from_config_gives_the_same_model(target, keras):
     x = batch(1, size=2)
     model = built(cls, x, name="custom", **CUSTOM)
     config = model.get_config()
-    ensure(isinstance(config, dict), f"get_config() returned {show(config)}, expected a dict")
+    require(isinstance(config, dict), f"get_config() returned {show(config)}, expected a dict")
     for key, value in CUSTOM.items():
-        ensure(
+        require(
             config.get(key) == value,
             f"{cls.__name__}(**{CUSTOM}).get_config() has {key}={config.get(key)!r}, expected "
             f"{value!r}: get_config returns the constructor's arguments, so that from_config "
@@ -608,12 +592,12 @@ def test_from_config_gives_the_same_model(target, keras):
     clone = cls.from_config(config)
     clone(x)
     clone.set_weights(model.get_weights())
-    ensure(
+    require(
         clone.name == "custom",
         f"from_config gave a model named {clone.name!r}, expected 'custom': start get_config "
         "from super().get_config() and pass **kwargs on to keras.Model",
     )
-    ensure(
+    require(
         np.allclose(np.asarray(clone(x)), np.asarray(model(x)), atol=1e-5),
         f"{cls.__name__}.from_config(model.get_config()) with the same weights gives other "
         f"outputs than the model built with {CUSTOM}: it did not get the same activations back",
@@ -625,18 +609,15 @@ def test_keras_save_load_round_trip(target, keras, tmp_path):
     x = batch(2, size=2)
     model = built(cls, x, **CUSTOM)
     path = tmp_path / "hourglass.keras"
-    model.save(path)
-    try:
-        loaded = keras.models.load_model(path)
-    except Exception as error:  # noqa: BLE001 - any failure to load is the finding
-        pytest.fail(
-            f"model.save then keras.models.load_model failed ({type(error).__name__}: {error}): "
-            "the class must be registered (@keras.saving.register_keras_serializable) and "
-            "get_config must return everything __init__ needs",
-            pytrace=False,
-        )
-    ensure(type(loaded) is cls, f"load_model returned a {type(loaded).__name__}, not a {cls}")
-    ensure(
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        path,
+        "the class must be registered (@keras.saving.register_keras_serializable) and "
+        "get_config must return everything __init__ needs",
+    )
+    require(type(loaded) is cls, f"load_model returned a {type(loaded).__name__}, not a {cls}")
+    require(
         np.allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-5),
         f"the model built with {CUSTOM}, saved to {path.name} and loaded again gives other "
         "outputs than the one saved: does get_config return the constructor's arguments?",
@@ -646,10 +627,10 @@ def test_keras_save_load_round_trip(target, keras, tmp_path):
 def test_command_prints_the_shapes_beside_the_asked_ones(target, keras, capsys):
     code = target.main([])
     out = capsys.readouterr().out
-    ensure("Total params" in out, "the command did not print the model's Keras summary")
+    require("Total params" in out, "the command did not print the model's Keras summary")
     for index, shape in enumerate(ASKED, start=1):
-        ensure(str(shape) in out, f"the command's table does not show layer {index}'s {shape}")
-    ensure(
+        require(str(shape) in out, f"the command's table does not show layer {index}'s {shape}")
+    require(
         code == 0,
         f"`python -m exercises.q18_reverse_engineering` returned {code}: the shapes marked <-- "
         f"differ from the asked ones:\n{out[out.find('asked') - 8 :]}",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kata.statements import at_grading, key_hidden
-from kata.testing import called
+from kata.testing import called, fail, seeds
 
 DISCRETE_ID = "LunarLander-v3"
 CONTINUOUS_ID = "LunarLanderContinuous-v3"
@@ -38,7 +38,7 @@ def require(value, where):
     """Fail with a hint if a field of the description is still a placeholder."""
     __tracebackhide__ = True
     if value is None:
-        pytest.fail(f"{where} is None: fill it in (mdp.py)", pytrace=False)
+        fail(f"{where} is None: fill it in (mdp.py)")
     return value
 
 
@@ -466,7 +466,7 @@ def test_replay_buffer_adds_a_batch_across_the_end(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_replay_buffer_samples_the_generators_indices(target, seed):
     rng = np.random.default_rng(seed)
     count = int(rng.integers(3, 12))
@@ -576,7 +576,7 @@ def test_td_targets_termination_stops_bootstrap_truncation_does_not(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_td_targets_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     rewards, next_q = rng.normal(size=7), rng.normal(size=(7, 4))
@@ -602,7 +602,7 @@ def test_double_dqn_targets_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_double_dqn_targets_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     rewards, online, target_q = rng.normal(size=9), rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
@@ -657,7 +657,7 @@ def test_discounted_returns_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_discounted_returns_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     rewards, dones = rng.normal(size=(12, 3)), rng.random((12, 3)) < 0.2
@@ -695,7 +695,7 @@ def test_gae_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gae_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     shape = (16, 4)
@@ -724,7 +724,7 @@ def consistent_rollout(seed, shape=(10, 2)):
     return rewards, values, next_values, terminated
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gae_with_lambda_one_is_returns_minus_values(target, seed):
     rewards, values, next_values, terminated = consistent_rollout(seed)
     advantages, _ = target.blocks.gae(
@@ -739,7 +739,7 @@ def test_gae_with_lambda_one_is_returns_minus_values(target, seed):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gae_with_lambda_zero_is_the_one_step_td_error(target, seed):
     rewards, values, next_values, terminated = consistent_rollout(seed)
     advantages, _ = target.blocks.gae(
@@ -773,7 +773,7 @@ def test_gaussian_log_prob_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_gaussian_log_prob_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     actions, mean = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
@@ -806,7 +806,7 @@ def test_ppo_clip_objective_hand_computed(target):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+@seeds(SEEDS)
 def test_ppo_clip_objective_random_against_loop(target, seed):
     rng = np.random.default_rng(seed)
     old = rng.normal(size=20)

@@ -5,31 +5,26 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import called, show
-
-
-def require(condition, message):
-    """Fail with ``message`` alone (no assertion rewriting) unless ``condition`` holds."""
-    __tracebackhide__ = True
-    if not condition:
-        pytest.fail(message, pytrace=False)
-
+from kata.statements import key_hidden
+from kata.testing import (
+    called,
+    check_choice,
+    fail,
+    layer_weight,
+    require,
+    saved_and_loaded,
+    seeds,
+    show,
+    slip_hint,
+    within,
+)
 
 BETA, GAMMA, ZETA = 2 / 3, -0.1, 1.1  # the paper's constants, written out again
 SEEDS = range(5)
-IDS = [f"seed{s}" for s in SEEDS]
 
 # --------------------------------------------------------------------------------------------
 # Oracles and helpers
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keras(tf):
-    import keras
-
-    return keras
 
 
 def tf_sample(tf, log_alpha, u, beta=BETA, gamma=GAMMA, zeta=ZETA):
@@ -59,12 +54,12 @@ def as_floats(got, call, shape):
     """``got`` (an array or a tensor) as a float64 array of ``shape``."""
     __tracebackhide__ = True
     if got is None:
-        pytest.fail(f"{call} returned None: did you forget to `return` the result?", pytrace=False)
+        fail(f"{call} returned None: did you forget to `return` the result?")
     array = np.asarray(got)
     if array.dtype.kind != "f":
-        pytest.fail(f"{call} returned {show(got)}, expected floats", pytrace=False)
+        fail(f"{call} returned {show(got)}, expected floats")
     if array.shape != tuple(shape):
-        pytest.fail(f"{call} returned shape {array.shape}, expected {tuple(shape)}", pytrace=False)
+        fail(f"{call} returned shape {array.shape}, expected {tuple(shape)}")
     return array.astype(np.float64)
 
 
@@ -85,13 +80,12 @@ def check_values(call, got, expected, slips=(), rule=""):
     __tracebackhide__ = True
     if np.allclose(got, expected, atol=1e-5):
         return
-    reason = next((why for value, why in slips if np.allclose(got, value, atol=1e-5)), rule)
+    reason = slip_hint(got, expected, slips, within(atol=1e-5)) or rule
     where = int(np.argmax(np.abs(got - expected)))
-    pytest.fail(
+    fail(
         f"{call} returned {got.flat[where]:.6f} at flat index {where}, expected "
         f"{expected.flat[where]:.6f} ({show(got.astype(np.float32))} against "
-        f"{show(expected.astype(np.float32))}): {reason}",
-        pytrace=False,
+        f"{show(expected.astype(np.float32))}): {reason}"
     )
 
 
@@ -155,7 +149,7 @@ def test_exam_gate_samples_by_hand(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_gate_samples_match_tensorflow(target, tf, seed):
     rng = np.random.default_rng(seed)
     shape = tuple(int(n) for n in rng.integers(1, 6, size=2))
@@ -232,7 +226,7 @@ def test_exam_probability_nonzero_by_hand(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_probability_nonzero_matches_the_noise_threshold(target, tf, seed):
     log_alpha = np.random.default_rng(seed + 10).normal(0, 3, size=7).astype(np.float32)
     call = called("probability_nonzero", log_alpha)
@@ -303,7 +297,7 @@ def test_exam_deterministic_gate_by_hand(target, tf, case):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=IDS)
+@seeds(SEEDS)
 def test_deterministic_gate_matches_tensorflow(target, tf, seed):
     log_alpha = np.random.default_rng(seed + 20).normal(0, 3, size=(3, 4)).astype(np.float32)
     call = called("deterministic_gate", log_alpha)
@@ -351,21 +345,10 @@ def test_without_the_stretch_no_gate_is_exactly_zero(target):
 def built_layer(target, units, features, seed=0, **kwargs):
     layer = target.L0Dense(units, seed=seed, **kwargs)
     layer(np.zeros((1, features), np.float32))
-    for name, shape in (("kernel", (features, units)), ("bias", (units,)),
-                        ("log_alpha", (features,))):  # fmt: skip
-        weight = getattr(layer, name, None)
-        if weight is None or not hasattr(weight, "assign"):
-            pytest.fail(
-                f"after its first call, L0Dense has no weight `{name}` (got {show(weight)}): "
-                f"create it in build with self.{name} = self.add_weight(...)",
-                pytrace=False,
-            )
-        if tuple(weight.shape) != shape:
-            pytest.fail(
-                f"L0Dense({units}).{name} on {features} inputs has shape "
-                f"{tuple(weight.shape)}, expected {shape}",
-                pytrace=False,
-            )
+    owner, on = f"L0Dense({units})", f"on {features} inputs"
+    layer_weight(layer, "kernel", (features, units), owner, on)
+    layer_weight(layer, "bias", (units,), owner, on)
+    layer_weight(layer, "log_alpha", (features,), owner, on)
     return layer
 
 
@@ -392,7 +375,7 @@ def test_layer_weights_have_the_documented_shapes(target, keras, drop_rate):
     require(np.allclose(np.asarray(layer.bias), 0), "the bias starts at zero")
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_layer_at_test_time_uses_the_deterministic_gates(target, tf, keras, seed):
     rng = np.random.default_rng(seed + 30)
     layer = built_layer(target, 3, 6)
@@ -415,7 +398,7 @@ def test_layer_at_test_time_uses_the_deterministic_gates(target, tf, keras, seed
     )
 
 
-@pytest.mark.parametrize("seed", range(3), ids=[f"seed{s}" for s in range(3)])
+@seeds(range(3))
 def test_layer_in_training_gates_with_the_given_noise(target, tf, keras, seed):
     rng = np.random.default_rng(seed + 40)
     layer = built_layer(target, 2, 5)
@@ -506,16 +489,13 @@ def test_saved_model_loads_with_the_same_outputs(target, keras, tmp_path):
     inputs = keras.Input(shape=(5,))
     model = keras.Model(inputs, target.L0Dense(2, init_drop_rate=0.3, seed=4, name="gated")(inputs))
     x = np.random.default_rng(70).standard_normal((3, 5)).astype(np.float32)
-    path = tmp_path / "l0.keras"
-    model.save(path)
-    try:
-        loaded = keras.models.load_model(path)
-    except (TypeError, ValueError) as error:
-        pytest.fail(
-            f"a model with L0Dense(2) was saved, but loading it failed: {type(error).__name__}: "
-            f"{error}. get_config must return the constructor's arguments",
-            pytrace=False,
-        )
+    loaded = saved_and_loaded(
+        keras,
+        model,
+        tmp_path / "l0.keras",
+        "a model with L0Dense(2) does not load again: get_config must return the constructor's "
+        "arguments",
+    )
     layer = loaded.get_layer("gated")
     got = (getattr(layer, "units", None), getattr(layer, "init_drop_rate", None))
     require(
@@ -573,16 +553,8 @@ def test_summary_of_the_paper(target, question):
     summary = target.SUMMARY
     options = list(target.OPTIONS[question])
     got = summary.get(question) if isinstance(summary, dict) else None
-    if got is None:
-        pytest.fail(f"SUMMARY[{question!r}] is None: choose one of {options}", pytrace=False)
-    if got not in options:
-        pytest.fail(
-            f"SUMMARY[{question!r}] is {show(got)}, which is not one of {options}", pytrace=False
-        )
-    if key_hidden(SUMMARY_KEY):
-        at_grading(f"SUMMARY[{question!r}] = {got!r}")
-    if got != SUMMARY_KEY[question]:
-        pytest.fail(f"SUMMARY[{question!r}] = {got!r}: {SUMMARY_WRONG[got]}", pytrace=False)
+    key = None if key_hidden(SUMMARY_KEY) else SUMMARY_KEY[question]
+    check_choice(f"SUMMARY[{question!r}]", got, options, key, SUMMARY_WRONG)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,15 +1,31 @@
-"""The helpers that tests use to describe results and to mark true/false statements."""
+"""The test toolkit: describing results, failing, slips, choices, true/false statements."""
 
 import numpy as np
 import pytest
 
 from kata.testing import (
+    PNG,
     Unanswered,
+    as_array,
+    as_scalar,
+    brief,
+    check_choice,
     check_equal,
+    choice,
+    expect_close,
     expect_float_array,
+    expect_gradients,
+    expect_png,
     expect_raises,
+    fail,
     judge_statement,
+    layer_weight,
+    require,
+    saved_and_loaded,
+    seeds,
     show,
+    slip_hint,
+    within,
 )
 
 
@@ -113,3 +129,221 @@ def test_a_right_statement_passes_and_a_non_bool_counts_as_unanswered():
         judge_statement(Answers({"s1": "False"}), "s1", False, experiment="test_x")
     with pytest.raises(pytest.fail.Exception, match="no entry 's1'"):
         judge_statement(Answers({}), "s1", False, experiment="test_x")
+
+
+# --- fail and require ---------------------------------------------------------------------------
+
+
+def test_fail_shows_the_message_alone():
+    with pytest.raises(pytest.fail.Exception) as failure:
+        fail("called f(), returned 3, expected 4: why")
+    assert str(failure.value) == "called f(), returned 3, expected 4: why"
+    assert failure.value.pytrace is False
+
+
+def test_require_fails_only_when_the_condition_does_not_hold():
+    require(True, "never shown")
+    with pytest.raises(pytest.fail.Exception, match="^the message$"):
+        require(False, "the message")
+
+
+# --- slips --------------------------------------------------------------------------------------
+
+
+def test_the_one_slip_that_gives_the_value_is_named():
+    slips = [(50, "you forgot the biases"), (60, "you counted one bias twice")]
+    assert slip_hint(50, 55, slips) == "you forgot the biases"
+    assert slip_hint(51, 55, slips) is None
+
+
+def test_a_value_two_slips_give_gets_no_hint():
+    slips = [(4, "'valid' means no padding"), (4, "the kernel's length is missing")]
+    assert slip_hint(4, 3, slips) is None
+
+
+def test_two_slips_with_one_text_still_name_it():
+    text = "ReLU is missing on the way forward"
+    assert slip_hint(-1.5, 0.0, [(-1.5, text), (-1.5, text)]) == text
+
+
+def test_a_slip_that_is_right_here_gets_no_hint():
+    # with these sizes the "slip" gives the right count: a wrong answer that equals it is a
+    # coincidence of another kind, and must not be blamed on it
+    assert slip_hint(7, 7, [(7, "you ignored the stride")]) is None
+    assert slip_hint(8, 7, [(7, "you ignored the stride"), (8, "rounded up")]) == "rounded up"
+
+
+def test_slips_compare_arrays_within_a_tolerance_and_by_shape():
+    expected = np.array([1.0, 2.0])
+    slips = [(2 * expected, "the factor 1/2 is missing"), (expected[:1], "one value only")]
+    same = within(atol=1e-4)
+    assert slip_hint(2 * expected + 1e-5, expected, slips, same) == "the factor 1/2 is missing"
+    assert slip_hint(2 * expected + 1e-2, expected, slips, same) is None
+    assert slip_hint(np.array([1.0]), expected, slips, same) == "one value only"
+    assert slip_hint("a string", expected, slips, same) is None  # compares as nothing
+
+
+def test_slips_may_be_a_dict_and_results_that_do_not_compare_match_nothing():
+    assert slip_hint(50, 55, {50: "no biases"}) == "no biases"
+    assert slip_hint(np.array([50, 51]), 55, {50: "no biases"}) is None
+
+
+def test_check_equal_applies_the_slip_rule():
+    with pytest.raises(pytest.fail.Exception, match="expected 3: the rule"):
+        check_equal(4, 3, "called f()", "the rule", slips=[(4, "one slip"), (4, "another")])
+
+
+# --- choices ------------------------------------------------------------------------------------
+
+OPTIONS = ["fits_noise", "high_training_error", "diverging_loss"]
+WRONG = {"high_training_error": "that is underfitting", "diverging_loss": "that is optimisation"}
+
+
+def test_a_wrong_choice_says_why_without_naming_the_right_one():
+    with pytest.raises(pytest.fail.Exception) as failure:
+        check_choice("OVERFITTING", "high_training_error", OPTIONS, "fits_noise", WRONG)
+    assert str(failure.value) == "OVERFITTING = 'high_training_error': that is underfitting"
+    check_choice("OVERFITTING", "fits_noise", OPTIONS, "fits_noise", WRONG)
+
+
+@pytest.mark.parametrize(
+    "got, message",
+    [
+        (None, "OVERFITTING is None: not answered yet; choose one of"),
+        ("fits noise", "OVERFITTING is 'fits noise' \\(a str\\), which is not one of"),
+        ([1], "OVERFITTING is \\[1\\] \\(a list\\), which is not one of"),
+        (np.zeros(2), "which is not one of"),
+    ],
+    ids=["none", "misspelt", "unhashable", "array"],
+)
+def test_a_choice_must_be_one_of_the_options(got, message):
+    with pytest.raises(pytest.fail.Exception, match=message):
+        check_choice("OVERFITTING", got, OPTIONS, "fits_noise", WRONG)
+
+
+def test_a_choice_without_its_key_is_judged_at_grading():
+    from kata.statements import AtGrading
+
+    with pytest.raises(AtGrading, match="OVERFITTING = 'diverging_loss' is recorded"):
+        check_choice("OVERFITTING", "diverging_loss", OPTIONS, None, None)
+    with pytest.raises(pytest.fail.Exception, match="not one of"):  # the form is still checked
+        check_choice("OVERFITTING", "nonsense", OPTIONS, None, None)
+
+
+def test_choice_returns_a_valid_answer():
+    assert choice("TRANSITION_ROLE", "classify", {"classify": "...", "upsample": "..."}) == (
+        "classify"
+    )
+
+
+# --- results of the right type ------------------------------------------------------------------
+
+
+def test_as_scalar_takes_one_number_and_refuses_a_batch():
+    assert as_scalar(np.float32(0.5), "called loss()") == 0.5
+    with pytest.raises(pytest.fail.Exception, match="expected one number.*average over the batch"):
+        as_scalar(np.zeros(3), "called loss()")
+    with pytest.raises(pytest.fail.Exception, match="returned None: did you forget to `return`"):
+        as_scalar(None, "called loss()")
+    with pytest.raises(pytest.fail.Exception, match=r"'x' \(a str\), not a number"):
+        as_scalar("x", "called loss()")
+
+
+def test_as_array_and_brief():
+    got = as_array([[1, 2]], "called f()")
+    assert got.dtype == np.float64 and got.shape == (1, 2)
+    assert brief(np.array([0.123456, 2], np.float32)) == "[0.1235 2. ] (shape (2,))"
+
+
+def test_expect_close_names_the_first_value_that_is_off():
+    expected = np.array([[1.0, 2.0], [3.0, 4.0]])
+    got = expected.copy()
+    got[1, 0] = 3.5
+    with pytest.raises(pytest.fail.Exception) as failure:
+        expect_close(got, expected, "called f()", "the rule", what="grad_w")
+    assert str(failure.value) == (
+        "called f() returned grad_w 3.5 at index (1, 0), expected 3: the rule"
+    )
+    assert expect_close(expected + 1e-9, expected, "called f()", "why") is not None
+    with pytest.raises(pytest.fail.Exception, match=r"shape \(2,\), expected \(2, 2\)"):
+        expect_close(np.zeros(2), expected, "called f()", "why")
+
+
+# --- files and seeds ----------------------------------------------------------------------------
+
+
+def test_expect_png_checks_the_file_its_signature_and_its_size(tmp_path):
+    picture = tmp_path / "figure.png"
+    with pytest.raises(pytest.fail.Exception, match="was not written"):
+        expect_png(picture)
+    picture.write_bytes(b"GIF89a" + bytes(2000))
+    with pytest.raises(pytest.fail.Exception, match="is not a PNG file"):
+        expect_png(picture)
+    picture.write_bytes(PNG + bytes(10))
+    expect_png(str(picture))
+    with pytest.raises(pytest.fail.Exception, match="holds 18 bytes"):
+        expect_png(picture, min_bytes=1001)
+
+
+class FakeKeras:
+    """Just enough of keras for ``saved_and_loaded``: load_model reads back what save wrote."""
+
+    def __init__(self, error=None):
+        self.models = self
+        self.error = error
+
+    def load_model(self, path):
+        if self.error:
+            raise self.error
+        return path.read_text()
+
+
+class FakeModel:
+    def save(self, path):
+        path.write_text("a model")
+
+
+def test_saved_and_loaded_gives_the_model_back_or_says_why_not(tmp_path):
+    path = tmp_path / "model.keras"
+    assert saved_and_loaded(FakeKeras(), FakeModel(), path, "hint") == "a model"
+    with pytest.raises(pytest.fail.Exception, match=r"failed \(TypeError: no config\): register"):
+        saved_and_loaded(FakeKeras(TypeError("no config")), FakeModel(), path, "register it")
+
+
+def test_seeds_parametrizes_with_readable_ids():
+    mark = seeds(range(2)).mark
+    assert mark.name == "parametrize"
+    assert mark.args == ("seed", [0, 1]) and mark.kwargs == {"ids": ["seed0", "seed1"]}
+
+
+# --- layers and gradients -----------------------------------------------------------------------
+
+
+class Weight:
+    def __init__(self, shape):
+        self.shape = shape
+
+    def assign(self, value):  # what makes it a weight (a Keras variable) and not an array
+        pass
+
+
+class Layer:
+    kernel = Weight((3, 2))
+    bias = np.zeros(2)  # an array, not a weight: not created with add_weight
+
+
+def test_layer_weight_needs_a_weight_of_the_right_shape():
+    assert layer_weight(Layer(), "kernel", (3, 2), "Gate") is Layer.kernel
+    with pytest.raises(pytest.fail.Exception, match="Gate has no weight `bias`.*add_weight"):
+        layer_weight(Layer(), "bias", (2,), "Gate")
+    with pytest.raises(pytest.fail.Exception, match=r"Gate.kernel has shape \(3, 2\), expected"):
+        layer_weight(Layer(), "kernel", (2, 3), "Gate", "kernel is (features, units)")
+
+
+def test_expect_gradients_names_a_missing_and_a_wrong_gradient():
+    expected = [np.ones(2), np.zeros(3)]
+    expect_gradients([np.ones(2), np.zeros(3)], expected, ["a", "b"], "the loss", "hint", "tape")
+    with pytest.raises(pytest.fail.Exception, match="no gradient of the loss reaches `b`: hint"):
+        expect_gradients([np.ones(2), None], expected, ["a", "b"], "the loss", "hint", "tape")
+    with pytest.raises(pytest.fail.Exception, match="with respect to `a` is .*expected .*tape"):
+        expect_gradients([np.zeros(2), np.zeros(3)], expected, ["a", "b"], "the loss", "", "tape")
