@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kata import naming
+from kata.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".stubs.json"
 BACKUPS = ".kata/backups"
 """Where `--force` copies a learner's changed files before it overwrites them."""

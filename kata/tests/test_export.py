@@ -78,7 +78,7 @@ def test_the_leak_check_finds_a_whole_region_but_not_a_short_common_line(fake_ka
     assert solution_leaks(out, fake_kata / "solutions") == []
     (out / "tests" / "notes.py").write_text("total = a + b\nreturn total\n")  # a whole region
     assert solution_leaks(out, fake_kata / "solutions") == [
-        "tests/notes.py: the solution region of solutions/q08_conv.py:6"
+        "tests/notes.py: the solution region of solutions/q08_conv.py:8"
     ]
 
 
@@ -252,10 +252,10 @@ def test_the_workflow_grades_a_students_exercises_with_the_templates_tests(tmp_p
         assert outcomes[name]["outcome"] == "success", outcomes[name]
     score = json.loads((result["artifacts"] / "score.json").read_text())
     earned = {q["number"]: q["earned"] for q in score["questions"] if q["ran"]}
-    assert earned == {8: 0.0, 12: 4.0}
+    assert earned == {1: 0.0, 8: 0.0, 12: 4.0}
     summary = result["summary"]
-    assert "| 12 | Counting parameters | 4 / 4 | complete: 1/1 tests passed |" in summary
-    assert "| 8 | Convolution | 0 / 3 | 0/2 tests passed |" in summary
+    assert "| 12 | Counting parameters | 4 / 4 | complete: 3/3 tests passed |" in summary
+    assert "| 8 | Convolution | 0 / 3 | 0/4 tests passed |" in summary
     assert f"Graded by the tests and kata of prof/hw@{ref}" in summary
 
 

@@ -37,7 +37,9 @@ def classroom(fake_kata, tmp_path):
                 path.write_text(text)
         return folder
 
-    solved = {n: (solutions / n).read_text() for n in ("q08_conv.py", "q12_params.py")}
+    solved = {
+        n: (solutions / n).read_text() for n in ("q08_conv.py", "q12_params.py", "q01_neurons.py")
+    }
     half = solved["q08_conv.py"].replace("total = a + b", "total = a * b")
     student("ada", solved, layout="clone")  # a clone of her fork: exercises/ inside
     student("bob", {"q08_conv.py": half, "q12_params.py": solved["q12_params.py"]})
@@ -59,7 +61,7 @@ def read_csv(path):
 def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata, tmp_path):
     out = tmp_path / "gradebook.csv"
     log = []
-    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, log=log.append)
+    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=log.append)
     assert [e.student for e in entries] == [
         "ada",
         "bob",
@@ -75,8 +77,10 @@ def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata,
     students = {s["student"]: s for s in book["students"]}
     assert book["graded_with"]["kata"] == str(fake_kata)
 
-    assert rows["ada"]["status"] == "graded" and float(rows["ada"]["total"]) == 7.0
-    assert rows["ada"]["q08"] == "3.0" and rows["ada"]["q12"] == "4.0"
+    assert rows["ada"]["status"] == "graded" and float(rows["ada"]["total"]) == 8.5
+    assert (
+        rows["ada"]["q08"] == "3.0" and rows["ada"]["q12"] == "4.0" and rows["ada"]["q01"] == "1.5"
+    )
     assert rows["ada"]["tests_failed"] == "0"
     assert students["ada"]["questions"]["q08"]["complete"] is True
 
@@ -111,12 +115,12 @@ def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata,
 
 def test_a_rerun_grades_only_what_changed(classroom, fake_kata, tmp_path):
     out = tmp_path / "gradebook.csv"
-    grade(classroom, out, root=fake_kata, jobs=2, timeout=120, log=lambda _: None)
+    grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=lambda _: None)
     before = json.loads(out.with_suffix(".json").read_text())
     solved = (fake_kata / "solutions" / "q08_conv.py").read_text()
     (classroom / "bob" / "q08_conv.py").write_text(solved)
     log = []
-    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, log=log.append)
+    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=log.append)
     assert log[0].startswith("grading 1 submissions")
     reused = {e.student for e in entries if e.reused}
     assert reused == {"ada", "cem", "dan", "eve", "fay", "gus"}
@@ -125,7 +129,9 @@ def test_a_rerun_grades_only_what_changed(classroom, fake_kata, tmp_path):
     after = {s["student"]: s for s in json.loads(out.with_suffix(".json").read_text())["students"]}
     assert after["ada"] == {s["student"]: s for s in before["students"]}["ada"]
     log.clear()
-    grade(classroom, out, root=fake_kata, jobs=2, timeout=120, force=True, log=log.append)
+    grade(
+        classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, force=True, log=log.append
+    )
     assert log[0].startswith("grading 7 submissions")
 
 

@@ -5,72 +5,11 @@ import textwrap
 import time
 
 import pytest
+from conftest import FAKE_PYPROJECT, FAKE_SOLUTIONS, write_fake_questions
 
 pytest_plugins = ["pytester"]
 # Each test runs pytest in a subprocess (twice for some); a loaded CI machine needs room.
 pytestmark = pytest.mark.timeout(300)
-
-PYPROJECT = """\
-[tool.pytest.ini_options]
-addopts = ["-p", "kata.plugin", "--tb=short"]
-testpaths = ["tests"]
-markers = ["slow: slow"]
-timeout = 2
-timeout_method = "signal"
-"""
-
-TESTS = {
-    "test_q08_conv.py": """
-        import numpy as np
-        import pytest
-
-        def test_adds(target):
-            assert target.add(2, 3) == 5, f"called add(2, 3), returned {target.add(2, 3)}"
-
-        def test_subtracts(target):
-            assert target.sub(2, 3) == -1
-
-        def test_inverts(target):
-            assert target.invert(np.eye(2)).tolist() == [[1.0, 0.0], [0.0, 1.0]]
-
-        @pytest.mark.slow
-        def test_trains(target):
-            assert target.add(1, 1) == 2
-    """,
-    "test_q12_params.py": """
-        import pytest
-
-        @pytest.mark.parametrize("n", [1, 2, 3])
-        def test_counts(target, n):
-            assert target.count() == 7
-    """,
-    "test_q01_neurons.py": """
-        import pytest
-        from kata.testing import unanswered
-
-        @pytest.mark.parametrize("name", ["s1", "s2", "s3"])
-        def test_statement(target, name):
-            answer = target.ANSWERS[name]
-            if answer is None:
-                unanswered(name)
-            assert answer is True
-    """,
-}
-
-SOLUTIONS = {
-    "q08_conv.py": "import numpy as np\n\n\ndef add(a, b):\n    return a + b\n\n\n"
-    "def sub(a, b):\n    return a - b\n\n\ndef invert(m):\n    return np.linalg.inv(m)\n",
-    "q12_params.py": "def count():\n    return 7\n",
-    "q01_neurons.py": "ANSWERS = {'s1': True, 's2': True, 's3': True}\n",
-}
-
-STUBS = {
-    "q08_conv.py": "def add(a, b):\n    raise NotImplementedError('add them')\n\n\n"
-    "def sub(a, b):\n    raise NotImplementedError('subtract')\n\n\n"
-    "def invert(m):\n    raise NotImplementedError('invert it')\n",
-    "q12_params.py": "def count():\n    raise NotImplementedError('count them')\n",
-    "q01_neurons.py": "ANSWERS = {'s1': True, 's2': False, 's3': None}\n",
-}
 
 # A call that never returns and never runs Python again in its thread, like a TensorFlow graph
 # stuck in a tf.while_loop: a normal mutex locked twice (ctypes releases the GIL).
@@ -110,17 +49,15 @@ def invert(m):
 
 @pytest.fixture
 def kata(pytester, monkeypatch):
+    """The fake kata (``conftest.py``), with the kata/ under test on the path."""
     monkeypatch.setenv("KATA_HANG_GRACE", "1")
-    pytester.makefile(".toml", pyproject=PYPROJECT)
-    for folder, files in (("solutions", SOLUTIONS), ("exercises", STUBS)):
-        (pytester.path / folder).mkdir()
-        (pytester.path / folder / "__init__.py").write_text("")
-        for name, text in files.items():
-            (pytester.path / folder / name).write_text(text)
-    (pytester.path / "tests").mkdir()
-    for name, text in TESTS.items():
-        (pytester.path / "tests" / name).write_text(textwrap.dedent(text))
+    pytester.makefile(".toml", pyproject=FAKE_PYPROJECT)
+    write_fake_questions(pytester.path)
     return pytester
+
+
+def solution(name):
+    return textwrap.dedent(FAKE_SOLUTIONS[name])
 
 
 def run(kata, *args):
@@ -175,8 +112,8 @@ def test_target_option_accepts_any_folder(kata, tmp_path):
     other = tmp_path / "copy" / "exercises"
     other.mkdir(parents=True)
     (other / "__init__.py").write_text("")
-    for name, text in SOLUTIONS.items():
-        (other / name).write_text(text)
+    for name in FAKE_SOLUTIONS:
+        (other / name).write_text(solution(name))
     result, score = run(kata, "tests/", "--target", str(other))
     result.assert_outcomes(passed=9, skipped=1)
     assert score["target"] == str(other)
@@ -191,7 +128,7 @@ def test_mixing_both_folders_is_refused(kata):
 def test_one_test_of_an_exercise_can_be_named(kata):
     result, score = run(kata, "exercises/q08_conv.py::test_subtracts")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*`sub` is not implemented yet: subtract"])
+    result.stdout.fnmatch_lines(["*`sub` is not implemented yet: subtract b from a"])
     assert row(score, 8)["partial"] and score["partial_run"]
 
 
@@ -214,7 +151,7 @@ def test_running_inside_the_exercises_folder_targets_it(kata, monkeypatch):
 
 
 def test_a_named_file_is_the_one_tested_and_a_stray_file_is_reported_once(kata):
-    write(kata, "q08_backup.py", SOLUTIONS["q08_conv.py"])
+    write(kata, "q08_backup.py", solution("q08_conv.py"))
     result, score = run(kata, "exercises/q08_backup.py")
     result.assert_outcomes(passed=3, skipped=1)
     assert row(score, 8)["file"] == "exercises/q08_backup.py"
@@ -235,13 +172,13 @@ def test_a_named_file_is_the_one_tested_and_a_stray_file_is_reported_once(kata):
 def test_not_implemented_is_reported_with_the_stubs_hint(kata):
     result, _ = run(kata, "exercises/q08_conv.py")
     result.stdout.fnmatch_lines(
-        ["*exercises/q08_conv.py:2: `add` is not implemented yet: add them"]
+        ["*exercises/q08_conv.py:8: `add` is not implemented yet: add the two numbers"]
     )
 
 
 def test_a_syntax_error_fails_only_its_own_question(kata):
     write(kata, "q08_conv.py", "def add(a, b)\n    return a + b\n")
-    write(kata, "q12_params.py", SOLUTIONS["q12_params.py"])
+    write(kata, "q12_params.py", solution("q12_params.py"))
     result, score = run(kata, "exercises/")
     result.assert_outcomes(passed=4, failed=5, skipped=1)
     assert earned(score, 12) == 4
@@ -269,18 +206,18 @@ def test_a_missing_function_gets_a_friendly_message(kata):
 
 
 def test_library_frames_are_hidden_from_a_traceback(kata):
-    write(kata, "q08_conv.py", SOLUTIONS["q08_conv.py"])
+    write(kata, "q08_conv.py", solution("q08_conv.py"))
     tests = kata.path / "tests" / "test_q08_conv.py"
     tests.write_text(tests.read_text().replace("np.eye(2)", "np.ones((2, 2))"))  # singular
     result, _ = run(kata, "exercises/q08_conv.py::test_inverts")
     out = result.stdout.str()
-    assert "LinAlgError" in out and "exercises/q08_conv.py:13: in invert" in out
+    assert "LinAlgError" in out and "exercises/q08_conv.py:30: in invert" in out
     assert "site-packages" not in out and "numpy/linalg" not in out
 
 
 def test_an_endless_loop_costs_one_timeout_and_the_other_questions_still_score(kata):
     write(kata, "q08_conv.py", PYTHON_LOOP)
-    write(kata, "q12_params.py", SOLUTIONS["q12_params.py"])
+    write(kata, "q12_params.py", solution("q12_params.py"))
     start = time.perf_counter()
     result, score = run(kata, "exercises/", "--slow")
     elapsed = time.perf_counter() - start
@@ -301,7 +238,7 @@ def test_an_endless_loop_costs_one_timeout_and_the_other_questions_still_score(k
 
 def test_a_test_stuck_in_compiled_code_is_ended_and_the_run_goes_on(kata):
     write(kata, "q08_conv.py", STUCK_IN_C)
-    write(kata, "q12_params.py", SOLUTIONS["q12_params.py"])
+    write(kata, "q12_params.py", solution("q12_params.py"))
     result, score = run(kata, "exercises/", "--slow")
     result.stdout.fnmatch_lines(
         [
@@ -374,7 +311,7 @@ def test_true_false_answers_are_marked_negatively(kata):
 
 
 def test_next_step_names_the_first_incomplete_question_and_its_command(kata):
-    write(kata, "q01_neurons.py", SOLUTIONS["q01_neurons.py"])
+    write(kata, "q01_neurons.py", solution("q01_neurons.py"))
     result, score = run(kata, "exercises/")
     assert score["next"] == {
         "number": 8,
@@ -410,7 +347,7 @@ def test_a_learner_run_has_no_benchmark_header_or_folder(kata):
 
 def test_not_implemented_inside_a_tf_function_names_the_learners_function(tmp_path):
     """TensorFlow re-raises an error of a tf.function with the user's frames in its message."""
-    from kata.plugin import not_implemented_message
+    from kata.reports import not_implemented_message
 
     target = tmp_path / "exercises"
     message = (
