@@ -1,4 +1,4 @@
-"""A small fake kata (two questions, no TensorFlow) with the real ``kata/`` package in it, and a
+"""A small fake kata (three questions, no TensorFlow) with the real ``kata/`` package in it, and a
 runner for the steps of a GitHub Actions workflow on this machine.
 
 The fake kata lets the learner's and the instructor's flows run end to end in seconds and in a
@@ -237,6 +237,21 @@ def make_fake_kata(root: Path) -> Path:
 @pytest.fixture
 def fake_kata(tmp_path) -> Path:
     return make_fake_kata(tmp_path / "kata-repo")
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory) -> tuple[Path, str | None]:
+    """The real kata, exported once per run (a git repository), and its pinned commit."""
+    from kata.export import export
+
+    out = tmp_path_factory.mktemp("export") / "homework"
+    return export(out, REPO, template="prof/ann-homework")
+
+
+@pytest.fixture(scope="session")
+def homework(exported) -> Path:
+    """The real kata's homework export; clone or copy it, do not change it."""
+    return exported[0]
 
 
 def solve(exercises: Path, solutions: Path, name: str) -> None:

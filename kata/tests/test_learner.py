@@ -145,13 +145,19 @@ def pytest_in(clone, *args, **env):
     return done, done.stdout + done.stderr
 
 
-@pytest.fixture
-def clone(tmp_path):
-    """A fresh clone of a fake kata's repository: what a learner starts from."""
-    origin = make_fake_kata(tmp_path / "origin")
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory):
+    """The fake kata's repository, made once for this module's tests."""
+    origin = make_fake_kata(tmp_path_factory.mktemp("origin") / "kata")
     git(origin, "init", "-q", "-b", "main")
     git(origin, "add", "-A")
     git(origin, "commit", "-q", "-m", "kata")
+    return origin
+
+
+@pytest.fixture
+def clone(origin, tmp_path):
+    """A fresh clone of a fake kata's repository: what a learner starts from."""
     git(tmp_path, "clone", "-q", str(origin), "learner")
     return tmp_path / "learner"
 
@@ -247,12 +253,9 @@ def test_without_plain_mode_colours_come_through(clone):
 
 
 @needs_tensorflow
-def test_the_real_kata_fresh_clone_hint_solve_score(tmp_path):
+def test_the_real_kata_fresh_clone_hint_solve_score(homework, tmp_path):
     """A learner's real clone (here: of the homework export): hint, solve question 12, score."""
-    from kata.export import export
-
-    template, _ = export(tmp_path / "homework", REPO, git=True)
-    git(tmp_path, "clone", "-q", str(template), "learner")
+    git(tmp_path, "clone", "-q", str(homework), "learner")
     clone = tmp_path / "learner"
     done, out = pytest_in(clone, "exercises/q12_parameters.py", "--hint")
     assert done.returncode == 1

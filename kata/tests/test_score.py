@@ -207,3 +207,37 @@ def test_the_table_of_a_whole_run_lists_every_question_and_the_notes(fake_root):
     assert "total 8.5 / 99" in tr.lines
     assert "all done: every question of the kata passes. Final score: 8.5 / 99" in tr.lines
     assert tr.lines[tr.lines.index("total 8.5 / 99") + 2] == "note: a note for the instructor"
+
+
+def test_a_run_of_the_reference_points_to_the_reference(fake_root):
+    run = a_run(fake_root, {"test_counts[1]": "passed"}, target="solutions")
+    tr = Reporter()
+    print_table(compute(run), tr, run)
+    assert tr.lines[0] == "=== exam score (solutions) ==="
+    assert "run `pytest solutions/` for the whole exam." in tr.lines[3]
+    assert not any("exercises" in line for line in tr.lines)
+
+
+def test_fixing_a_wrong_statement_earns_its_share(fake_root):
+    outcomes = {"test_statement[s1]": "passed", "test_statement[s2]": "passed"}
+    outcomes["test_statement[s3]"] = "unanswered"
+    assert rows(compute(a_run(fake_root, outcomes)))[1]["earned"] == 1.0
+
+
+@pytest.mark.parametrize("kind", ["whole", "partial", "failing"])
+def test_the_score_json_follows_its_schema(fake_root, tmp_path, kind):
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    from kata.score import SCHEMA, write_json
+
+    outcomes = {
+        "whole": {**ALL_PASS, "test_trains": "skipped"},
+        "partial": {"test_adds": "passed"},
+        "failing": {**ALL_PASS, "test_adds": "failed", "test_statement[s3]": "unanswered"},
+    }[kind]
+    write_json(compute(a_run(fake_root, outcomes)), tmp_path / "out" / "score.json")
+    score = json.loads((tmp_path / "out" / "score.json").read_text())
+    jsonschema.validate(score, json.loads(SCHEMA.read_text()))
+    assert score["schema_version"] == 1 and isinstance(score["possible"], float)
+    assert all(isinstance(q["earned"], float) for q in score["questions"])
