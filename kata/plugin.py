@@ -43,8 +43,6 @@ from kata.runner import Runner
 from kata.scorer import Scorer
 from kata.workers import Notes, ToController
 
-__all__ = ["import_tensorflow_quietly"]  # the benchmarks import it from here
-
 SELECTION = pytest.StashKey[Selection]()
 LOADER = pytest.StashKey[Loader]()
 SCORER = pytest.StashKey[Scorer]()
@@ -159,7 +157,7 @@ def target(request):
 
 @pytest.fixture(scope="session")
 def _tensorflow():
-    return import_tensorflow_quietly()
+    return import_tensorflow_quietly()  # the benchmarks import it from this module too
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+from conftest import make_fake_kata
 
 from kata.grade import grade
 
@@ -17,11 +18,17 @@ HANGS = "def count():\n    while True:\n        pass\n"
 EXITS = "import sys\n\nsys.exit(3)\n"
 
 
-@pytest.fixture
-def classroom(fake_kata, tmp_path):
+@pytest.fixture(scope="module")
+def fake_kata(tmp_path_factory):
+    """The fake kata (``conftest.py``), shared by this module's tests: they do not change it."""
+    return make_fake_kata(tmp_path_factory.mktemp("kata") / "kata-repo")
+
+
+@pytest.fixture(scope="module")
+def classroom(fake_kata, tmp_path_factory):
     """One folder per student, as an instructor collects them."""
     solutions, stubs = fake_kata / "solutions", fake_kata / "exercises"
-    room = tmp_path / "submissions"
+    room = tmp_path_factory.mktemp("class") / "submissions"
 
     def student(name, files=None, layout="exercises-copy"):
         folder = room / name
@@ -53,15 +60,22 @@ def classroom(fake_kata, tmp_path):
     return room
 
 
+@pytest.fixture(scope="module")
+def graded(classroom, fake_kata, tmp_path_factory):
+    """The class graded once: (the CSV gradebook, the entries, the log)."""
+    out = tmp_path_factory.mktemp("grades") / "gradebook.csv"
+    log = []
+    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=log.append)
+    return out, entries, log
+
+
 def read_csv(path):
     with path.open(newline="") as handle:
         return {row["student"]: row for row in csv.DictReader(handle)}
 
 
-def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata, tmp_path):
-    out = tmp_path / "gradebook.csv"
-    log = []
-    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=log.append)
+def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(graded, fake_kata):
+    out, entries, _ = graded
     assert [e.student for e in entries] == [
         "ada",
         "bob",
@@ -113,9 +127,12 @@ def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata,
     jsonschema.validate(book, json.loads(SCHEMA.read_text()))
 
 
-def test_a_rerun_grades_only_what_changed(classroom, fake_kata, tmp_path):
+def test_a_rerun_grades_only_what_changed(classroom, graded, fake_kata, tmp_path):
+    # a copy of the class and of its gradebook: the first grading is the shared one
+    classroom = shutil.copytree(classroom, tmp_path / "submissions", symlinks=True)
     out = tmp_path / "gradebook.csv"
-    grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=lambda _: None)
+    for path in (graded[0], graded[0].with_suffix(".json")):
+        shutil.copy2(path, out.with_suffix(path.suffix))
     before = json.loads(out.with_suffix(".json").read_text())
     solved = (fake_kata / "solutions" / "q08_conv.py").read_text()
     (classroom / "bob" / "q08_conv.py").write_text(solved)

@@ -1,4 +1,5 @@
-"""The learner's loop, end to end: the fake kata (``conftest.py``) run in a pytest subprocess.
+"""The learner's loop, end to end: pytest on the fake kata (``conftest.py``), with the kata's
+worker process, as a learner runs it.
 
 What needs no run of pytest (rewriting the command line, the score, its table, the hang record)
 is tested on its own, in seconds: ``test_arguments.py``, ``test_score.py``, ``test_hangs.py``.
@@ -18,7 +19,7 @@ try:
     import jsonschema
 except ImportError:  # then test_score.py skips its schema check too
     jsonschema = None
-# Each test runs pytest in a subprocess (twice for some); a loaded CI machine needs room.
+# Each test runs pytest with a worker process (twice for some); a loaded CI machine needs room.
 pytestmark = pytest.mark.timeout(300)
 
 # A call that never returns and never runs Python again in its thread, like a TensorFlow graph
@@ -70,9 +71,14 @@ def solution(name):
     return textwrap.dedent(FAKE_SOLUTIONS[name])
 
 
-def run(kata, *args):
-    """Run pytest on the fake kata as a learner does; every score it writes follows the schema."""
-    result = kata.runpytest_subprocess(*args, "--score-json", "score.json")
+def run(kata, *args, subprocess=False):
+    """Run pytest on the fake kata as a learner does; every score it writes follows the schema.
+
+    The tests run in the kata's worker process (pytest-xdist) either way; ``subprocess`` puts
+    the run's main process out of this one's too (it must, where the kata may end it).
+    """
+    runpytest = kata.runpytest_subprocess if subprocess else kata.runpytest_inprocess
+    result = runpytest(*args, "--score-json", "score.json")
     score = json.loads((kata.path / "score.json").read_text())
     if jsonschema is not None:
         jsonschema.validate(score, json.loads(SCORE_SCHEMA.read_text()))
@@ -139,7 +145,7 @@ def test_target_option_accepts_any_folder(kata, tmp_path):
 
 
 def test_mixing_both_folders_is_refused(kata):
-    result = kata.runpytest_subprocess("exercises/q08_conv.py", "solutions/q12_params.py")
+    result = kata.runpytest_inprocess("exercises/q08_conv.py", "solutions/q12_params.py")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*separate runs*"])  # every refusal: test_arguments.py
     assert "exam score" not in result.stdout.str()
@@ -154,7 +160,7 @@ def test_one_test_of_an_exercise_can_be_named(kata):
 
 def test_running_inside_the_exercises_folder_targets_it(kata, monkeypatch):
     monkeypatch.chdir(kata.path / "exercises")
-    result = kata.runpytest_subprocess("q12_params.py", "--score-json", "../score.json")
+    result = kata.runpytest_inprocess("q12_params.py", "--score-json", "../score.json")
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["*`count` is not implemented yet*"])
     score = json.loads((kata.path / "score.json").read_text())
@@ -267,7 +273,7 @@ def test_a_test_stuck_in_compiled_code_is_ended_and_the_run_goes_on(kata):
 
 def test_without_a_worker_process_a_stuck_test_still_ends_the_run_with_a_score(kata):
     write(kata, "q08_conv.py", STUCK_IN_C)
-    result, score = run(kata, "exercises/", "-p", "no:xdist")
+    result, score = run(kata, "exercises/", "-p", "no:xdist", subprocess=True)
     result.stdout.fnmatch_lines(
         ["*FAILED tests/test_q08_conv.py::test_adds*", "*stuck in compiled code*", "*exam score*"]
     )
