@@ -9,8 +9,8 @@ The worker tells the controller two things that test reports do not carry:
 
 Both go through a folder of notes (``Notes``), one file per worker. The controller tells every
 new worker where that folder is and which functions hung already (``WorkerInput``). Without xdist
-the same process plays both roles, and the ``Runner`` talks to the ``Scorer`` directly: both
-implement ``Controller``.
+one process plays both roles, and the ``Runner`` and the ``Watchdog`` tell the ``Scorer``
+directly. Either way they talk to a ``Controller``: the ``Scorer``, or a worker's ``ToController``.
 """
 
 from __future__ import annotations
