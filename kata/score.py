@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kata.naming import canonical_name, test_files, test_names
+from kata.paths import as_typed, relative
 from kata.points import BONUS_POINTS, EXAM_POINTS, QUESTIONS
 
 SCHEMA_VERSION = 1
@@ -107,23 +108,6 @@ class Run:
 
 def _round(x: float) -> float:
     return float(round(x + 0.0, 2))
-
-
-def relative(path: Path, base: Path) -> str:
-    """``path`` relative to ``base`` when it is inside it, else absolute."""
-    try:
-        return Path(path).relative_to(base).as_posix() or "."
-    except ValueError:
-        return str(path)
-
-
-def as_typed(path: Path, where: Path) -> str:
-    """``path`` as a learner types it in the folder ``where`` (at most one ``..`` up)."""
-    try:
-        rel = os.path.relpath(path, where)
-    except ValueError:  # another drive
-        return str(path)
-    return str(path) if rel.startswith(os.path.join(os.pardir, os.pardir)) else rel
 
 
 def compute(run: Run) -> dict:

@@ -47,8 +47,8 @@ from pathlib import Path
 
 from kata import fences, naming
 from kata.fences import FenceError
+from kata.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".stubs.json"
 BACKUPS = ".kata/backups"
 """Where `--force` copies a learner's changed files before it overwrites them."""

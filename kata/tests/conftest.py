@@ -1,4 +1,4 @@
-"""A small fake kata (two questions, no TensorFlow) with the real ``kata/`` package in it, and a
+"""A small fake kata (three questions, no TensorFlow) with the real ``kata/`` package in it, and a
 runner for the steps of a GitHub Actions workflow on this machine.
 
 The fake kata lets the learner's and the instructor's flows run end to end in seconds and in a
@@ -49,13 +49,15 @@ addopts = ["-p", "kata.plugin", "--tb=short"]
 pythonpath = ["."]
 testpaths = ["tests"]
 markers = ["slow: slow"]
-timeout = 3
+timeout = 2
 timeout_method = "signal"
 """
 
 FAKE_SOLUTIONS = {
     "q08_conv.py": '''\
-        """Question 8 (a fake): two small functions."""
+        """Question 8 (a fake): three small functions."""
+
+        import numpy as np
 
 
         def add(a, b):
@@ -76,6 +78,14 @@ FAKE_SOLUTIONS = {
             difference = a - b
             return difference
             # END SOLUTION
+
+
+        def invert(m):
+            """Return the inverse of the square matrix m."""
+            # BEGIN SOLUTION: invert the matrix
+            # HINT: NumPy's linear algebra module has a function for it.
+            return np.linalg.inv(m)
+            # END SOLUTION
         ''',
     "q12_params.py": '''\
         """Question 12 (a fake): a count."""
@@ -89,18 +99,43 @@ FAKE_SOLUTIONS = {
             return weights + biases
             # END SOLUTION
         ''',
+    "q01_neurons.py": '''\
+        """Question 1 (a fake): three true/false statements."""
+
+        # BEGIN SOLUTION: answer each statement with True or False
+        # HINT: Each statement has a test that settles it.
+        ANSWERS = {"s1": True, "s2": True, "s3": True}
+        # STUB: ANSWERS = {"s1": True, "s2": False, "s3": None}
+        # END SOLUTION
+        ''',
 }
+"""The reference. Question 1's stub answers one statement right and one wrong, for the marking."""
 
 FAKE_TESTS = {
     "test_q08_conv.py": """\
+        import numpy as np
+        import pytest
+
+
         def test_adds(target):
-            assert target.add(2, 3) == 5, "add(2, 3) should be 5"
+            assert target.add(2, 3) == 5, f"called add(2, 3), returned {target.add(2, 3)}"
 
 
         def test_subtracts(target):
             assert target.sub(2, 3) == -1, "sub(2, 3) should be -1"
+
+
+        def test_inverts(target):
+            assert target.invert(np.eye(2)).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+        @pytest.mark.slow
+        def test_trains(target):
+            assert target.add(1, 1) == 2
         """,
     "test_q12_params.py": """\
+        import pytest
+
         # BEGIN EXAM KEY: the count worked out by hand; the students' copy has no such literal
         EXAM_COUNT = 7
         # STUB: EXAM_COUNT = None
@@ -111,13 +146,45 @@ FAKE_TESTS = {
             return sum([3, 4])  # what the oracle computes at test time
 
 
-        def test_counts(target):
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_counts(target, n):
             expected = oracle()
             if EXAM_COUNT is not None:
                 assert expected == EXAM_COUNT, "the oracle disagrees with the count by hand"
             assert target.count() == expected
         """,
+    "test_q01_neurons.py": """\
+        import pytest
+
+        from kata.testing import unanswered
+
+
+        @pytest.mark.parametrize("name", ["s1", "s2", "s3"])
+        def test_statement(target, name):
+            answer = target.ANSWERS[name]
+            if answer is None:
+                unanswered(name)
+            assert answer is True
+        """,
 }
+"""Question 8: three tests and a slow one; question 12: one test in three cases; question 1:
+three statements, marked negatively."""
+
+
+def write_fake_questions(root: Path) -> Path:
+    """The fake kata's questions at ``root``: solutions/, tests/ and the stubs in exercises/."""
+    from kata.stubs import generate, sync_hints
+
+    for folder, files in (("solutions", FAKE_SOLUTIONS), ("tests", FAKE_TESTS)):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (root / folder / name).write_text(textwrap.dedent(text))
+    (root / "solutions" / "__init__.py").write_text("")
+    (root / "exercises").mkdir(exist_ok=True)
+    (root / "exercises" / "__init__.py").write_text('"""Your exercises."""\n')
+    generate(root / "solutions", root / "exercises")
+    sync_hints(root / "solutions", root / "exercises")
+    return root
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -164,21 +231,27 @@ def make_fake_kata(root: Path) -> Path:
         root / "kata",
         ignore=shutil.ignore_patterns("tests", "__pycache__", "*.pyc", "pristine"),
     )
-    for folder, files in (("solutions", FAKE_SOLUTIONS), ("tests", FAKE_TESTS)):
-        (root / folder).mkdir()
-        for name, text in files.items():
-            (root / folder / name).write_text(textwrap.dedent(text))
-    (root / "solutions" / "__init__.py").write_text("")
-    (root / "exercises").mkdir()
-    (root / "exercises" / "__init__.py").write_text('"""Your exercises."""\n')
-    done = run(root, "python", "-m", "kata.stubs")
-    assert done.returncode == 0, done.stdout + done.stderr
-    return root
+    return write_fake_questions(root)
 
 
 @pytest.fixture
 def fake_kata(tmp_path) -> Path:
     return make_fake_kata(tmp_path / "kata-repo")
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory) -> tuple[Path, str | None]:
+    """The real kata, exported once per run (a git repository), and its pinned commit."""
+    from kata.export import export
+
+    out = tmp_path_factory.mktemp("export") / "homework"
+    return export(out, REPO, grader="prof/ann-homework-grading")
+
+
+@pytest.fixture(scope="session")
+def homework(exported) -> Path:
+    """The real kata's homework export; clone or copy it, do not change it."""
+    return exported[0]
 
 
 def solve(exercises: Path, solutions: Path, name: str) -> None:

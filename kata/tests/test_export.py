@@ -28,14 +28,6 @@ pytestmark = pytest.mark.timeout(600)
 ACTIONLINT = Path(__file__).parent / "actionlint"
 
 
-@pytest.fixture(scope="module")
-def homework(tmp_path_factory) -> Path:
-    """The real kata, exported (a git repository; its grading copy beside it)."""
-    out = tmp_path_factory.mktemp("export") / "homework"
-    export(out, REPO, grader="prof/ann-homework-grading")
-    return out
-
-
 def workflow_of(homework: Path) -> dict:
     yaml = pytest.importorskip("yaml")
     return yaml.safe_load((homework / ".github" / "workflows" / "grade.yml").read_text())
@@ -80,7 +72,7 @@ def test_the_leak_check_finds_a_whole_region_but_not_a_short_common_line(fake_ka
     assert solution_leaks(out, fake_kata / "solutions") == []
     (out / "tests" / "notes.py").write_text("total = a + b\nreturn total\n")  # a whole region
     assert solution_leaks(out, fake_kata / "solutions") == [
-        "tests/notes.py: the solution region of solutions/q08_conv.py:6"
+        "tests/notes.py: the solution region of solutions/q08_conv.py:8"
     ]
 
 
@@ -315,10 +307,10 @@ def test_the_workflow_grades_a_students_exercises_with_the_templates_tests(tmp_p
         assert outcomes[name]["outcome"] == "success", outcomes[name]
     score = json.loads((result["artifacts"] / "score.json").read_text())
     earned = {q["number"]: q["earned"] for q in score["questions"] if q["ran"]}
-    assert earned == {8: 0.0, 12: 4.0}
+    assert earned == {1: 0.0, 8: 0.0, 12: 4.0}
     summary = result["summary"]
-    assert "| 12 | Counting parameters | 4 / 4 | complete: 1/1 tests passed |" in summary
-    assert "| 8 | Convolution | 0 / 3 | 0/2 tests passed |" in summary
+    assert "| 12 | Counting parameters | 4 / 4 | complete: 3/3 tests passed |" in summary
+    assert "| 8 | Convolution | 0 / 3 | 0/4 tests passed |" in summary
     assert f"Graded by the tests and kata of prof/hw-grading@{ref}" in summary
 
 
@@ -339,11 +331,11 @@ def test_the_summary_says_so_when_there_is_no_score(tmp_path):
 
 
 @needs_tensorflow
-def test_instructor_flow_on_the_real_kata(tmp_path):
+def test_instructor_flow_on_the_real_kata(exported, tmp_path):
     """Export the real kata, a student solves question 12 and edits a test, the workflow's steps
     run here (restricted to question 12 to stay quick), the score JSON and the summary are read."""
     pytest.importorskip("yaml")
-    template, ref = export(tmp_path / "template", REPO, grader="prof/ann-grading")
+    template, ref = exported
     student = tmp_path / "student"
     git(tmp_path, "clone", "-q", str(template), str(student))
     shutil.copy2(REPO / "solutions" / "q12_parameters.py", student / "exercises")

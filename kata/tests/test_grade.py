@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+from conftest import make_fake_kata
 
 from kata.grade import grade
 
@@ -17,11 +18,17 @@ HANGS = "def count():\n    while True:\n        pass\n"
 EXITS = "import sys\n\nsys.exit(3)\n"
 
 
-@pytest.fixture
-def classroom(fake_kata, tmp_path):
+@pytest.fixture(scope="module")
+def fake_kata(tmp_path_factory):
+    """The fake kata (``conftest.py``), shared by this module's tests: they do not change it."""
+    return make_fake_kata(tmp_path_factory.mktemp("kata") / "kata-repo")
+
+
+@pytest.fixture(scope="module")
+def classroom(fake_kata, tmp_path_factory):
     """One folder per student, as an instructor collects them."""
     solutions, stubs = fake_kata / "solutions", fake_kata / "exercises"
-    room = tmp_path / "submissions"
+    room = tmp_path_factory.mktemp("class") / "submissions"
 
     def student(name, files=None, layout="exercises-copy"):
         folder = room / name
@@ -37,7 +44,9 @@ def classroom(fake_kata, tmp_path):
                 path.write_text(text)
         return folder
 
-    solved = {n: (solutions / n).read_text() for n in ("q08_conv.py", "q12_params.py")}
+    solved = {
+        n: (solutions / n).read_text() for n in ("q08_conv.py", "q12_params.py", "q01_neurons.py")
+    }
     half = solved["q08_conv.py"].replace("total = a + b", "total = a * b")
     student("ada", solved, layout="clone")  # a clone of her fork: exercises/ inside
     student("bob", {"q08_conv.py": half, "q12_params.py": solved["q12_params.py"]})
@@ -51,15 +60,22 @@ def classroom(fake_kata, tmp_path):
     return room
 
 
+@pytest.fixture(scope="module")
+def graded(classroom, fake_kata, tmp_path_factory):
+    """The class graded once: (the CSV gradebook, the entries, the log)."""
+    out = tmp_path_factory.mktemp("grades") / "gradebook.csv"
+    log = []
+    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=log.append)
+    return out, entries, log
+
+
 def read_csv(path):
     with path.open(newline="") as handle:
         return {row["student"]: row for row in csv.DictReader(handle)}
 
 
-def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata, tmp_path):
-    out = tmp_path / "gradebook.csv"
-    log = []
-    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, log=log.append)
+def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(graded, fake_kata):
+    out, entries, _ = graded
     assert [e.student for e in entries] == [
         "ada",
         "bob",
@@ -75,8 +91,10 @@ def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata,
     students = {s["student"]: s for s in book["students"]}
     assert book["graded_with"]["kata"] == str(fake_kata)
 
-    assert rows["ada"]["status"] == "graded" and float(rows["ada"]["total"]) == 7.0
-    assert rows["ada"]["q08"] == "3.0" and rows["ada"]["q12"] == "4.0"
+    assert rows["ada"]["status"] == "graded" and float(rows["ada"]["total"]) == 8.5
+    assert (
+        rows["ada"]["q08"] == "3.0" and rows["ada"]["q12"] == "4.0" and rows["ada"]["q01"] == "1.5"
+    )
     assert rows["ada"]["tests_failed"] == "0"
     assert students["ada"]["questions"]["q08"]["complete"] is True
 
@@ -109,14 +127,17 @@ def test_a_class_is_graded_into_a_csv_and_a_json_gradebook(classroom, fake_kata,
     jsonschema.validate(book, json.loads(SCHEMA.read_text()))
 
 
-def test_a_rerun_grades_only_what_changed(classroom, fake_kata, tmp_path):
+def test_a_rerun_grades_only_what_changed(classroom, graded, fake_kata, tmp_path):
+    # a copy of the class and of its gradebook: the first grading is the shared one
+    classroom = shutil.copytree(classroom, tmp_path / "submissions", symlinks=True)
     out = tmp_path / "gradebook.csv"
-    grade(classroom, out, root=fake_kata, jobs=2, timeout=120, log=lambda _: None)
+    for path in (graded[0], graded[0].with_suffix(".json")):
+        shutil.copy2(path, out.with_suffix(path.suffix))
     before = json.loads(out.with_suffix(".json").read_text())
     solved = (fake_kata / "solutions" / "q08_conv.py").read_text()
     (classroom / "bob" / "q08_conv.py").write_text(solved)
     log = []
-    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, log=log.append)
+    entries = grade(classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, log=log.append)
     assert log[0].startswith("grading 1 submissions")
     reused = {e.student for e in entries if e.reused}
     assert reused == {"ada", "cem", "dan", "eve", "fay", "gus"}
@@ -125,7 +146,9 @@ def test_a_rerun_grades_only_what_changed(classroom, fake_kata, tmp_path):
     after = {s["student"]: s for s in json.loads(out.with_suffix(".json").read_text())["students"]}
     assert after["ada"] == {s["student"]: s for s in before["students"]}["ada"]
     log.clear()
-    grade(classroom, out, root=fake_kata, jobs=2, timeout=120, force=True, log=log.append)
+    grade(
+        classroom, out, root=fake_kata, jobs=2, timeout=120, slow=True, force=True, log=log.append
+    )
     assert log[0].startswith("grading 7 submissions")
 
 

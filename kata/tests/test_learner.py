@@ -165,13 +165,19 @@ def pytest_in(clone, *args, **env):
     return done, done.stdout + done.stderr
 
 
-@pytest.fixture
-def clone(tmp_path):
-    """A fresh clone of a fake kata's repository: what a learner starts from."""
-    origin = make_fake_kata(tmp_path / "origin")
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory):
+    """The fake kata's repository, made once for this module's tests."""
+    origin = make_fake_kata(tmp_path_factory.mktemp("origin") / "kata")
     git(origin, "init", "-q", "-b", "main")
     git(origin, "add", "-A")
     git(origin, "commit", "-q", "-m", "kata")
+    return origin
+
+
+@pytest.fixture
+def clone(origin, tmp_path):
+    """A fresh clone of a fake kata's repository: what a learner starts from."""
     git(tmp_path, "clone", "-q", str(origin), "learner")
     return tmp_path / "learner"
 
@@ -189,6 +195,7 @@ def test_fresh_clone_hint_solve_score(clone):
     assert json.loads((clone / ".kata" / "hints.json").read_text())["shown"] == {
         "q08_conv.py::add": 1,
         "q08_conv.py::sub": 1,
+        "q08_conv.py::invert": 1,
     }
 
     done, out = pytest_in(clone, "--hint", "exercises/q08_conv.py")  # the flag first: same
@@ -204,12 +211,13 @@ def test_fresh_clone_hint_solve_score(clone):
     assert "q12_params.py, count: hint 1 of 1" in out and "q08_conv.py" not in out.split("exam")[0]
 
     solve(clone / "exercises", clone / "solutions", "q12_params.py")
-    done, out = pytest_in(clone, "exercises/", "--score-json", "score.json")
+    solve(clone / "exercises", clone / "solutions", "q01_neurons.py")
+    done, out = pytest_in(clone, "exercises/", "--slow", "--score-json", "score.json")
     assert done.returncode == 0
-    assert "all done: every question of the kata passes. Final score: 7 / 99" in out
+    assert "all done: every question of the kata passes. Final score: 8.5 / 99" in out
     assert "stuck?" not in out
     score = json.loads((clone / "score.json").read_text())
-    assert score["earned"] == 7.0 and not score["partial_run"] and score["next"] is None
+    assert score["earned"] == 8.5 and not score["partial_run"] and score["next"] is None
 
 
 def test_a_hint_value_that_is_neither_a_path_nor_all_is_a_usage_error(clone):
@@ -265,12 +273,9 @@ def test_without_plain_mode_colours_come_through(clone):
 
 
 @needs_tensorflow
-def test_the_real_kata_fresh_clone_hint_solve_score(tmp_path):
+def test_the_real_kata_fresh_clone_hint_solve_score(homework, tmp_path):
     """A learner's real clone (here: of the homework export): hint, solve question 12, score."""
-    from kata.export import export
-
-    template, _ = export(tmp_path / "homework", REPO, git=True)
-    git(tmp_path, "clone", "-q", str(template), "learner")
+    git(tmp_path, "clone", "-q", str(homework), "learner")
     clone = tmp_path / "learner"
     done, out = pytest_in(clone, "exercises/q12_parameters.py", "--hint")
     assert done.returncode == 1

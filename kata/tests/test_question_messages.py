@@ -1,21 +1,23 @@
 """A learner's mistake in questions 3, 8 and 12 gets a message that names it, and only it.
 
 Each *mutant* is the reference solution with a deliberate, realistic learner mistake in it,
-written into a folder laid out like ``exercises/``. The question's tests run against it in a
-subprocess, as a learner runs them, and the tests here read the outcome of every kata test (from
-pytest's JUnit XML) and check that the right ones fail, with the right message: the mistake named
-where it can be known, no hint that names another mistake, wrong types shown as types, and no
-chained "During handling of the above exception" traceback.
+written into a folder laid out like ``exercises/``. The question's tests run against it with the
+kata's plugin (``--target`` names the folder), and the tests here read the outcome of every kata
+test (from pytest's JUnit XML) and check that the right ones fail, with the right message: the
+mistake named where it can be known, no hint that names another mistake, wrong types shown as
+types, and no chained "During handling of the above exception" traceback.
 
 One folder may hold one mutant of each question, and one mutant may carry mistakes in functions
 whose tests do not meet: every TensorFlow import costs seconds, so the runs that need the
-TensorFlow oracle share it, and run no more tests than they need.
+TensorFlow oracle share it, and run no more tests than they need. For the same reason every run
+happens in one pytest process of its own (``PytestProcess``), without the worker process a
+learner's run adds: TensorFlow is imported there once, not once per run.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -24,22 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import needs_tensorflow
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 TEST_FILES = {3: "q03_backprop", 8: "q08_convolution", 12: "q12_parameters"}
 CHAINED = "During handling of the above exception"
 
-# Two runs import TensorFlow and run three questions' tests on a 2-core machine: about 20 s of
+# Two runs need TensorFlow and run three questions' tests on a 2-core machine: about 20 s of
 # CPU each, so a minute of wall time on a busy one; 900 s leave room for one three times slower.
-# Three more import TensorFlow for question 8's exam example alone (its feature map comes from
-# tf.nn.conv2d, not from a literal): a few seconds each.
+# Three more need TensorFlow for question 8's exam example alone (its feature map comes from
+# tf.nn.conv2d, not from a literal). The runs share one TensorFlow import, in their own process.
 pytestmark = pytest.mark.timeout(900)
-
-needs_tensorflow = pytest.mark.skipif(
-    importlib.util.find_spec("tensorflow") is None,
-    reason="the kata's oracles need TensorFlow (pip install -e .[dev])",
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,7 +216,55 @@ class Run(dict):
         return {k: v for k, v in self.items() if k == prefix or k.startswith(prefix + "[")}
 
 
-def run_kata(folder: Path, files: dict[int, str], tests: list[str]) -> dict[int, Run]:
+SERVE = """\
+import json, os, sys
+import pytest
+
+replies = os.fdopen(os.dup(1), "w")
+log = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+os.dup2(log, 1)
+os.dup2(log, 2)
+for line in sys.stdin:
+    code = pytest.main(json.loads(line))
+    sys.stdout.flush()
+    print(int(code), file=replies, flush=True)
+"""
+
+
+class PytestProcess:
+    """A Python process that runs ``pytest.main(args)`` on request, again and again.
+
+    Each run is a whole pytest session with the kata's plugin; what the runs share is what
+    Python caches, above all TensorFlow, imported by the first run that needs it.
+    """
+
+    def __init__(self, log: Path):
+        self.log = log
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(log)],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def run(self, args: list[str]) -> int:
+        """pytest's exit code for ``pytest ARGS``, run in the kata's root."""
+        self.process.stdin.write(json.dumps(args) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        assert reply, f"the pytest process ended:\n{self.output()}"
+        return int(reply)
+
+    def output(self) -> str:
+        return self.log.read_text()[-3000:] if self.log.exists() else ""
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def run_kata(
+    folder: Path, files: dict[int, str], tests: list[str], pytest_process: PytestProcess
+) -> dict[int, Run]:
     """Write ``files`` (question -> source) into ``folder/exercises`` and run ``tests`` on it."""
     target = folder / "exercises"
     target.mkdir(parents=True)
@@ -226,15 +272,13 @@ def run_kata(folder: Path, files: dict[int, str], tests: list[str]) -> dict[int,
     for question, source in files.items():
         (target / f"{TEST_FILES[question]}.py").write_text(source)
     report = folder / "junit.xml"
-    command = [
-        sys.executable, "-m", "pytest", *tests, "--target", str(target),
+    args = [
+        *tests, "--target", str(target), "-p", "no:xdist",
         "-p", "no:cacheprovider", "--junitxml", str(report), "-q",
     ]  # fmt: skip
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=840)
-    assert done.returncode in (0, 1) and report.exists(), (
-        f"pytest did not complete (exit code {done.returncode}):\n"
-        f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    code = pytest_process.run(args)
+    assert code in (0, 1) and report.exists(), (
+        f"pytest did not complete (exit code {code}):\n{pytest_process.output()}"
     )
     runs: dict[int, Run] = {question: Run() for question in files}
     for case in ET.parse(report).getroot().iter("testcase"):
@@ -299,16 +343,21 @@ RUNS = {
 def kata_run(tmp_path_factory):
     """``kata_run("tf_slips")[8]``: the outcomes of question 8's tests in that run (cached)."""
     done: dict[str, dict[int, Run]] = {}
+    started: list[PytestProcess] = []
 
     def get(name: str) -> dict[int, Run]:
         if name not in done:
+            if not started:
+                started.append(PytestProcess(tmp_path_factory.mktemp("pytest") / "output.txt"))
             plan = RUNS[name]
             tests = [t for q, (_, only) in sorted(plan.items()) for t in selection(q, only)]
             files = {q: MUTANTS[mutant_name] for q, (mutant_name, _) in plan.items()}
-            done[name] = run_kata(tmp_path_factory.mktemp(name), files, tests)
+            done[name] = run_kata(tmp_path_factory.mktemp(name), files, tests, started[0])
         return done[name]
 
-    return get
+    yield get
+    for process in started:
+        process.close()
 
 
 def no_chained_tracebacks(runs: dict[int, Run]) -> None:
