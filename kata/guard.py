@@ -64,10 +64,10 @@ _BODIES = {
     ),
     "statement": (
         "def {name}():\n"
-        "    from kata.testing import judge_statement\n"
+        "    from kata.statements import judge_statement\n"
         "    class Answers:\n"
         "        ANSWERS = {{'s{a}': {truth}}}\n"
-        "    judge_statement(Answers, 's{a}', {lie}, experiment='{experiment}')\n"
+        "    judge_statement(Answers, 's{a}', {{'s{a}': {lie}}}, {{'s{a}': '{experiment}'}})\n"
     ),
 }
 
@@ -156,7 +156,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(session, config, items):
     """In the process that runs tests: add each module's canaries among its own tests."""
     seed = config.getoption("kata_canaries")
-    if not seed or CLAIMED:  # CLAIMED is only ever filled in the controller
+    if not seed:
         return
     modules = {}
     for item in items:

@@ -195,7 +195,9 @@ def _run_pytest(entry, base, private, work, copy, grading, settings, uid, runs) 
         if uid is not None:  # the folders the controller makes for the worker are the worker's
             command += ["--kata-worker-owner", str(uid)]
     if not settings.use_sandbox:
-        controller_env = {**os.environ, **env, "HOME": str(private), "TMPDIR": str(work / "tmp")}
+        # the grader's own environment, less what would make pytest think it is a worker
+        mine = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KATA_"))}
+        controller_env = {**mine, **env, "HOME": str(private), "TMPDIR": str(work / "tmp")}
     if runs is not None and runs.stopping.is_set():
         entry.status = "interrupted"
         return entry

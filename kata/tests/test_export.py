@@ -345,7 +345,7 @@ def test_instructor_flow_on_the_real_kata(exported, tmp_path):
     result = run_workflow(
         student / ".github" / "workflows" / "grade.yml",
         tmp_path / "runner" / "work",
-        {"self": student, "prof/ann-grading": grading_dir_for(template)},
+        {"self": student, "prof/ann-homework-grading": grading_dir_for(template)},
         dict(OFFLINE_PIP, PIP_TARGET=str(tmp_path / "runner" / "site"), PYTEST_ADDOPTS="-k q12"),
     )
     outcomes = {s["step"].get("name", s["step"].get("uses")): s for s in result["steps"]}
@@ -357,7 +357,7 @@ def test_instructor_flow_on_the_real_kata(exported, tmp_path):
     assert row["number"] == 12 and row["complete"] and row["earned"] == 4.0
     assert score["partial_run"]  # -k q12: the other questions did not run
     assert "| 12 | Counting parameters | 4 / 4 | complete:" in result["summary"]
-    assert f"prof/ann-grading@{ref}" in result["summary"]
+    assert f"prof/ann-homework-grading@{ref}" in result["summary"]
     payload = run(
         REPO,
         "python",

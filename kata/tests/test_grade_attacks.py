@@ -428,7 +428,8 @@ def test_similarity_names_a_copied_answer_in_the_notes(fake_kata, tmp_path):
         "def sub(a, b):\n"
         "    steps = [a, -b]\n    difference = 0\n    for step in steps:\n"
         "        difference = difference + step\n    if difference == a - b:\n"
-        "        return difference\n    raise ArithmeticError('the difference went wrong')\n"
+        "        return difference\n    raise ArithmeticError('the difference went wrong')\n\n\n"
+        "def invert(m):\n    import numpy\n\n    return numpy.linalg.inv(m)\n"
     )
     for name in ("ann", "bea", "cid"):
         shutil.copytree(fake_kata / "exercises", room / name)
@@ -445,7 +446,7 @@ def test_similarity_names_a_copied_answer_in_the_notes(fake_kata, tmp_path):
     assert "similar code" in rows["ann"]["notes"] and "bea" in rows["ann"]["notes"], rows["ann"]
     assert "similar code" not in rows["cid"]["notes"]
     assert (out.parent / "similarity.html").is_file()
-    assert rows["ann"]["q08"] == rows["bea"]["q08"] == "3.0"  # grades never change
+    assert rows["ann"]["q08"] == rows["bea"]["q08"] == "2.25"  # grades never change (no --slow)
 
 
 INTERPRETER = [Path(os.path.realpath(sys.executable)).parent, Path(sys.prefix)]
