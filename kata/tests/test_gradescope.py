@@ -155,7 +155,7 @@ def test_files_at_the_top_a_folder_inside_and_nothing_gradable(fake_kata, tmp_pa
     result = json.loads((root / "results" / "results.json").read_text())
     check_schema(result)
     assert result["score"] == 0 and "not a submission" in result["output"]
-    assert [t["score"] for t in result["tests"]] == [0, 0, 0]  # the three questions of the fake kata
+    assert [t["score"] for t in result["tests"]] == [0, 0, 0]  # the fake kata's three
     assert all("not graded" in t["output"] for t in result["tests"])
 
 
