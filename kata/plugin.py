@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from kata import arguments, statements
+from kata import arguments, naming, statements
 from kata import plain as plainmode
 from kata.arguments import Selection
 from kata.hangs import Hang, Watchdog
@@ -156,6 +156,15 @@ def target(request):
         raise pytest.UsageError("the `target` fixture is for tests/test_qNN_*.py modules")
     used = request.node.stash.setdefault(USED, set())
     return TargetModule(request.config.stash[LOADER], meta[0], used=used)
+
+
+@pytest.fixture(scope="module")
+def module_target(request):
+    """``target`` shared by one test module's tests (work done once per module, e.g. training)."""
+    number = naming.question_of_test_file(request.path)
+    if number is None:
+        raise pytest.UsageError("the `module_target` fixture is for tests/test_qNN_*.py modules")
+    return TargetModule(request.config.stash[LOADER], number)
 
 
 @pytest.fixture(scope="session")

@@ -115,17 +115,6 @@ def describe_config(config):
 # --- the tiny runs, each trained once per module and read by several tests ---------------------
 
 
-@pytest.fixture(scope="module")
-def module_target(request):
-    """`target` shared by this module's tests: the module-scoped runs below train with it."""
-    # built as the plugin builds `target`, which is function-scoped; a module-scoped twin in the
-    # plugin would replace these lines
-    from kata.naming import question_of_test_file
-    from kata.plugin import KATA, TargetModule
-
-    return TargetModule(request.config.stash[KATA], question_of_test_file(request.path))
-
-
 class Once:
     """`run()` on the first `get()`, its result on every later one. If it raised, every `get()`
     raises that error again: each test that reads a broken run fails, in the test itself."""
