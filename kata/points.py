@@ -28,6 +28,9 @@ class Question:
     negative_marking: bool = False
     weights: dict[str, float] = field(default_factory=dict)
     """Weight of each test function (its name without the parametrize id)."""
+    demonstration: str = ""
+    """A note for the question's row of the score table about its tests of weight 0 that are
+    shown, not scored (the landings)."""
 
 
 QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
@@ -433,6 +436,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                 19,
                 "Reinforcement learning: Lunar Lander",
                 6,
+                demonstration="landing: a demonstration, no points",
                 weights={
                     # the MDP, checked against gymnasium's own environment: 1.5
                     "test_observation_space_matches_gymnasium": 0.25,
@@ -473,17 +477,20 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     # the agents (tests/test_q19_lunar_lander_agents.py): 2.5
                     "test_dqn_runs_a_tiny_budget_with_a_finite_loss": 0.15,
                     "test_ppo_runs_a_tiny_budget_with_a_finite_loss": 0.15,
-                    "test_dqn_train_step_is_compiled_and_moves_only_the_online_network": 0.2,
-                    "test_dqn_train_step_lowers_the_loss_on_a_fixed_batch": 0.15,
-                    "test_dqn_update_target_moves_the_target_by_tau": 0.1,
-                    "test_ppo_update_is_compiled_and_improves_the_objective": 0.25,
-                    "test_dqn_never_stores_the_autoreset_step": 0.25,
-                    "test_ppo_bootstraps_truncated_episodes_from_their_final_observation": 0.25,
+                    "test_dqn_train_step_is_compiled_and_moves_only_the_online_network": 0.3,
+                    "test_dqn_train_step_lowers_the_loss_on_a_fixed_batch": 0.25,
+                    "test_dqn_update_target_moves_the_target_by_tau": 0.2,
+                    "test_ppo_update_is_compiled_and_improves_the_objective": 0.35,
+                    "test_dqn_never_stores_the_autoreset_step": 0.35,
+                    "test_ppo_bootstraps_truncated_episodes_from_their_final_observation": 0.35,
                     "test_evaluation_seeds_are_disjoint_from_training_seeds": 0.1,
                     "test_dqn_learning_raises_cartpole_returns": 0.15,
                     "test_ppo_learning_raises_cartpole_returns": 0.15,
-                    "test_dqn_solves_lunar_lander": 0.3,
-                    "test_ppo_solves_continuous_lunar_lander": 0.3,
+                    # the landings pass on most seeds, not on every machine and seed: a
+                    # demonstration (`nox -s landing`), worth nothing; their 0.6 went to the
+                    # six deterministic agent tests above (0.1 each)
+                    "test_dqn_solves_lunar_lander": 0,
+                    "test_ppo_solves_continuous_lunar_lander": 0,
                     # the command line is given code: it teaches, it is worth nothing
                     "test_command_line_asks_to_train_before_watching": 0,
                     "test_command_line_prints_no_tensorflow_log_lines": 0,
