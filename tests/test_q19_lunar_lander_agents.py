@@ -531,9 +531,10 @@ def cartpole_ppo(ppo, seed=CARTPOLE_SEED):
 
 @pytest.mark.slow
 @pytest.mark.timeout(DQN_CARTPOLE_TIMEOUT)
-def test_dqn_learning_raises_cartpole_returns(target):
+def test_dqn_learning_raises_cartpole_returns(target, capsys):
     config = cartpole_dqn(target.dqn)
-    result = target.dqn.train(config, progress=False)
+    with capsys.disabled():  # a bar (a line per 10 % in plain mode); it draws no random numbers
+        result = target.dqn.train(config, progress=True)
     returns = target.dqn.evaluate(result.policy, CARTPOLE, 20, seed=config.seed)
     assert returns.mean() >= DQN_CARTPOLE_THRESHOLD, (
         f"after {config.total_steps} steps of DQN on CartPole-v1 the greedy policy averages "
@@ -544,9 +545,10 @@ def test_dqn_learning_raises_cartpole_returns(target):
 
 @pytest.mark.slow
 @pytest.mark.timeout(PPO_CARTPOLE_TIMEOUT)
-def test_ppo_learning_raises_cartpole_returns(target):
+def test_ppo_learning_raises_cartpole_returns(target, capsys):
     config = cartpole_ppo(target.ppo)
-    result = target.ppo.train(config, progress=False)
+    with capsys.disabled():  # a bar (a line per 10 % in plain mode); it draws no random numbers
+        result = target.ppo.train(config, progress=True)
     returns = target.ppo.evaluate(result.policy, CARTPOLE, 20, seed=config.seed)
     assert returns.mean() >= PPO_CARTPOLE_THRESHOLD, (
         f"after {config.total_steps} steps of PPO on CartPole-v1 the most likely action "
