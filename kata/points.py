@@ -143,6 +143,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     "test_a_negative_bias_kills_relu_units_but_no_leaky_relu_unit": 0,
                     "test_sigmoid_gradients_vanish_but_leaky_relu_gradients_do_not": 0,
                     "test_figures_are_written": 0,
+                    "test_gradient_norm_picture_shows_six_distinguishable_lines": 0,
                 },
             ),
             Question(
