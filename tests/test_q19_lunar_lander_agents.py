@@ -120,10 +120,11 @@ def module_target(request):
     """`target` shared by this module's tests: the module-scoped runs below train with it."""
     # built as the plugin builds `target`, which is function-scoped; a module-scoped twin in the
     # plugin would replace these lines
+    from kata.loading import TargetModule
     from kata.naming import question_of_test_file
-    from kata.plugin import KATA, TargetModule
+    from kata.plugin import LOADER
 
-    return TargetModule(request.config.stash[KATA], question_of_test_file(request.path))
+    return TargetModule(request.config.stash[LOADER], question_of_test_file(request.path))
 
 
 class Once:
