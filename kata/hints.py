@@ -97,8 +97,10 @@ class HintBook:
         if not self.failing:
             return []
         if self.mode is None:
-            names = ", ".join(f"`{name}`" for _, name in self.failing[:4])
-            more = ", ..." if len(self.failing) > 4 else ""
+            # several questions' `ANSWERS` are one name on this line: each once, in order
+            distinct = list(dict.fromkeys(name for _, name in self.failing))
+            names = ", ".join(f"`{name}`" for name in distinct[:4])
+            more = ", ..." if len(distinct) > 4 else ""
             return [f"stuck? add --hint for a nudge on {names}{more}"]
         shown = self.load_state()
         out: list[str] = []

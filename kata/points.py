@@ -28,6 +28,9 @@ class Question:
     negative_marking: bool = False
     weights: dict[str, float] = field(default_factory=dict)
     """Weight of each test function (its name without the parametrize id)."""
+    demonstration: str = ""
+    """A note for the question's row of the score table about its tests of weight 0 that are
+    shown, not scored (the landings)."""
 
 
 QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
@@ -140,6 +143,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     "test_a_negative_bias_kills_relu_units_but_no_leaky_relu_unit": 0,
                     "test_sigmoid_gradients_vanish_but_leaky_relu_gradients_do_not": 0,
                     "test_figures_are_written": 0,
+                    "test_gradient_norm_picture_shows_six_distinguishable_lines": 0,
                 },
             ),
             Question(
@@ -315,14 +319,16 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                 "GAN loss and autoencoder loss",
                 5,
                 weights={
-                    # the autoencoder's loss: 1
+                    # the autoencoder's loss: 0.9
                     "test_reconstruction_loss_hand_computed": 0.25,
-                    "test_reconstruction_loss_matches_keras": 0.75,
-                    # the GAN's losses: 1.75
-                    "test_discriminator_loss_matches_keras": 0.75,
+                    "test_reconstruction_loss_matches_keras": 0.65,
+                    # the GAN's losses: 1.6
+                    "test_discriminator_loss_matches_keras": 0.65,
                     "test_discriminator_loss_is_stable_for_confident_logits": 0.25,
-                    "test_generator_loss_matches_keras": 0.5,
+                    "test_generator_loss_matches_keras": 0.45,
                     "test_generator_loss_keeps_its_gradient_when_the_discriminator_wins": 0.25,
+                    # the three losses return what their docstrings say (float32 tensors): 0.25
+                    "test_losses_return_float32_tensors": 0.25,
                     # why a squared error blurs and an adversarial loss does not: 1
                     "test_best_squared_error_prediction_matches_gradient_descent": 0.5,
                     "test_squared_error_prefers_a_blur_of_neither_mode": 0.25,
@@ -433,6 +439,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                 19,
                 "Reinforcement learning: Lunar Lander",
                 6,
+                demonstration="landing: a demonstration, no points",
                 weights={
                     # the MDP, checked against gymnasium's own environment: 1.5
                     "test_observation_space_matches_gymnasium": 0.25,
@@ -473,17 +480,20 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     # the agents (tests/test_q19_lunar_lander_agents.py): 2.5
                     "test_dqn_runs_a_tiny_budget_with_a_finite_loss": 0.15,
                     "test_ppo_runs_a_tiny_budget_with_a_finite_loss": 0.15,
-                    "test_dqn_train_step_is_compiled_and_moves_only_the_online_network": 0.2,
-                    "test_dqn_train_step_lowers_the_loss_on_a_fixed_batch": 0.15,
-                    "test_dqn_update_target_moves_the_target_by_tau": 0.1,
-                    "test_ppo_update_is_compiled_and_improves_the_objective": 0.25,
-                    "test_dqn_never_stores_the_autoreset_step": 0.25,
-                    "test_ppo_bootstraps_truncated_episodes_from_their_final_observation": 0.25,
+                    "test_dqn_train_step_is_compiled_and_moves_only_the_online_network": 0.3,
+                    "test_dqn_train_step_lowers_the_loss_on_a_fixed_batch": 0.25,
+                    "test_dqn_update_target_moves_the_target_by_tau": 0.2,
+                    "test_ppo_update_is_compiled_and_improves_the_objective": 0.35,
+                    "test_dqn_never_stores_the_autoreset_step": 0.35,
+                    "test_ppo_bootstraps_truncated_episodes_from_their_final_observation": 0.35,
                     "test_evaluation_seeds_are_disjoint_from_training_seeds": 0.1,
                     "test_dqn_learning_raises_cartpole_returns": 0.15,
                     "test_ppo_learning_raises_cartpole_returns": 0.15,
-                    "test_dqn_solves_lunar_lander": 0.3,
-                    "test_ppo_solves_continuous_lunar_lander": 0.3,
+                    # the landings pass on most seeds, not on every machine and seed: a
+                    # demonstration (`nox -s landing`), worth nothing; their 0.6 went to the
+                    # six deterministic agent tests above (0.1 each)
+                    "test_dqn_solves_lunar_lander": 0,
+                    "test_ppo_solves_continuous_lunar_lander": 0,
                     # the command line is given code: it teaches, it is worth nothing
                     "test_command_line_asks_to_train_before_watching": 0,
                     "test_command_line_prints_no_tensorflow_log_lines": 0,

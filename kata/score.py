@@ -260,6 +260,9 @@ def status_text(row: dict) -> str:
         extras.append(f"{other_skips} skipped")
     if tests.get("not run"):
         extras.append(f"{tests['not run']} did not run")
+    question = QUESTIONS.get(row.get("number"))
+    if question is not None and question.demonstration:  # tests of weight 0, shown not scored
+        extras.append(question.demonstration)
     if extras:
         text += f" ({'; '.join(extras)})"
     if row["partial"]:

@@ -546,4 +546,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kata.demo import run  # a function not written yet: two lines, not a traceback
+
+    sys.exit(run(main, tensorflow=False))

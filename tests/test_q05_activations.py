@@ -365,3 +365,61 @@ def test_figures_are_written(target, tmp_path):
     assert paths, "draw_figures returned no paths"
     for path in paths:
         expect_png(path, min_bytes=1001)
+
+
+# A line counts as visible where pixels of its own colour disappear when it is hidden. Measured
+# (pixels): before the fix, relu's lines showed 0 and 25 (under leaky_relu's); after, each of
+# the six shows 614 or more.
+VISIBLE_PIXELS = 200
+
+
+def test_gradient_norm_picture_shows_six_distinguishable_lines(target, tmp_path, monkeypatch):
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+
+    figures, savefig = {}, Figure.savefig
+
+    def keep(fig, fname, *args, **kwargs):  # the figure behind each picture, to look inside
+        figures[os.path.basename(fname)] = fig
+        return savefig(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    target.draw_figures(tmp_path)
+    path = tmp_path / "gradient_norms.png"
+    expect_png(path, min_bytes=1001)
+    picture = matplotlib.image.imread(path)[..., :3]
+    fig = figures[path.name]
+    canvas = FigureCanvasAgg(fig)
+
+    def render():
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].astype(float) / 255
+
+    drawn = render()
+    assert drawn.shape == picture.shape and np.allclose(drawn, picture, atol=0.02), (
+        f"{path.name} is not the figure draw_figures drew"
+    )
+    lines = [
+        line for ax in fig.axes for line in ax.get_lines() if not line.get_label().startswith("_")
+    ]
+    labels = [line.get_label() for line in lines]
+    assert len(set(labels)) == 6, f"{path.name}: expected six labelled lines, found {labels}"
+    looks = {(to_rgb(ln.get_color()), ln.get_linestyle(), ln.get_marker()) for ln in lines}
+    assert len(looks) == 6, f"{path.name}: two of the six lines share colour, line style and marker"
+    for line in lines:
+        line.set_visible(False)
+        without = render()
+        line.set_visible(True)
+        own_colour = np.abs(drawn - np.array(to_rgb(line.get_color()))).max(axis=-1) < 0.12
+        shown = int((own_colour & (np.abs(drawn - without).max(axis=-1) > 0.1)).sum())
+        assert shown >= VISIBLE_PIXELS, (
+            f"in {path.name} the line '{line.get_label()}' shows {shown} pixels of its own colour, "
+            f"expected at least {VISIBLE_PIXELS}: it hides under the others"
+        )

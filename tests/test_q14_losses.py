@@ -212,6 +212,44 @@ def test_generator_loss_keeps_its_gradient_when_the_discriminator_wins(target, t
     )
 
 
+# What each loss returns, as its docstring says: a float32 tensor, of shape (batch,) or a scalar.
+# The inputs are float64 NumPy arrays on purpose: NumPy arithmetic on them returns a float64
+# array, and TensorFlow operations on them a float64 tensor, neither of which is the contract.
+LOSS_CALLS = {
+    "reconstruction_loss": (lambda rng: (rng.normal(size=(3, 4)), rng.normal(size=(3, 4))), (3,)),
+    "discriminator_loss": (lambda rng: (rng.normal(size=(5, 1)), rng.normal(size=(4, 1))), ()),
+    "generator_loss": (lambda rng: (rng.normal(size=(4, 1)),), ()),
+}
+
+
+@pytest.mark.parametrize("name", list(LOSS_CALLS), ids=list(LOSS_CALLS))
+def test_losses_return_float32_tensors(target, tf, name):
+    from kata.testing import show
+
+    make_args, shape = LOSS_CALLS[name]
+    args = make_args(np.random.default_rng(0))  # float64 arrays
+    call = called(name, *args)
+    got = getattr(target, name)(*args)
+    what = "a float32 tensor of shape (batch,)" if shape else "a float32 scalar tensor"
+    if tf.is_tensor(got) and got.dtype == tf.float32 and tuple(got.shape) == shape:
+        return
+    if got is None:
+        why = "did you forget to `return` the result?"
+    elif not tf.is_tensor(got):
+        why = (
+            "the docstring asks for a TensorFlow tensor, which a training step can differentiate "
+            "with tf.GradientTape; compute the loss with TensorFlow operations"
+        )
+    elif got.dtype != tf.float32:
+        why = (
+            "the inputs may come as float64 arrays, and the loss must still be float32, the "
+            "dtype of the model's weights and of Keras's losses: convert the inputs first"
+        )
+    else:
+        why = "one value per example" if shape else "one number: average over the batch"
+    fail(f"{call} returned {show(got)}, expected {what}: {why}")
+
+
 # --------------------------------------------------------------------------------------------
 # The experiment: the squared error's best answer is a blur; a discriminator rejects it
 # --------------------------------------------------------------------------------------------

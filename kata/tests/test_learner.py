@@ -78,6 +78,21 @@ def test_a_failure_in_a_nested_function_finds_its_hints_or_those_around_it(tmp_p
         )
 
 
+def test_the_hint_line_names_each_failing_function_once_in_order(tmp_path):
+    from kata.hints import HintBook
+
+    (tmp_path / "exercises").mkdir()
+    hints = {f"q0{n}_x.py": {"ANSWERS": ["a"], f"f{n}": ["b"]} for n in (1, 4, 6)}
+    (tmp_path / "exercises" / ".hints.json").write_text(json.dumps(hints))
+    book = HintBook(tmp_path, None)
+    book.add([["q01_x.py", "ANSWERS"], ["q04_x.py", "ANSWERS"], ["q04_x.py", "f4"]])
+    book.add([["q06_x.py", "ANSWERS"], ["q01_x.py", "f1"]])
+    assert book.lines() == ["stuck? add --hint for a nudge on `ANSWERS`, `f4`, `f1`"]
+    book.add([["q06_x.py", "f6"], ["q06_x.py", "f6"]])
+    book.add([["q04_x.py", "f4"]])
+    assert book.lines() == ["stuck? add --hint for a nudge on `ANSWERS`, `f4`, `f1`, `f6`"]
+
+
 def test_stubs_never_show_the_hints_and_the_hints_file_is_in_sync():
     hints = json.loads((REPO / "exercises" / ".hints.json").read_text())
     for question in ("q03_backprop.py", "q08_convolution.py", "q12_parameters.py"):

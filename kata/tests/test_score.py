@@ -67,6 +67,46 @@ def test_every_kata_test_has_a_weight_and_every_weight_a_test():
         )
 
 
+def _landing_tests(number: int) -> set[str]:
+    """The test functions of question ``number`` marked ``@pytest.mark.landing``."""
+    import ast
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[2] / "tests"
+    names = set()
+    for path in tests.glob(f"test_q{number:02d}_*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and any(
+                ast.unparse(d).endswith("mark.landing") for d in node.decorator_list
+            ):
+                names.add(node.name)
+    return names
+
+
+def test_landing_tests_carry_no_points_and_their_row_says_so():
+    """A landing passes on most seeds, not on all: a correct solution never loses points to one."""
+    assert _landing_tests(19), "expected question 19's two landings to be marked landing"
+    for number, question in QUESTIONS.items():
+        landings = _landing_tests(number)
+        weighted = sorted(name for name in landings if question.weights.get(name, 1) != 0)
+        assert not weighted, f"question {number}: landing tests with points: {weighted}"
+        if landings:
+            assert question.demonstration, f"question {number} does not say its landings are free"
+    row = {"number": 19, "tests": {"passed": 41}, "slow_not_run": 0, "partial": False,
+           "complete": True}  # fmt: skip
+    assert status_text(row) == (
+        "complete: 41/41 tests passed (landing: a demonstration, no points)"
+    )
+
+
+def test_a_correct_solution_that_misses_a_landing_keeps_every_point():
+    question = QUESTIONS[19]
+    cases = {name: ["passed"] for name in question.weights}
+    cases["test_dqn_solves_lunar_lander"] = ["failed"]
+    cases["test_ppo_solves_continuous_lunar_lander"] = ["failed"]
+    assert question_score(question, cases)[0] == pytest.approx(question.points)
+
+
 # --- a run's score, from its outcomes (kata.score.compute) ---------------------------------------
 
 FAKE_CASES = {
