@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import csv
 import functools
 import hashlib
-import html
 import importlib.util
 import io
 import os
@@ -47,7 +45,8 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kata.stubs import BEGIN, END, ROOT, STUB, export_pristine, source_dir
+from kata import fences
+from kata.stubs import ROOT, export_pristine, source_dir
 
 DEFAULT_THRESHOLD = 0.5
 """A pair is flagged when at least half of one student's own code (the stub set aside) is found
@@ -170,20 +169,11 @@ def question_files(stubs: Path) -> list[str]:
 
 
 def fenced_regions(source: str) -> list[str]:
-    """The code between each of a solution file's ``BEGIN SOLUTION`` and ``END SOLUTION`` fences,
-    dedented, ``# STUB:`` lines left out."""
-    regions, region = [], None
-    for line in source.splitlines(keepends=True):
-        bare = line.rstrip("\n")
-        if BEGIN.match(bare):
-            region = []
-        elif END.match(bare):
-            if region is not None:
-                regions.append(textwrap.dedent("".join(region)))
-            region = None
-        elif region is not None and not STUB.match(bare):
-            region.append(line)
-    return regions
+    """The code of each of a solution file's ``BEGIN SOLUTION`` regions, dedented (comments, blank
+    lines and ``# STUB:`` lines left out: copydetect folds comments away in any case)."""
+    return [
+        textwrap.dedent("\n".join(region.code) + "\n") for region in fences.parse(source).regions
+    ]
 
 
 def fenced_code(source: str) -> str:
@@ -370,8 +360,10 @@ def report(
     result = Report(
         threshold, compared, excluded, pairs, out_dir / CSV_NAME, out_dir / HTML_NAME, skipped
     )
-    _write_csv(result)
-    _write_html(result, shown, reference is not None, len(copies))
+    from kata import similarity_page
+
+    similarity_page.write_csv(result)
+    similarity_page.write_html(result, shown, reference is not None, len(copies))
     return result
 
 
@@ -395,136 +387,6 @@ def for_grader(
             args.similarity_all,
             getattr(args, "jobs", None),
         )
-
-
-# --- what is written ----------------------------------------------------------------------------
-
-
-def _write_csv(result: Report) -> None:
-    tmp = result.csv_path.with_name(result.csv_path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["question", "student_a", "student_b", "similarity", "flagged"])
-        for p in result.pairs:
-            writer.writerow(
-                [p.question, p.student_a, p.student_b, f"{p.similarity:.4f}", p.flagged]
-            )
-    tmp.replace(result.csv_path)
-
-
-STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 110em; color: #222;
-       padding: 0 1em; }
-h1 { margin-bottom: .2em; }
-.lead { color: #444; max-width: 60em; }
-.pair { border: 1px solid #ccc; border-radius: 6px; margin: 1.2em 0; padding: .4em 1em 1em; }
-.pair h3 { margin: .4em 0; }
-.score { background: #c0392b; color: white; border-radius: 4px; padding: 0 .4em; }
-.sides { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1em; }
-.sides h4 { margin: .3em 0; font-family: monospace; }
-pre { background: #fafafa; border: 1px solid #ddd; padding: .5em; margin: 0; overflow: auto;
-      max-height: 38em; font-size: 12.5px; line-height: 1.35; }
-mark { background: #ffd36b; }
-table { border-collapse: collapse; margin: .5em 0; }
-td, th { border: 1px solid #ccc; padding: .2em .6em; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-"""
-
-
-def _marked(text: str, slices) -> str:
-    from copydetect.utils import highlight_overlap
-
-    marked, _ = highlight_overlap(
-        text, slices, "<mark>", "</mark>", truncate=CONTEXT, escape_html=True
-    )
-    return marked
-
-
-def _write_html(result: Report, shown: list, has_reference: bool, students: int) -> None:
-    e = html.escape
-    flagged = sorted(shown, key=lambda item: _order(item[0]))
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>Similarity report</title>",
-        f"<style>{STYLE}</style></head><body>",
-        "<h1>Similarity report</h1>",
-        f'<p class="lead">{students} students compared question by question'
-        + (", and with the reference solutions (<code>reference</code>)" if has_reference else "")
-        + ". Code every student was given (the stubs) is never counted. A pair is flagged when "
-        f"at least {result.threshold:.0%} of one side's own code is found in the other's "
-        f"(and the shared passages hold at least {MIN_MATCHED} characters of tokens). "
-        "<strong>A flag is a reason to read two files, not a verdict</strong>: shared passages "
-        "are marked; names, strings and layout do not count.</p>",
-        f'<h2 id="flagged">Flagged pairs ({len(flagged)})</h2>',
-    ]
-    if not flagged:
-        parts.append("<p>None.</p>")
-    for number, (pair, text_a, slices_a, text_b, slices_b) in enumerate(
-        flagged[:MAX_SHOWN], start=1
-    ):
-        parts += [
-            f'<section class="pair" id="pair-{number}" data-question="{e(pair.question)}" '
-            f'data-a="{e(pair.student_a)}" data-b="{e(pair.student_b)}" '
-            f'data-similarity="{pair.similarity:.4f}">',
-            f"<h3>{e(pair.question)}: {e(pair.student_a)} and {e(pair.student_b)} "
-            f'<span class="score">{pair.similarity:.0%}</span></h3>',
-            f"<p>{pair.matched} characters of tokens shared; {CONTEXT} lines of context around "
-            "the marked passages, the rest is <code>...</code></p>",
-            '<div class="sides">',
-            f"<div><h4>{e(pair.student_a)}/{e(pair.question)}.py</h4>"
-            f"<pre>{_marked(text_a, slices_a)}</pre></div>",
-            f"<div><h4>{e(pair.student_b)}/{e(pair.question)}.py</h4>"
-            f"<pre>{_marked(text_b, slices_b)}</pre></div>",
-            "</div></section>",
-        ]
-    if len(flagged) > MAX_SHOWN:
-        parts += [
-            f'<h3 id="more">{len(flagged) - MAX_SHOWN} more flagged pairs, without their code</h3>',
-            "<table><tr><th>question</th><th>student_a</th><th>student_b</th>"
-            "<th>similarity</th></tr>",
-        ]
-        parts += [
-            f"<tr><td>{e(p.question)}</td><td>{e(p.student_a)}</td><td>{e(p.student_b)}</td>"
-            f"<td class='num'>{p.similarity:.0%}</td></tr>"
-            for p, *_ in flagged[MAX_SHOWN:]
-        ]
-        parts.append("</table>")
-    parts += [
-        '<h2 id="questions">Every question compared</h2>',
-        "<table><tr><th>question</th><th>pairs</th><th>flagged</th><th>highest</th>"
-        "<th>most similar pair</th></tr>",
-    ]
-    for name in result.questions:
-        pairs = [p for p in result.pairs if p.question == name]
-        top = min(pairs, key=_order) if pairs else None
-        parts.append(
-            f"<tr><td>{e(name)}</td><td class='num'>{len(pairs)}</td>"
-            f"<td class='num'>{sum(p.flagged for p in pairs)}</td>"
-            f"<td class='num'>{top.similarity if top else 0:.0%}</td>"
-            f"<td>{e(f'{top.student_a} and {top.student_b}') if top and top.similarity else ''}"
-            "</td></tr>"
-        )
-    parts.append("</table>")
-    parts.append(f'<h2 id="excluded">Not compared ({len(result.excluded)})</h2>')
-    if result.excluded:
-        parts.append(
-            "<p>Short answers match by nature. These questions are left out "
-            "(<code>--similarity-all</code>, or <code>--all</code> by hand, compares the "
-            "short ones too):</p><ul>"
-        )
-        parts += [f"<li><code>{e(n)}</code>: {e(why)}</li>" for n, why in result.excluded.items()]
-        parts.append("</ul>")
-    else:
-        parts.append("<p>None.</p>")
-    if result.skipped:
-        parts.append("<h2>Files not read</h2><ul>")
-        parts += [f"<li>{e(s)}</li>" for s in result.skipped]
-        parts.append("</ul>")
-    parts.append("</body></html>\n")
-    tmp = result.html_path.with_name(result.html_path.name + ".tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(result.html_path)
 
 
 # --- command lines ------------------------------------------------------------------------------
