@@ -166,7 +166,8 @@ def crash_line(report) -> str:
     if not message:
         lines = [line for line in str(report.longrepr).splitlines() if line.strip()]
         message = lines[-1] if lines else "an error"
-    return message.splitlines()[0].strip() if message.strip() else "an error"
+    line = message.splitlines()[0].strip() if message.strip() else "an error"
+    return line.removeprefix("Failed: ")  # pytest.fail's: the message says enough
 
 
 def mark_setup_failure(report) -> str:

@@ -36,7 +36,7 @@ def setup_note(number: int, messages: list[str]) -> str:
     """What the score says about tests that failed before they ran (a fixture's error)."""
     first = messages[0]
     same = all(m == first for m in messages)
-    what = first if same else f"{first}; and other errors"
+    what = (first if same else f"{first}; and other errors").rstrip(".")
     return (
         f"q{number:02d}: {len(messages)} test{'s' if len(messages) != 1 else ''} could not "
         f"start (setup of the test failed: {what}). They count as failed, whatever the cause; "
@@ -104,7 +104,8 @@ class Scorer:
         self.run.tests.setdefault(report.nodeid, meta)
         kind = getattr(report, "kata_outcome", None)
         if report.failed and kind == started.OUTCOME:
-            outcome = "failed"  # as it would on the stub; its question is one line at the end
+            # as on the stub (a statement: unanswered); its question is one line at the end
+            outcome = "unanswered" if getattr(report, "kata_unanswered", False) else "failed"
             self.run.not_started[meta[0]] = self.run.not_started.get(meta[0], 0) + 1
         elif report.failed:
             outcome = "unanswered" if kind == "unanswered" else "failed"
