@@ -211,7 +211,7 @@ def command_for(run: Run, path: Path) -> str:
 def next_step(rows: list[dict], run: Run) -> dict | None:
     """What to do next: the first question (in exam order) that ran and still has a failing
     test; else, when every question that ran was run whole and passes, the next question of the
-    kata (in exam order, after the last one that ran) that did not run; else None."""
+    kata that did not run (in exam order, after the first one that ran); else None."""
     for row in rows:
         if not row["ran"]:
             continue
@@ -221,8 +221,8 @@ def next_step(rows: list[dict], run: Run) -> dict | None:
     ran = [r["number"] for r in rows if r["ran"]]
     if not ran or any(r["partial"] for r in rows):
         return None
-    later = [r for r in rows if r["in_kata"] and not r["ran"] and r["number"] > max(ran)]
-    earlier = [r for r in rows if r["in_kata"] and not r["ran"] and r["number"] < max(ran)]
+    later = [r for r in rows if r["in_kata"] and not r["ran"] and r["number"] > min(ran)]
+    earlier = [r for r in rows if r["in_kata"] and not r["ran"] and r["number"] < min(ran)]
     return _step((later + earlier)[0], run) if later + earlier else None
 
 
