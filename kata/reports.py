@@ -156,6 +156,8 @@ class _Prefixed:
         return out.getvalue().strip()
 
     def __getattr__(self, name):  # reprcrash for the short summary, and the rest
+        if name.startswith("_"):  # not set yet (a copy being made): no endless recursion
+            raise AttributeError(name)
         return getattr(self._longrepr, name)
 
 
