@@ -34,6 +34,8 @@ class Selection:
     """question -> the file to test, when the command line named one with another name"""
     named: set[int] = field(default_factory=set)
     """questions of which the command line named single tests (``file.py::test_x``)"""
+    questions: set[int] = field(default_factory=set)
+    """questions whose file (the learner's or its test module) the command line names"""
     kata_run: bool = False
     """whether every path is a kata test or target (then the kata runs the tests in a worker)"""
 
@@ -71,6 +73,7 @@ def rewrite_argument(
             f"{arg}: not a question of the kata; questions are files named qNN_topic.py"
         )
     number = int(match["number"])
+    selection.questions.add(number)
     tests = naming.test_files(rootpath / "tests", number)
     if not tests:
         raise pytest.UsageError(f"{arg}: question {number} has no tests in the kata yet")
@@ -129,6 +132,11 @@ def rewrite(
         args[:] = [p for arg in args for p in replacement.get(arg, [arg])]
         args.append(f"--target={target_dir}")
     tests_dir = (rootpath / "tests").resolve()
+    for arg in positional:  # tests/test_q08_x.py names question 8 too
+        path = (invocation / arg.partition("::")[0]).resolve()
+        number = naming.question_of_test_file(path) if inside(path, tests_dir) else None
+        if number is not None and arg not in replacement:
+            selection.questions.add(number)
     selection.kata_run = bool(
         all(
             arg in replacement or inside((invocation / arg.partition("::")[0]).resolve(), tests_dir)

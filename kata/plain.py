@@ -4,6 +4,9 @@
 
 - pytest writes without colours, and without the lines it redraws in place on a terminal
   ("collecting ...", pytest-xdist's worker status);
+- failure messages and captured output lose their escape codes (Keras writes its error
+  messages in bold, ``\\x1b[1m...\\x1b[0m``), and a line redrawn with a carriage return
+  becomes lines of its own (``plain_report``);
 - the tests see ``KATA_PLAIN=1`` in their environment (the worker process inherits it). Code
   that draws a progress bar asks ``kata.plain.enabled()`` (or reads the variable itself) and
   then prints one line per 10 % instead of redrawing a bar hundreds of times. With tqdm:
@@ -16,8 +19,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import re
 import sys
 
 import pytest
@@ -25,6 +30,54 @@ import pytest
 ENV = "KATA_PLAIN"
 """Set to "1" by the plugin in plain mode, for the tests and the code they run."""
 _SAVED = pytest.StashKey[tuple]()
+ESCAPE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, bold, cursor moves (ECMA-48)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: titles, links
+    r"|\x1b[@-Z\\-_]"  # the other two-byte escapes
+)
+
+
+def strip(text: str) -> str:
+    """``text`` without escape codes; a carriage return that redraws a line starts a new one."""
+    text = ESCAPE.sub("", text)
+    return re.sub(r"\r+(?!\n)", "\n", text).replace("\r\n", "\n")
+
+
+def _plain(value, seen: set[int]):
+    """``value`` with every string in it stripped: strings, lists, tuples, dicts, and the
+    attributes of pytest's failure representations (changed in place)."""
+    if isinstance(value, str):
+        return strip(value)
+    if isinstance(value, list):
+        value[:] = [_plain(v, seen) for v in value]
+        return value
+    if isinstance(value, tuple):
+        return tuple(_plain(v, seen) for v in value)
+    if isinstance(value, dict):
+        for key in list(value):
+            value[key] = _plain(value[key], seen)
+        return value
+    module = type(value).__module__
+    if id(value) in seen or not module.startswith(("_pytest.", "kata.")):
+        return value  # only pytest's failure representations (and ours) are walked
+    seen.add(id(value))
+    names = (
+        [f.name for f in dataclasses.fields(value)]
+        if dataclasses.is_dataclass(value)
+        else list(vars(value))
+    )
+    for name in names:
+        current = getattr(value, name, None)
+        new = _plain(current, seen)
+        if new is not current:
+            object.__setattr__(value, name, new)  # some are frozen dataclasses
+    return value
+
+
+def plain_report(report) -> None:
+    """Strip the escape codes from a test report's failure and captured output, in place."""
+    report.longrepr = _plain(report.longrepr, set())
+    report.sections = [(strip(title), strip(content)) for title, content in report.sections]
 
 
 def enabled() -> bool:
@@ -40,6 +93,9 @@ class _NotATerminal:
 
     def isatty(self) -> bool:
         return False
+
+    def write(self, text: str) -> int:  # what a test prints with -s: no escape codes either
+        return self._stream.write(ESCAPE.sub("", text))
 
     def __getattr__(self, name):
         return getattr(self._stream, name)

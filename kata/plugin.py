@@ -12,6 +12,9 @@
   in a worker process (pytest-xdist, one worker) that is replaced, and the run goes on.
 - Slow tests (``@pytest.mark.slow``) are skipped unless ``--slow`` is given (or ``-m`` selects).
 - After the run, a table shows the exam score; ``--score-json`` writes it for graders.
+- In a run of the whole ``exercises/`` folder, a question not started (its file still the stub)
+  is one line, not a failure per test: its tests fail without running (``kata/started.py``);
+  ``--all-failures`` runs them.
 - ``--hint`` shows the next hint for each function whose tests fail (``kata/hints.py``).
 - ``--plain`` (or the environment variable ``NO_COLOR``): no colours and no lines redrawn in
   place, for screen readers and CI logs. The tests then see ``KATA_PLAIN=1`` in their
@@ -20,10 +23,10 @@
 
 This module only wires the pieces, one job each: ``arguments`` (the command line), ``loading``
 (importing the code under test), ``hangs`` (time limits), ``runner`` and ``reports`` (the
-process that runs the tests, and its failure messages), ``scorer`` (the process that keeps the
-score), ``workers`` (what crosses between the two). Only public APIs of pytest, pytest-timeout
-and pytest-xdist are used: hooks, ``config.stash``, ``ExceptionInfo.traceback``, extra attributes
-of ``TestReport`` (they travel between processes).
+process that runs the tests, and its failure messages), ``started`` (questions not started),
+``scorer`` (the process that keeps the score), ``workers`` (what crosses between the two).
+Only public APIs of pytest, pytest-timeout and pytest-xdist are used: hooks, ``config.stash``,
+``ExceptionInfo.traceback``, extra attributes of ``TestReport`` (they travel between processes).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from kata import arguments, naming, statements
+from kata import arguments, naming, started, statements
 from kata import plain as plainmode
 from kata.arguments import Selection
 from kata.hangs import Hang, Watchdog
@@ -69,6 +72,11 @@ def pytest_addoption(parser):
         default=None,
         metavar="all",
         help="show the next hint for each function whose tests fail (--hint=all: every hint)",
+    )
+    group.addoption(
+        "--all-failures",
+        action="store_true",
+        help="run the tests of questions not started too, and show each failure",
     )
     group.addoption(
         "--plain",
@@ -112,6 +120,7 @@ def pytest_configure(config):
     if workerinput is None:  # this process keeps the score
         hintbook = HintBook(config.rootpath, config.getoption("hint"))
         scorer = Scorer(config, target_dir, selection.named, selection.files, hintbook, distributed)
+        scorer.quiet = started.quiet_questions(config, target_dir, selection.questions)
         config.stash[SCORER] = scorer
         config.pluginmanager.register(scorer, "kata-scorer")
         if arguments.plain_requested(config):
@@ -133,6 +142,13 @@ def pytest_configure(config):
     config.stash[LOADER] = loader
     config.pluginmanager.register(watchdog, "kata-watchdog")
     config.pluginmanager.register(Runner(loader, controller), "kata-runner")
+    if scorer is not None:
+        quiet = scorer.quiet
+    else:
+        quiet = frozenset(workerinput.get(started.WORKER_KEY, ()))
+    if quiet:  # questions not started: their tests fail at once
+        skipper = started.Skipper(quiet, target_dir, config.rootpath)
+        config.pluginmanager.register(skipper, "kata-not-started")
     run_dir = Path(shared["run_dir"]) if workerinput is not None else None
     statements.configure(config, run_dir)  # statements after their experiments
 

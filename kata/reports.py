@@ -5,6 +5,8 @@
 - A traceback loses the frames a learner never needs: installed libraries, TensorFlow's
   generated code, the kata's own (``trimmed_repr``).
 - Captured output loses TensorFlow's C++ start-up lines (``without_library_noise``).
+- A test whose setup failed (a fixture's error: TensorFlow's import timing out on a busy
+  machine, say) says so first: ``setup of the test failed: ...`` (``mark_setup_failure``).
 - ``failing_functions`` names the learner's functions a failure is about, for ``--hint``.
 """
 
@@ -125,3 +127,55 @@ def failing_functions(
         if key and [key, name] not in found:
             found.append([key, name])
     return found
+
+
+class _Prefixed:
+    """A report's failure (``longrepr``) with a line of its own before it."""
+
+    def __init__(self, first: str, longrepr):
+        self._first = first
+        self._longrepr = longrepr
+
+    def toterminal(self, tw) -> None:
+        tw.line(self._first)
+        tw.line("")
+        if hasattr(self._longrepr, "toterminal"):
+            self._longrepr.toterminal(tw)
+        else:
+            tw.line(str(self._longrepr))
+
+    def __str__(self) -> str:
+        from io import StringIO
+
+        from _pytest._io import TerminalWriter
+
+        out = StringIO()
+        tw = TerminalWriter(file=out)
+        tw.hasmarkup = False
+        self.toterminal(tw)
+        return out.getvalue().strip()
+
+    def __getattr__(self, name):  # reprcrash for the short summary, and the rest
+        if name.startswith("_"):  # not set yet (a copy being made): no endless recursion
+            raise AttributeError(name)
+        return getattr(self._longrepr, name)
+
+
+def crash_line(report) -> str:
+    """The one line that says what a failed report's error was."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None)
+    if not message:
+        lines = [line for line in str(report.longrepr).splitlines() if line.strip()]
+        message = lines[-1] if lines else "an error"
+    line = message.splitlines()[0].strip() if message.strip() else "an error"
+    return line.removeprefix("Failed: ")  # pytest.fail's: the message says enough
+
+
+def mark_setup_failure(report) -> str:
+    """A test whose setup failed (before the test ran): its failure starts with ``setup of the
+    test failed: <the error>``; returns that error's line."""
+    line = crash_line(report)
+    if not isinstance(report.longrepr, _Prefixed):
+        report.longrepr = _Prefixed(f"setup of the test failed: {line}", report.longrepr)
+    return line

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kata import reports, statements
+from kata import reports, started, statements
 from kata.hangs import HANG
 from kata.loading import USED, Loader, import_tensorflow_quietly, question_of_nodeid
 from kata.testing import Unanswered
@@ -53,7 +53,9 @@ class Runner:
         selected = {i.nodeid for i in session.items if question_of_nodeid(i.nodeid) is not None}
         # TensorFlow's import takes seconds (a minute on a crowded machine): do it now, outside
         # every test's time limit, when a selected test will want it anyway.
-        wants_tf = any("tf" in getattr(i, "fixturenames", ()) for i in session.items)
+        wants_tf = any(
+            "tf" in getattr(i, "fixturenames", ()) and started.wants(i) for i in session.items
+        )
         if wants_tf and not session.config.option.collectonly:
             try:
                 import_tensorflow_quietly()

@@ -101,6 +101,8 @@ class Run:
     files: dict[int, Path] = field(default_factory=dict)
     """question -> the file or package under test (when it differs from the usual name)"""
     notes: list[str] = field(default_factory=list)
+    not_started: dict[int, int] = field(default_factory=dict)
+    """question -> its tests that did not run because it is not started (``kata.started``)"""
     started_at: str = ""
     duration_s: float = 0.0
     exit_status: int = 0
@@ -207,19 +209,29 @@ def command_for(run: Run, path: Path) -> str:
 
 
 def next_step(rows: list[dict], run: Run) -> dict | None:
-    """The first question (in exam order) that ran and still has a failing test."""
+    """What to do next: the first question (in exam order) that ran and still has a failing
+    test; else, when every question that ran was run whole and passes, the next question of the
+    kata that did not run (in exam order, after the first one that ran); else None."""
     for row in rows:
         if not row["ran"]:
             continue
         tests = row["tests"]
-        if not any(tests.get(o) for o in ("failed", "unanswered")):
-            continue
-        number = row["number"]
-        path = run.files.get(number)
-        if path is None:
-            path = run.target_dir / _usual_name(run, number)
-        return {"number": number, "title": row["title"], "command": command_for(run, path)}
-    return None
+        if any(tests.get(o) for o in ("failed", "unanswered")):
+            return _step(row, run)
+    ran = [r["number"] for r in rows if r["ran"]]
+    if not ran or any(r["partial"] for r in rows):
+        return None
+    later = [r for r in rows if r["in_kata"] and not r["ran"] and r["number"] > min(ran)]
+    earlier = [r for r in rows if r["in_kata"] and not r["ran"] and r["number"] < min(ran)]
+    return _step((later + earlier)[0], run) if later + earlier else None
+
+
+def _step(row: dict, run: Run) -> dict:
+    number = row["number"]
+    path = run.files.get(number)
+    if path is None:
+        path = run.target_dir / _usual_name(run, number)
+    return {"number": number, "title": row["title"], "command": command_for(run, path)}
 
 
 def _usual_name(run: Run, number: int) -> str:
@@ -285,16 +297,19 @@ def print_table(result: dict, tr, run: Run) -> None:
         else:
             points = f"{_fmt(row['earned']):>5} / {_fmt(row['points']):<4}"
             status = status_text(row)
+            if run.not_started.get(row["number"]):
+                status = f"not started ({_count(run.not_started[row['number']], 'test')} wait)"
         tr.write_line(f"{row['number']:>2}  {label[:38]:<38} {points}  {status}")
     total = f"total {_fmt(result['earned'])} / {_fmt(result['possible'])}"
     if result["bonus_earned"]:
         total += f" (+{_fmt(result['bonus_earned'])} bonus)"
     tr.write_line("")
     if result["partial_run"]:
+        some = ", not every test of them" if any(r["partial"] for r in result["questions"]) else ""
         tr.write_line(
             f"{total}: this run covers only part of the exam "
             f"(questions worth {_fmt(result['ran_possible'])} of {_fmt(result['possible'])} "
-            f"points, not every test of them); run `pytest {target_label}/` for the whole exam."
+            f"points{some}); run `pytest {target_label}/` for the whole exam."
         )
     else:
         tr.write_line(total)
@@ -323,6 +338,21 @@ def print_table(result: dict, tr, run: Run) -> None:
             tr.write_line("every test that ran passes.")
     for note in result["notes"]:
         tr.write_line(f"note: {note}")
+
+
+def not_started_lines(result: dict, run: Run) -> list[str]:
+    """One line for each question that is not started (its tests did not run)."""
+    lines = []
+    for row in result["questions"]:
+        count = run.not_started.get(row["number"])
+        if not count:
+            continue
+        path = run.files.get(row["number"]) or run.target_dir / _usual_name(run, row["number"])
+        lines.append(
+            f"q{row['number']:02d} {row['title']}: not started: open "
+            f"{as_typed(path, run.invocation_dir)}; {_count(count, 'test')} wait"
+        )
+    return lines
 
 
 def at_grading_line(result: dict) -> str:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kata import naming, statements
+from kata import arguments, naming, reports, started, statements
+from kata import plain as plainmode
 from kata import score as scoring
 from kata.hangs import Hang
 from kata.hints import HintBook
@@ -29,6 +30,18 @@ CRASH_MESSAGE = (
     "in a C extension, or os._exit in the code under test?). The other tests went on "
     "in a new process."
 )
+
+
+def setup_note(number: int, messages: list[str]) -> str:
+    """What the score says about tests that failed before they ran (a fixture's error)."""
+    first = messages[0]
+    same = all(m == first for m in messages)
+    what = (first if same else f"{first}; and other errors").rstrip(".")
+    return (
+        f"q{number:02d}: {len(messages)} test{'s' if len(messages) != 1 else ''} could not "
+        f"start (setup of the test failed: {what}). They count as failed, whatever the cause; "
+        "if it was the machine (a timeout on a busy machine), run them again."
+    )
 
 
 class Scorer:
@@ -56,6 +69,11 @@ class Scorer:
         self.started = time.time()
         self.run.started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         self.notes = Notes(Path(tempfile.mkdtemp(prefix="kata-run-"))) if distributed else None
+        self.quiet: frozenset = frozenset()
+        """questions not started: their tests fail without running (``kata.started``)"""
+        self.setup_failed: dict[int, list[str]] = {}
+        """question -> the message of each test whose setup failed"""
+        self.plain = arguments.plain_requested(config)
 
     def close(self) -> None:
         if self.notes is not None:
@@ -78,13 +96,21 @@ class Scorer:
         # failure); a learner runs one worker, which is no news: drop it.
         if hasattr(report, "node"):
             del report.node
+        if self.plain:  # no escape codes, not even in messages and captured output
+            plainmode.plain_report(report)
         meta = question_of_nodeid(report.nodeid)
         if meta is None:
             return
         self.run.tests.setdefault(report.nodeid, meta)
-        if report.failed:
-            kind = getattr(report, "kata_outcome", None)
+        kind = getattr(report, "kata_outcome", None)
+        if report.failed and kind == started.OUTCOME:
+            # as on the stub (a statement: unanswered); its question is one line at the end
+            outcome = "unanswered" if getattr(report, "kata_unanswered", False) else "failed"
+            self.run.not_started[meta[0]] = self.run.not_started.get(meta[0], 0) + 1
+        elif report.failed:
             outcome = "unanswered" if kind == "unanswered" else "failed"
+            if report.when == "setup":
+                self.setup_failed.setdefault(meta[0], []).append(reports.mark_setup_failure(report))
             if self.hintbook is not None:
                 self.hintbook.add(getattr(report, "kata_functions", None))
         elif report.skipped:
@@ -112,6 +138,10 @@ class Scorer:
             "hangs": [h.to_json() for h in self.hangs],
         }
         node.workerinput["kata"] = shared
+        node.workerinput[started.WORKER_KEY] = sorted(self.quiet)
+
+    def pytest_report_teststatus(self, report, config):
+        return started.teststatus(report)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
@@ -152,6 +182,8 @@ class Scorer:
                     f"one file for question {number}: {path.name} was tested, "
                     f"{', '.join(others)} {'was' if len(others) == 1 else 'were'} not."
                 )
+        for number, messages in sorted(self.setup_failed.items()):
+            run.notes.append(setup_note(number, messages))
         result = scoring.compute(run)
         path = self.config.getoption("score_json")
         if path:
@@ -161,10 +193,17 @@ class Scorer:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         yield  # after pytest's own summary: the score is the last thing a learner reads
-        if not self.run.tests:
+        if not self.run.tests or config.option.collectonly:
             return
         result = self.finish(exitstatus)
         if not config.getoption("no_score"):
+            waiting = scoring.not_started_lines(result, self.run)
+            if waiting:
+                terminalreporter.write_sep(
+                    "=", "not started: their tests did not run, and count as failed"
+                )
+                for line in waiting:
+                    terminalreporter.write_line(line)
             if self.hintbook is not None:
                 self.hintbook.write(terminalreporter)
             scoring.print_table(result, terminalreporter, self.run)

@@ -222,8 +222,11 @@ def test_fresh_clone_hint_solve_score(clone):
     assert "add: hint 1 of 2" in out and "add: hint 2 of 2" in out and "sub: hint 1 of 1" in out
 
     solve(clone / "exercises", clone / "solutions", "q08_conv.py")
-    done, out = pytest_in(clone, "exercises/", "--hint")
-    assert "q12_params.py, count: hint 1 of 1" in out and "q08_conv.py" not in out.split("exam")[0]
+    done, out = pytest_in(clone, "exercises/", "--hint")  # question 12 is not started: no hint
+    assert "q12 Counting parameters: not started: open exercises/q12_params.py; 3 tests wait" in out
+    assert "hint 1" not in out and "q08_conv.py" not in out.split("exam")[0]
+    done, out = pytest_in(clone, "exercises/q12_params.py", "--hint")
+    assert "q12_params.py, count: hint 1 of 1" in out
 
     solve(clone / "exercises", clone / "solutions", "q12_params.py")
     solve(clone / "exercises", clone / "solutions", "q01_neurons.py")
@@ -270,7 +273,7 @@ def test_plain_output_has_no_colours_no_redraws_and_bars_print_a_line_per_tenth(
     args, env = (["--plain"], {}) if how == "--plain" else ([], {"NO_COLOR": "1"})
     bar_file = clone.parent / "bar.txt"
     env["BAR_FILE"] = str(bar_file)
-    done, out = pytest_in(clone, "exercises/", *args, PY_COLORS="", TERM="xterm", **env)
+    done, out = pytest_in(clone, "exercises/q08_conv.py", *args, PY_COLORS="", TERM="xterm", **env)
     assert "exam score" in out
     assert "\x1b[" not in out and "\r" not in out
     assert "FAILED tests/test_q08_conv_bar.py" not in out, out  # the bar test passed

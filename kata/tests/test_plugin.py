@@ -6,6 +6,7 @@ is tested on its own, in seconds: ``test_arguments.py``, ``test_score.py``, ``te
 """
 
 import json
+import shutil
 import textwrap
 import time
 
@@ -122,7 +123,7 @@ def test_one_exercise_file_runs_only_its_question(kata):
 
 
 def test_bare_pytest_means_the_exercises(kata):
-    result, score = run(kata)
+    result, score = run(kata, "--all-failures")  # every test runs, on every stub
     assert score["target"] == "exercises"
     result.assert_outcomes(passed=1, failed=8, skipped=1)  # the stub answers s1 already
     # s1 right (+0.5), s2 wrong (-0.5), s3 empty (0): the question scores 0, not below
@@ -197,7 +198,7 @@ def test_a_syntax_error_fails_only_its_own_question(kata):
     write(kata, "q08_conv.py", "def add(a, b)\n    return a + b\n")
     write(kata, "q12_params.py", solution("q12_params.py"))
     result, score = run(kata, "exercises/")
-    result.assert_outcomes(passed=4, failed=5, skipped=1)
+    result.assert_outcomes(passed=3, failed=3, skipped=1)  # and question 1: not started
     assert earned(score, 12) == 4
     result.stdout.fnmatch_lines(
         ["*exercises/q08_conv.py could not be imported: SyntaxError*line 1*"]
@@ -321,3 +322,140 @@ def test_a_learner_run_has_no_benchmark_header_or_folder(kata):
     result, _ = run(kata, "exercises/q12_params.py")
     assert "benchmark:" not in result.stdout.str()
     assert not (kata.path / ".benchmarks").exists()
+
+
+# --- what a run prints ----------------------------------------------------------------------
+
+WRONG_SUB = """\
+def add(a, b):
+    return a + b
+
+
+def sub(a, b):
+    return b - a
+
+
+def invert(m):
+    return m
+"""
+
+
+def test_a_first_run_shows_a_question_not_started_in_one_line_and_the_others_in_full(kata):
+    write(kata, "q08_conv.py", WRONG_SUB)  # started: its failures in full
+    result, score = run(kata, "exercises/")
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*not started: their tests did not run*",
+            "q01 Biological and artificial neurons: not started: open exercises/q01_neurons.py;"
+            " 3 tests wait",
+            "q12 Counting parameters: not started: open exercises/q12_params.py; 3 tests wait",
+            "*exam score*",
+            "12  Counting parameters * 0 / 4 * not started (3 tests wait)",
+            "next: question 1, *: pytest exercises/q01_neurons.py",
+            "*1 failed, 2 passed, 1 skipped, 6 not started*",
+        ]
+    )
+    assert "sub(2, 3) should be -1" in out and "not implemented yet" not in out
+    before_score = out.split("exam score")[0]
+    assert "test_counts" not in before_score and "test_statement" not in out  # no line per test
+    assert result.ret == 1 and score["exit_status"] == 1
+    outcomes = {t["nodeid"]: t["outcome"] for t in score["tests"]}
+    # the same score as when every test runs (the integrity check: every test fails on a stub)
+    _, every = run(kata, "exercises/", "--all-failures")
+    assert [earned(score, n) for n in (1, 8, 12)] == [earned(every, n) for n in (1, 8, 12)]
+    assert {n for n, o in outcomes.items() if "q12" in n and o == "failed"} == {
+        t["nodeid"] for t in every["tests"] if "q12" in t["nodeid"] and t["outcome"] == "failed"
+    }
+
+
+def test_a_named_question_and_a_grading_run_show_every_failure_even_on_a_stub(kata, tmp_path):
+    result, _ = run(kata, "exercises/q12_params.py")
+    result.assert_outcomes(failed=3)
+    assert "not started" not in result.stdout.str()
+    copy = tmp_path / "submission" / "exercises"  # as kata.grade and kata.integrity run
+    shutil.copytree(kata.path / "exercises", copy)
+    assert (copy / ".stubs.json").exists()
+    result, score = run(kata, "tests/", "--target", str(copy))
+    result.assert_outcomes(passed=1, failed=8, skipped=1)
+    assert "not started" not in result.stdout.str()
+
+
+def test_collecting_only_prints_no_score(kata):
+    result = kata.runpytest_inprocess("exercises/", "--collect-only", "-q")
+    assert result.ret == 0 and "exam score" not in result.stdout.str()
+    assert "test_adds" in result.stdout.str()
+
+
+def test_a_complete_one_question_run_names_the_next_question(kata):
+    write(kata, "q08_conv.py", solution("q08_conv.py"))
+    result, score = run(kata, "exercises/q08_conv.py", "--slow")
+    out = result.stdout.str()
+    assert "complete: 4/4 tests passed" in out
+    assert "questions worth 3 of 99 points); run `pytest exercises/` for the whole exam." in out
+    assert "not every test of them" not in out
+    assert "next: question 12, Counting parameters: pytest exercises/q12_params.py" in out
+    assert score["next"]["number"] == 12
+
+
+SLOW_IMPORT_TESTS = """\
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tf():
+    import slow_tensorflow  # as TensorFlow's import on a busy machine: past the time limit
+
+    return slow_tensorflow
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_with_tensorflow(target, tf, n):
+    assert target.count() == 7
+"""
+
+
+def test_a_fixture_that_fails_under_load_says_so_in_each_test_and_in_the_score(kata):
+    write(kata, "q12_params.py", solution("q12_params.py"))
+    (kata.path / "slow_tensorflow.py").write_text("import time\n\ntime.sleep(30)\n")
+    (kata.path / "tests" / "test_q12_params_tf.py").write_text(SLOW_IMPORT_TESTS)
+    result, score = run(kata, "exercises/q12_params.py")
+    result.assert_outcomes(passed=3, errors=3)
+    out = result.stdout.str()
+    first = "setup of the test failed: Timeout: the test did not finish within 2 s."
+    assert [line.startswith(first) for line in result.outlines].count(True) == 3
+    assert earned(score, 12) == 2 and row(score, 12)["tests"] == {"passed": 3, "failed": 3}
+    (note,) = [n for n in score["notes"] if "could not start" in n]
+    assert note.startswith(f"q12: 3 tests could not start ({first}")
+    assert f"note: {note}" in out
+
+
+ESCAPES_TEST = """\
+def test_a_keras_message(target):
+    print("\\x1b[1mEpoch 1/1\\x1b[0m \\x1b[32mdone\\x1b[0m")
+    raise ValueError(
+        "Exception encountered when calling Attention.call().\\n\\n"
+        "\\x1b[1mcreate w_query, w_values and v first\\x1b[0m\\n"
+    )
+"""
+
+
+@pytest.mark.parametrize("how", ["--plain", "NO_COLOR", None])
+def test_plain_mode_removes_every_escape_code_from_messages_and_output(kata, how, monkeypatch):
+    (kata.path / "tests" / "test_q08_conv_keras.py").write_text(ESCAPES_TEST)
+    monkeypatch.setenv("PY_COLORS", "1")  # as on a terminal: pytest colours its output
+    monkeypatch.setenv("TERM", "xterm-256color")
+    args = ["exercises/q08_conv.py::test_a_keras_message"]
+    if how == "NO_COLOR":
+        monkeypatch.setenv("NO_COLOR", "1")
+    elif how == "--plain":
+        args.append("--plain")
+    result, _ = run(kata, *args, subprocess=True)
+    out = result.stdout.str()
+    assert "create w_query, w_values and v first" in out and "Epoch 1/1 done" in out.replace(
+        "\x1b[1m", ""
+    ).replace("\x1b[0m", "").replace("\x1b[32m", "")
+    if how is None:
+        assert "\x1b[1mcreate w_query" in out  # so that the plain runs can fail
+    else:
+        assert "\x1b" not in out, [line for line in out.splitlines() if "\x1b" in line]

@@ -229,9 +229,9 @@ def test_the_table_of_a_partial_run_shows_only_what_ran_and_how_to_run_the_rest(
         "=== exam score (exercises) ===",
         "12  Counting parameters                        4 / 4     complete: 3/3 tests passed",
         "",
-        "total 4 / 99: this run covers only part of the exam (questions worth 4 of 99 points, "
-        "not every test of them); run `pytest exercises/` for the whole exam.",
-        "every test that ran passes.",
+        "total 4 / 99: this run covers only part of the exam (questions worth 4 of 99 points); "
+        "run `pytest exercises/` for the whole exam.",
+        "next: question 1, Biological and artificial neurons: pytest exercises/q01_neurons.py",
         "note: q12: test_counts has no weight in kata/points.py",  # a fake test
     ]
 
@@ -281,3 +281,34 @@ def test_the_score_json_follows_its_schema(fake_root, tmp_path, kind):
     jsonschema.validate(score, json.loads(SCHEMA.read_text()))
     assert score["schema_version"] == 1 and isinstance(score["possible"], float)
     assert all(isinstance(q["earned"], float) for q in score["questions"])
+
+
+def test_a_complete_run_of_one_question_names_the_next_question_of_the_kata(fake_root):
+    q08 = ["test_adds", "test_subtracts", "test_inverts", "test_trains"]
+    run = a_run(fake_root, dict.fromkeys(q08, "passed"))
+    result = compute(run)
+    assert result["partial_run"] and not rows(result)[8]["partial"]
+    assert result["next"]["number"] == 12  # after 8 in exam order; then 1 (wrapping round)
+    run = a_run(fake_root, {f"test_counts[{n}]": "passed" for n in (1, 2, 3)})
+    assert compute(run)["next"]["number"] == 1
+    run = a_run(fake_root, {"test_counts[1]": "passed"})  # a part of a question: no guess
+    run.seen[12, "test_counts"] = 3
+    assert compute(run)["next"] is None
+
+
+def test_a_question_not_started_is_one_line_and_its_row_says_so(fake_root):
+    from kata.score import not_started_lines
+
+    run = a_run(fake_root, {**ALL_PASS, "test_counts[1]": "failed", "test_counts[2]": "failed"})
+    run.outcomes.update({n: "failed" for n in run.tests if "q12" in n})
+    run.not_started = {12: 3}
+    result = compute(run)
+    assert not_started_lines(result, run) == [
+        "q12 Counting parameters: not started: open exercises/q12_params.py; 3 tests wait"
+    ]
+    tr = Reporter()
+    print_table(result, tr, run)
+    assert any(
+        line.startswith("12  Counting") and line.endswith("not started (3 tests wait)")
+        for line in tr.lines
+    )
