@@ -119,6 +119,8 @@ MUTANTS = {
             "    return drive.copy(), np.ones_like(drive)\n",
         ),
     ),
+    # Q3: the loss's 1/2 left out of its derivative: every delta and every step twice as large.
+    "q03_no_half": mutant(3, ("grad_a = (a - t) / a.size", "grad_a = 2 * (a - t) / a.size")),
     # Q8: the feature map transposed; conv2d sized as if every image were square; output_size
     # ignoring the stride (feature_map and conv2d keep a right copy of it).
     "q08_transposed_square_size": mutant(
@@ -334,6 +336,7 @@ RUNS = {
     # The others run few tests: question 3's without an oracle, and question 8's exam example
     # (which imports TensorFlow) with two tests without an oracle.
     "flipped_activate": {3: ("q03_activate", Q3_CONTRACT), 8: ("q08_flipped", Q8_FEATURE_MAP)},
+    "no_half": {3: ("q03_no_half", ("test_exam_deltas", "test_exam_updated_parameters"))},
     "stride_in_loop": {8: ("q08_stride_in_loop", Q8_FEATURE_MAP)},
     "no_stride": {8: ("q08_no_stride", Q8_FEATURE_MAP)},
 }
@@ -371,6 +374,12 @@ def no_chained_tracebacks(runs: dict[int, Run]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def leaks_backprop(text: str) -> list[str]:
+    """What in a message of question 3 works out a delta or a gradient: the hints' job."""
+    formulas = ("(a - t) / n_out", "outer(", "lr * delta", "* delta^", "f'(d^l) *", "W_{l+1}^T")
+    return [formula for formula in formulas if formula in text]
+
+
 @needs_tensorflow
 def test_q03_lists_in_a_backprop_step_fail_as_lists(kata_run):
     run = kata_run("tf_slips")[3]
@@ -387,16 +396,41 @@ def test_q03_lists_in_a_backprop_step_fail_as_lists(kata_run):
 def test_q03_deltas_from_the_output_down_are_named(kata_run):
     run = kata_run("tf_slips")[3]
     for name in ("delta^2_1", "delta^1_1", "delta^1_2"):
-        run.failed(f"test_exam_deltas[{name}]", "run from the output down", "index 0 is layer 1")
+        text = run.failed(
+            f"test_exam_deltas[{name}]",
+            "run from the output down",
+            "index 0 is layer 1",
+        )
+        assert not leaks_backprop(text), f"{name} gives the derivation away:\n{text}"
 
 
 @needs_tensorflow
 def test_q03_updated_weights_in_the_backward_pass_are_named(kata_run):
     run = kata_run("tf_slips")[3]
     for name in ("w^1_{2,1}", "w^1_{2,2}", "w^1_{2,3}", "b^1_2"):
-        run.failed(f"test_exam_updated_parameters[{name}]", "UPDATED output weights")
+        text = run.failed(
+            f"test_exam_updated_parameters[{name}]",
+            "UPDATED output weights",
+            "gradient taken at the old parameters",
+        )
+        assert not leaks_backprop(text), f"{name} gives the derivation away:\n{text}"
     for name in ("w^2_{1,1}", "w^2_{1,2}", "b^2_1", "w^1_{1,1}", "b^1_1"):
         run.passed(f"test_exam_updated_parameters[{name}]")  # the slip does not touch them
+
+
+@needs_tensorflow
+def test_q03_a_forgotten_half_names_the_rule_not_the_derivative(kata_run):
+    run = kata_run("no_half")[3]
+    failed = {k: o.text for k, o in run.items() if o.outcome == "failed"}
+    assert "test_exam_deltas[delta^2_1]" in failed, sorted(run)
+    for test, text in failed.items():
+        if test.startswith("test_exam_deltas"):
+            assert "with respect to the DRIVE" in text and "1/2 * mean" in text, f"{test}:\n{text}"
+        else:
+            assert "the gradient taken at the old parameters" in text, f"{test}:\n{text}"
+        assert "factor 1/2 of the loss is missing" in text, f"{test}:\n{text}"
+        assert not leaks_backprop(text), f"{test} gives the derivation away:\n{text}"
+        assert "cancels" not in text and "n_out" not in text, f"{test}:\n{text}"
 
 
 @needs_tensorflow
@@ -444,6 +478,10 @@ HINTS = (
 )
 
 
+# The rule a wrong length without padding breaks, in the task's words; the count is the hints'.
+VALID_RULE = "every output position needs the whole kernel inside the image"
+
+
 def blames(text: str, allowed: tuple[str, ...] = ()) -> list[str]:
     """The hints in ``text`` other than the ``allowed`` ones."""
     return [hint for hint in HINTS if hint in text and hint not in allowed]
@@ -483,11 +521,14 @@ def test_q08_output_size_hints_only_what_the_number_reveals(kata_run):
     run.failed("test_output_size_matches_tensorflow[n6-k4-s3-valid]", "ignored the stride")
     run.failed("test_output_size_matches_tensorflow[n5-k3-s2-same]", "ignored the stride")
     # 5 - 3 + 1 = 3 = ceil(5 / 2): the stride ignored, or padding, or the kernel's length left
-    # out? No hint, only the rule.
+    # out? No hint, only the rule, and not the count that fixes it (the graded hints' job).
     text = run.failed(
-        "test_output_size_matches_tensorflow[n5-k3-s2-valid]", "floor((5 - 3) / 2) + 1 = 2"
+        "test_output_size_matches_tensorflow[n5-k3-s2-valid]",
+        "returned 3, expected 2",
+        "every output position needs the whole kernel inside the image",
     )
     assert not blames(text), text
+    assert "floor(" not in text and "n - k" not in text, text
     run.passed("test_output_size_matches_tensorflow[n7-k3-s1-same]")
 
 
@@ -496,13 +537,14 @@ def test_q08_a_length_that_two_slips_give_gets_no_hint(kata_run):
     run = kata_run("tf_types")[8]
     # (n - 1) // s + 1 forgets the kernel, and is always ceil(n / s), the length with 'same':
     # from the number alone nobody can tell which, so no hint names padding (or the stride).
-    for case, rule in {
-        "n5-k3-s2-valid": "floor((5 - 3) / 2) + 1 = 2",
-        "n6-k4-s3-valid": "floor((6 - 4) / 3) + 1 = 1",
-        "n9-k3-s4-valid": "floor((9 - 3) / 4) + 1 = 2",
+    for case, values in {
+        "n5-k3-s2-valid": "returned 3, expected 2",
+        "n6-k4-s3-valid": "returned 2, expected 1",
+        "n9-k3-s4-valid": "returned 3, expected 2",
     }.items():
-        text = run.failed(f"test_output_size_matches_tensorflow[{case}]", rule)
+        text = run.failed(f"test_output_size_matches_tensorflow[{case}]", values, VALID_RULE)
         assert not blames(text), text
+        assert "floor(" not in text and "(n - k)" not in text, text
     run.passed("test_output_size_matches_tensorflow[n8-k1-s3-valid]")  # k = 1: no slip at all
     run.passed("test_output_size_matches_tensorflow[n7-k3-s1-same]")
 
@@ -525,6 +567,7 @@ def test_q08_the_odd_padding_zero_first_is_named_only_where_it_shows(kata_run):
     for test, text in failed.items():
         assert test.endswith("-same]"), f"{test} should pass: 'valid' pads nothing"
         assert "odd zero goes to the bottom or the right" in text, f"{test}:\n{text}"
+        assert "// 2" not in text, f"{test} gives the padding's code away:\n{text}"
         assert not blames(text, allowed=("odd zero",)), text
     run.passed("test_exam_example_as_a_batch_matches_tensorflow")
 
@@ -546,6 +589,7 @@ def test_q08_a_stride_forgotten_in_the_loop_is_named(kata_run):
         "test_exam_feature_map_with_stride_two", "at index", "moved one pixel at a time"
     )
     assert not blames(text, allowed=("one pixel at a time",)), text
+    assert "i * stride" not in text, f"the patch's position is the hints' to give:\n{text}"
 
 
 @needs_tensorflow
