@@ -62,8 +62,9 @@ def rule_text_transpose(n, k, s, padding):
     if padding == "same":
         return f"with 'same' padding a transposed convolution gives n * s = {n} * {s} = {n * s}"
     return (
-        f"with 'valid' padding a transposed convolution gives n * s + max(k - s, 0) = "
-        f"{n} * {s} + max({k} - {s}, 0) = {rule_transpose(n, k, s, padding)}"
+        "with 'valid' padding a transposed convolution covers every pixel its stamped kernels "
+        "reach: every input pixel stamps a kernel-sized patch, stride pixels after the previous "
+        "one (and Keras never leaves a pixel between two stamps uncovered)"
     )
 
 
