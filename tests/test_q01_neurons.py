@@ -54,7 +54,7 @@ def test_artificial_neuron_matches_keras_dense(target, keras, activation, seed):
         target.artificial_neuron(inputs, weights, bias, activation), call, shape=(batch,)
     )
     without_bias = np.asarray(layer.activation(inputs @ weights[:, None] + 0.0))[:, 0]
-    why = "activation(inputs @ weights + bias), one value per row"
+    why = "the activation of the drive (the weighted sum of the inputs plus the bias), one per row"
     if np.allclose(got, without_bias):
         why = "the bias is added to the weighted sum, before the activation"
     assert np.allclose(got, want, rtol=1e-10, atol=1e-12), (
@@ -135,9 +135,9 @@ def test_lif_interspike_interval_matches_closed_form(target, current):
     got = np.diff(np.flatnonzero(spikes))
     assert len(got) and np.all(got == interval), (
         f"{call} fired every {sorted(set(got.tolist()))} steps, expected every {interval}: "
-        f"after a reset the potential climbs as v_inf + (V_RESET - v_inf) (1 - dt / TAU)^n "
-        f"towards v_inf = V_REST + RESISTANCE * I = {v_inf:g} mV, and fires on reaching "
-        f"{V_TH:g} mV"
+        "under a constant current the potential climbs from V_RESET towards its resting level "
+        f"plus R I, step by step as the docstring's recurrence says, and fires on reaching "
+        f"{V_TH:g} mV; the climb after each reset is the same"
     )
 
 
@@ -160,10 +160,10 @@ def test_firing_rate_counts_spikes_per_second(target):
         float(target.firing_rate(spikes, dt=0.1)),
         25.0,
         call,
-        "50 spikes in 20000 steps of 0.1 ms (2 s) are 25 per second",
+        "a firing rate is in spikes per second (Hz), over the train's whole duration",
         slips={
             0.025: "that is spikes per millisecond: the rate is in spikes per SECOND (Hz)",
-            0.0025: "that is spikes per time step: divide by the duration in seconds",
+            0.0025: "that is spikes per time step: the rate is in spikes per SECOND (Hz)",
         },
     )  # fmt: skip
 
@@ -255,7 +255,8 @@ def test_training_changes_weights_but_not_connections(target, keras, tf):
           f"weights changed: {changed} of {total}; final loss {float(loss):.3f}")  # fmt: skip
     assert count_before == count_after == 4 * 8 + 8 * 1, (
         f"count_connections gave {count_before} before and {count_after} after training, "
-        "expected 40 both times: 4 x 8 kernel entries into the hidden layer, 8 x 1 into the output"
+        "expected 40 both times: a connection joins a unit (or input) to a unit of the next "
+        "layer, and training changes its weight, never which units are joined"
     )
     assert changed > 0.5 * total, f"only {changed} of {total} weights changed during training"
 

@@ -399,8 +399,8 @@ def test_activation_memory_grows_with_the_batch_size(target):
     for batch, acts, grads in rest:
         assert acts == batch * one, (
             f"{called('activation_floats', sizes, batch)} returned {acts}, expected "
-            f"{batch * one} = {batch} x the {one} floats of one example: the forward pass keeps "
-            "each example's activations until the backward pass has used them"
+            f"{batch * one}: every array the backward pass needs holds one row per example, "
+            "kept until the backward pass has used it"
         )
         assert grads == grad_one, (
             f"{called('gradient_floats', sizes)} returned {grads} and then {grad_one}: "

@@ -148,13 +148,14 @@ def test_large_inputs_give_finite_exact_results(target, tf, keras, case):
         got_f = getattr(target, name)(LARGE.copy(), **kwargs)
         got_d = getattr(target, f"{name}_derivative")(LARGE.copy(), **kwargs)
     hint = {
-        "sigmoid": "exp(-x) is inf for x = -1000, and inf / inf is nan: compute with "
-        "exp(-|x|), which never overflows (or from sigmoid(x) itself: s * (1 - s))",
-        "tanh": "e^x is inf for x = 1000, and inf / inf is nan: np.tanh computes it stably",
-        "softplus": "log(1 + exp(x)) is inf for x = 1000: np.logaddexp(0, x) computes "
-        "log(exp(0) + exp(x)) without overflow; its derivative is the sigmoid",
-        "elu": "exp(x) is inf for x = 1000, and 0 * inf is nan: choose the branch with np.where "
-        "rather than multiplying by a mask, and take exp of min(x, 0)",
+        "sigmoid": "exp(-x) is inf for x = -1000, and inf / inf is nan: the task asks for no "
+        "overflow, so no intermediate value may become inf, on either side of 0",
+        "tanh": "e^x is inf for x = 1000, and inf / inf is nan: the task asks for no overflow, "
+        "so no intermediate value may become inf",
+        "softplus": "log(1 + exp(x)) is inf for x = 1000, where the answer is close to x: the "
+        "task asks for no overflow, so no intermediate value may become inf",
+        "elu": "exp(x) is inf for x = 1000, and 0 * inf is nan, also in a value you then throw "
+        "away: the task asks for no overflow, so no intermediate value may become inf",
     }.get(name, "keep every intermediate value finite")
     for got, want, function in ((got_f, want_f, name), (got_d, want_d, f"{name}_derivative")):
         check_values(
@@ -200,8 +201,9 @@ def test_layer_gradient_norms_match_gradient_tape(target, tf, keras, activation,
     assert np.allclose(got, want, rtol=RTOL, atol=ATOL), (
         f"{call} returned {np.round(got, 6).tolist()}, expected {np.round(want, 6).tolist()} "
         "(norms of tf.GradientTape's gradients of sum(outputs) with respect to each layer's "
-        "drives): delta_L = f'(d_L) for this loss, then delta_l = f'(d_l) * (delta_{l+1} @ "
-        "weights[l+1].T), every layer's norm taken over the whole batch"
+        "drives): a layer's deltas are question 3's, for the whole batch and the loss "
+        "sum(outputs), with the activation on every layer, and each norm is taken over the whole "
+        "batch"
     )
 
 
@@ -260,8 +262,9 @@ def test_linear_layers_collapse_into_one(target, keras, seed):
           f"largest difference between their outputs: {np.abs(got - want).max():.2e}")  # fmt: skip
     assert np.allclose(got, want, rtol=1e-9, atol=1e-9), (
         f"{call}: x @ W + b gave {np.round(got[0], 5).tolist()} for the first input, the stack of "
-        f"{len(weights)} linear Keras layers gave {np.round(want[0], 5).tolist()}: feeding "
-        "x @ W1 + b1 into the next layer gives x @ (W1 @ W2) + (b1 @ W2 + b2)"
+        f"{len(weights)} linear Keras layers gave {np.round(want[0], 5).tolist()}: the one "
+        "layer must give what the whole stack gives, for every input x, biases included (each "
+        "layer's output is the next layer's input)"
     )
 
 

@@ -188,11 +188,19 @@ def test_neuron_gradients_match_gradient_tape(target, tf, seed):
         got[0],
         expected_w,
         call,
-        "row n is dL_n/dw = (w . x_n + b - y_n) * x_n: the drive's error times the input",
+        "row n is dL_n/dw for L_n = 1/2 * (d_n - y_n)^2: the loss depends on w only through "
+        "the drive d_n = w . x_n + b",
         "grad_w",
         atol=1e-5,
     )
-    expect_close(got[1], expected_b, call, "dL_n/db = w . x_n + b - y_n", "grad_b", atol=1e-5)
+    expect_close(
+        got[1],
+        expected_b,
+        call,
+        "entry n is dL_n/db for L_n = 1/2 * (d_n - y_n)^2, through the drive d_n = w . x_n + b",
+        "grad_b",
+        atol=1e-5,
+    )
 
 
 def mixed_share(grad_w):
@@ -211,8 +219,9 @@ def test_positive_inputs_give_every_weight_gradient_one_sign(target):
     share = mixed_share(gradients_at_start(target, x, y))
     assert share == 0.0, (
         f"with all-positive inputs {share:.0%} of the examples gave weight gradients of mixed "
-        "signs, expected none: dL_n/dw_i = delta_n * x_n,i and every x_n,i > 0, so all of one "
-        "example's weight gradients have the sign of delta_n"
+        "signs, expected none: every input is positive, so all of one example's weight "
+        "gradients have one sign; check neuron_gradients first "
+        "(test_neuron_gradients_match_gradient_tape)"
     )
 
 
@@ -224,8 +233,8 @@ def test_centred_inputs_mix_the_signs(target):
     # 0.79 on this one
     assert share > 0.5, (
         f"with standardised inputs {share:.0%} of the examples gave weight gradients of mixed "
-        "signs, expected more than half: centred inputs have both signs, and so do the "
-        "gradients dL_n/dw_i = delta_n * x_n,i"
+        "signs, expected more than half: centred inputs have both signs, and so do one "
+        "example's weight gradients; check neuron_gradients and standardise first"
     )
 
 

@@ -116,8 +116,8 @@ def test_conv_cost_matches_keras(target, keras, seed):
         got_params,
         params,
         call + " counted params: it",
-        f"keras.layers.Conv2D({filters}, {k}) on {in_channels} channels has a {k}x{k}x"
-        f"{in_channels}x{filters} kernel and {filters} biases (count_params() of the built layer)",
+        f"keras.layers.Conv2D({filters}, {k}) on {in_channels} channels counts every weight of "
+        "its kernel and every bias (count_params() of the built layer)",
         slips={
             params - filters: "you forgot the biases: one per filter",
             k * k * filters + filters: "each filter has a kernel for every input channel",
@@ -459,14 +459,13 @@ def test_head_params_match_keras(target, keras, seed):
             [keras.Input((height, width, channels)), first, keras.layers.Dense(classes)]
         )
         expected = model.count_params()
-        kept = int(np.prod(model.layers[0].output.shape[1:]))
         check_equal(
             getattr(target, name)(*args),
             expected,
             called(name, *args),
-            f"Keras counts {expected}: {type(first).__name__} hands {kept} values to "
-            f"Dense({classes}), which has a weight from each of them to each class, plus "
-            f"{classes} biases",
+            f"Keras counts {expected}: {type(first).__name__} has no weights of its own and "
+            f"hands its values to Dense({classes}), which has a weight from each of them to "
+            "each class, plus a bias per class",
             slips={expected - classes: "you forgot the Dense layer's biases: one per class"},
         )
 

@@ -49,8 +49,8 @@ def test_dense_params_matches_keras(target, keras, seed):
         target.dense_params(inputs, units),
         expected,
         called("dense_params", inputs, units),
-        f"keras.layers.Dense({units}) on inputs of shape {shape} has a kernel with one weight "
-        "per (input, unit) pair and one bias per unit; only the last axis counts",
+        f"keras.layers.Dense({units}) on inputs of shape {shape} holds a weight matrix and a "
+        "bias vector, and only the last axis of its input counts",
         slips=[
             (inputs * units, "you forgot the biases: Keras gives every unit one"),
         ],
@@ -65,13 +65,13 @@ def test_simple_rnn_params_matches_keras(target, keras, seed):
         target.simple_rnn_params(inputs, units),
         expected,
         called("simple_rnn_params", inputs, units),
-        "a SimpleRNN has input weights (inputs x units), recurrent weights (units x units) "
-        "and a bias (units)",
+        "a SimpleRNN has input weights, recurrent weights (the hidden state is fed back in at "
+        "the next step) and a bias",
         slips=[
             (
                 inputs * units + units,
-                "you forgot the recurrent weights: the previous hidden state (units values) is "
-                "fed back in through its own units x units matrix",
+                "you forgot the recurrent weights: the previous hidden state is fed back in "
+                "through weights of its own",
             ),
             (inputs * units + units * units, "you forgot the biases: one per unit"),
         ],
@@ -104,7 +104,7 @@ def test_lstm_params_matches_keras(target, keras, seed):
             (
                 4 * (inputs * units + units),
                 "you forgot the recurrent weights: every gate also reads the previous hidden "
-                "state through its own units x units matrix",
+                "state, through weights of its own",
             ),
         ],
     )

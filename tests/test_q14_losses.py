@@ -35,7 +35,7 @@ def test_reconstruction_loss_hand_computed(target, tf):
         call,
         got,
         expected,
-        "the mean of the squared differences of each example: (0 + 4) / 2 and (1 + 1) / 2",
+        "the mean of the squared differences of each example, one value per example",
         [
             (np.array([4.0, 2.0]), "average over the values, do not sum them"),
             (np.sqrt(expected), "no square root: the mean squared error, not its root"),
@@ -149,9 +149,8 @@ def test_discriminator_loss_is_stable_for_confident_logits(target, tf, case):
     got = as_scalar(target.discriminator_loss(real, fake), call)
     assert math.isfinite(got), (
         f"{call} returned {got}: in float32 sigmoid(l) rounds to 1.0 once l is above about 17, "
-        "and log(1 - 1.0) is -inf. "
-        "Compute from the logits: -log(sigmoid(l)) = softplus(-l), -log(1 - sigmoid(l)) = "
-        "softplus(l) (or keras.losses.binary_crossentropy(..., from_logits=True))"
+        "and log(1 - 1.0) is -inf: the task asks for a loss computed from the logits, stable "
+        "for confident ones, so a sigmoid must never be formed first and then logged"
     )
     assert math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-6), (
         f"{call} returned {got:.6g}, expected {expected:.6g} (Keras's binary cross-entropy "
@@ -182,8 +181,8 @@ def test_generator_loss_matches_keras(target, tf, seed):
         [
             (
                 saturating,
-                "that is the minimax (saturating) form, mean log(1 - D(G(z))); use the "
-                "non-saturating one, -mean log D(G(z)): label 1",
+                "that is the minimax (saturating) form, mean log(1 - D(G(z))); the task asks "
+                "for the non-saturating one, the cross-entropy with label 1",
             ),
             (
                 -saturating,
@@ -207,8 +206,8 @@ def test_generator_loss_keeps_its_gradient_when_the_discriminator_wins(target, t
     got = gradient.numpy()
     assert np.allclose(got, expected, rtol=1e-4), (
         f"{call}: the gradient with respect to each logit is {got.ravel()}, expected "
-        f"{expected:.5f} each: with label 1 the cross-entropy's slope is sigmoid(l) - 1, close to "
-        "-1 when the discriminator rejects the fake; a tiny gradient means the saturating form"
+        f"{expected:.5f} each: with label 1 the cross-entropy stays steep where the "
+        "discriminator rejects the fake; a tiny gradient there means the saturating form"
     )
 
 

@@ -271,7 +271,7 @@ def test_negatives_follow_the_unigram_distribution_to_the_three_quarters(target,
     hint = (
         "the frequencies follow the raw counts: the 3/4 power is missing"
         if np.all(np.abs(frequency - raw) <= Z * np.sqrt(raw * (1 - raw) / DRAWS))
-        else "draw each word with its probability (rng.choice with p=...)"
+        else "draw each word with its probability, from the given rng"
     )
     fail(
         f"{call} (probabilities from negative_sampling_distribution) drew word {worst} with "
@@ -291,7 +291,8 @@ def test_sample_negatives_uses_the_given_generator(target):
     require(
         np.array_equal(first, np.asarray(again)) and not np.array_equal(first, other),
         f"{call} twice gave different draws, or another seed the same ones: draw with the "
-        "generator `rng` you are given (rng.choice), not with np.random's global state",
+        "generator `rng` you are given, the only source of randomness, not with np.random's "
+        "global state",
     )
 
 
@@ -315,8 +316,8 @@ def test_exam_loss_at_word2vec_initialisation(target, tf):
     require(
         got == pytest.approx(4 * math.log(2), rel=1e-6),
         f"{call} with zero output vectors returned {got:.6f}, expected 4 ln 2 = "
-        f"{4 * math.log(2):.6f}: every score is 0, each of the 1 + 3 terms is -log sigmoid(0) = "
-        "ln 2, summed over the terms and averaged over the 2 pairs",
+        f"{4 * math.log(2):.6f}: with zero output vectors every score is 0; a pair's loss is "
+        "the docstring's, summed over its 1 + 3 terms, and the loss averages the 2 pairs",
     )
 
 
@@ -373,8 +374,8 @@ def test_loss_stays_finite_for_large_scores(target, tf):
     require(
         math.isfinite(got),
         f"{call} with scores in the hundreds returned {got}, expected {expected:.4f}: in "
-        "float32 sigmoid(-200) rounds to 0 and log(0) = -inf; tf.math.log_sigmoid (or "
-        "-tf.nn.softplus(-x)) computes log sigmoid(x) without forming sigmoid(x)",
+        "float32 sigmoid(-200) rounds to 0 and log(0) = -inf: the loss must stay finite for "
+        "any scores, so a sigmoid must never be formed first and then logged",
     )
     require(
         got == pytest.approx(expected, rel=1e-5),

@@ -46,24 +46,24 @@ def rule_transpose(n, k, s, padding):
     return n * s if padding == "same" else n * s + max(k - s, 0)
 
 
+# The rules as the module docstring states them; never worked out for the case at hand: the
+# expected length is shown, how to compute it is the graded hints' (pytest --hint).
 def rule_text_window(n, k, s, padding):
     if padding == "valid":
         return (
-            f"without padding ('valid') a window of {k} with stride {s} fits "
-            f"floor(({n} - {k}) / {s}) + 1 = {rule_window(n, k, s, padding)} times"
+            "without padding ('valid') a window of k with stride s fits floor((n - k) / s) + 1 "
+            "times"
         )
-    return (
-        f"with 'same' padding the output has ceil({n} / {s}) = {rule_window(n, k, s, padding)} "
-        "pixels, whatever the window's size"
-    )
+    return "with 'same' padding the output has ceil(n / s) pixels, whatever the window's size"
 
 
 def rule_text_transpose(n, k, s, padding):
     if padding == "same":
-        return f"with 'same' padding a transposed convolution gives n * s = {n} * {s} = {n * s}"
+        return "with 'same' padding a transposed convolution gives n * s"
     return (
-        f"with 'valid' padding a transposed convolution gives n * s + max(k - s, 0) = "
-        f"{n} * {s} + max({k} - {s}, 0) = {rule_transpose(n, k, s, padding)}"
+        "with 'valid' padding a transposed convolution covers every pixel its stamped kernels "
+        "reach: every input pixel stamps a kernel-sized patch, stride pixels after the previous "
+        "one (and Keras never leaves a pixel between two stamps uncovered)"
     )
 
 
@@ -285,50 +285,20 @@ def describe_layer(layer):
     return kind
 
 
-def upsampling_fix(n, want):
-    """How to grow n into want, if want is a multiple of n (checked against our rules)."""
-    if want % n:
-        return "a transposed convolution with 'same' padding gives n * stride"
-    r = want // n
-    assert rule_transpose(n, 3, r, "same") == want
-    return (
-        f"to go from {n} to {want}, use Conv2DTranspose(filters, 3, strides={r}, "
-        f"padding='same'): {n} * {r} = {want} (or UpSampling2D({r}) followed by a same-padded "
-        "convolution)"
-    )
+UPSAMPLING = (
+    "a map grows only through an upsampling layer (a transposed convolution, or UpSampling2D "
+    "followed by a convolution)"
+)
 
 
 def spatial_reason(kind, config, n, got, want):
-    """Why a layer of `kind` turns n pixels into got, and what would give want."""
+    """Why a layer of `kind` turns n pixels into got: the rule it follows, not the fix."""
     if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and config:
         k = pair(config.get("kernel_size") or config.get("pool_size"))[0]
         s, padding = pair(config["strides"])[0], config["padding"]
         reason = rule_text_window(n, k, s, padding)
         if want > n:
-            return (
-                f"{reason}. A {kind} never makes a map larger (with 'same' padding and stride "
-                f"1 it keeps {n}); {upsampling_fix(n, want)}"
-            )
-        if padding == "valid" and rule_window(n, k, s, "same") == want:
-            return f"{reason}; with padding='same' it gives ceil({n} / {s}) = {want}"
-        if padding == "same" and n >= k and rule_window(n, k, s, "valid") == want:
-            return f"{reason}; with padding='valid' it gives {rule_window(n, k, s, 'valid')}"
-        if kind != "Conv2D":  # a pooling window's stride defaults to its size
-            for size in range(1, 8):
-                if size <= n and rule_window(n, size, size, "valid") == want:
-                    return f"{reason}; pool_size={size} (stride {size}) gives {want}"
-        for stride in range(1, 5):
-            if rule_window(n, k, stride, "same") == want:
-                return (
-                    f"{reason}; with strides={stride} and 'same' padding: "
-                    f"ceil({n} / {stride}) = {want}"
-                )
-        for kernel in range(1, 8):
-            if kernel <= n and rule_window(n, kernel, s, "valid") == want:
-                return (
-                    f"{reason}; a window of {kernel} with stride {s} and 'valid' padding gives "
-                    f"floor(({n} - {kernel}) / {s}) + 1 = {want}"
-                )
+            return f"{reason}. A {kind} never makes a map larger: {UPSAMPLING}"
         return reason
     if kind == "Conv2DTranspose" and config:
         k, s, padding = (
@@ -336,32 +306,27 @@ def spatial_reason(kind, config, n, got, want):
             pair(config["strides"])[0],
             config["padding"],
         )
-        reason = rule_text_transpose(n, k, s, padding)
-        if want % n == 0:
-            return f"{reason}; with strides={want // n} and padding='same' it gives {want}"
-        return reason
+        return rule_text_transpose(n, k, s, padding)
     if kind == "UpSampling2D" and config:
-        size = pair(config["size"])[0]
-        reason = f"UpSampling2D repeats every pixel: {n} * {size} = {n * size}"
-        return reason + (f"; size={want // n} gives {want}" if want % n == 0 else "")
+        return "UpSampling2D repeats every pixel `size` times along each axis"
     if want > n:
-        return f"{kind} does not set the height and width as asked; {upsampling_fix(n, want)}"
+        return f"{kind} does not set the height and width as asked; {UPSAMPLING}"
     return f"{kind} does not set the height and width as asked"
 
 
 def channel_reason(kind, config, channels_in, got, want):
     if kind in ("Conv2D", "Conv2DTranspose"):
-        return f"the number of filters sets the channels: {got} filters give {got}; use {want}"
+        return f"the number of filters sets the channels: {got} filters give {got} channels"
     if kind in ("MaxPooling2D", "AveragePooling2D", "UpSampling2D"):
         return (
-            f"{kind} keeps the {channels_in} channels of its input; {want} channels take a "
-            f"convolution with {want} filters"
+            f"{kind} keeps the {channels_in} channels of its input; only a layer with "
+            "filters changes them"
         )
     return f"{kind} gives {got} channels"
 
 
 def explain(layer, index, shape_in, got, want):
-    """Why layer `index` turns shape_in into got instead of want, with the arithmetic."""
+    """Why layer `index` turns shape_in into got instead of want: the rule, not the fix."""
     kind, config = type(layer).__name__, layer_config(layer)
     head = f"layer {index}, {describe_layer(layer)}, turns {shape_in} into {got}, expected {want}"
     if len(shape_in) == len(got) == len(want) == 3:
@@ -369,20 +334,17 @@ def explain(layer, index, shape_in, got, want):
             return f"{head}: {spatial_reason(kind, config, shape_in[0], got[0], want[0])}"
         return f"{head}: {channel_reason(kind, config, shape_in[2], got[2], want[2])}"
     if kind == "Dense" and len(shape_in) == 3:
-        return f"{head}: a Dense layer acts on the last axis only; flatten the map first"
+        return f"{head}: a Dense layer acts on the last axis only"
     if len(shape_in) == 3 and len(want) == 1:
-        product = f"{' * '.join(map(str, shape_in))} = {math.prod(shape_in)}"
-        if want[0] == math.prod(shape_in):
-            return f"{head}: a Flatten layer lays the {product} values out in one row"
-        return f"{head}: a Flatten layer would give {product} values"
+        return f"{head}: a map becomes one row of values without losing or adding a value"
     if len(shape_in) == 1 and len(want) == 1:
         if kind == "Dense":
-            return f"{head}: a Dense layer outputs one value per unit: use {want[0]} units"
-        return f"{head}: from {shape_in[0]} values to {want[0]} takes a Dense layer"
+            return f"{head}: a Dense layer outputs one value per unit"
+        return f"{head}: {kind} does not turn {shape_in[0]} values into {want[0]}"
     if len(shape_in) == 1 and len(want) == 3:
         return (
-            f"{head}: Reshape({want}) lays out the {shape_in[0]} values as {want}; the sizes "
-            f"must multiply to the same count ({' * '.join(map(str, want))} = {math.prod(want)})"
+            f"{head}: a row becomes a map without losing or adding a value, so the map's sizes "
+            "multiply to the row's length"
         )
     return head
 

@@ -570,9 +570,9 @@ def test_td_targets_termination_stops_bootstrap_truncation_does_not(target):
     got = as_array(target.blocks.td_targets(rewards, next_q, terminated, 0.5))
     assert got.shape == (2,) and np.allclose(got, [1.0, 11.0]), (
         f"{called('td_targets', rewards, next_q, terminated, 0.5)} returned {got}, expected "
-        "[1, 11]: the terminated transition has no future (target = reward = 1); the truncated "
-        "one was cut by the time limit while the lander still flew, it is passed as "
-        "terminated=False and bootstraps: 1 + 0.5 * 20 = 11"
+        "[1, 11]: the terminated transition has no future; the truncated one was cut by the "
+        "time limit while the lander still flew: it is passed as terminated=False and "
+        "bootstraps"
     )
 
 
@@ -596,9 +596,9 @@ def test_double_dqn_targets_hand_computed(target):
     got = as_array(target.blocks.double_dqn_targets(rewards, online, target_q, terminated, 0.5))
     assert got.shape == (2,) and np.allclose(got, [2.0, 2.5]), (
         f"{called('double_dqn_targets', rewards, online, target_q, terminated, 0.5)} returned "
-        f"{got}, expected [2, 2.5]: the online net picks the actions (1, then 0), the target "
-        "net values them (2, then 1): 1 + 0.5 * 2, 2 + 0.5 * 1. Plain DQN would give [4, 6] "
-        "(max of the target net), which is what overestimates"
+        f"{got}, expected [2, 2.5]: the online net picks each next action, the target net "
+        "values it. Plain DQN would give [4, 6] (the max of the target net), which is what "
+        "overestimates"
     )
 
 
@@ -652,8 +652,8 @@ def test_discounted_returns_hand_computed(target):
     expected = np.array([2.0, 2.0, 7.0, 8.0])
     assert got.shape == (4,) and np.allclose(got, expected), (
         f"{called('discounted_returns', rewards, dones, 0.5, last_value=8.0)} returned {got}, "
-        f"expected {expected}: G_3 = 4 + 0.5 * 8, G_2 = 3 + 0.5 * G_3, G_1 = 2 (its episode "
-        "ends there, nothing of the next episode counts), G_0 = 1 + 0.5 * G_1"
+        f"expected {expected}: the docstring's backward sum, from last_value, restarts at every "
+        "episode end: nothing of the next episode counts"
     )
 
 
@@ -685,10 +685,9 @@ def test_gae_hand_computed(target):
     expected = np.array([1.25, 1.0, 0.75, -1.0, 10.5])
     assert advantages.shape == (5,) and np.allclose(advantages, expected), (
         f"{called('gae', rewards, values, next_values, terminated, episode_ends, 0.5, 0.5)} "
-        f"returned advantages {advantages}, expected {expected}. TD errors: [1, 1, 1, -1, 10.5] "
-        "(step 1 was truncated, so it still bootstraps: 1 + 0.5 * 4 - 2 = 1; step 3 terminated: "
-        "1 - 2 = -1). The sum of gamma * lam = 0.25 times the next advantage stops at both "
-        "episode ends: A_3 = -1, A_1 = 1, A_2 = 1 + 0.25 * A_3, A_0 = 1 + 0.25 * A_1"
+        f"returned advantages {advantages}, expected {expected}: step 1 was truncated, so its "
+        "TD error still bootstraps, step 3 terminated, so its TD error does not; the sum of "
+        "advantages stops at both episode ends (the docstring's two flags, two jobs)"
     )
     assert np.allclose(returns, expected + values), (
         f"gae returned returns {returns}, expected advantages + values = {expected + values}"
@@ -801,8 +800,8 @@ def test_ppo_clip_objective_hand_computed(target):
     # min(1.5 * -2, 1.2 * -2) = -3 (a bad action made more likely is never clipped)
     assert math.isclose(got, 0.475, abs_tol=1e-6), (
         f"{called('ppo_clip_objective', new, old, advantages, 0.2)} returned {got}, expected "
-        "0.475 = mean(2.4, -0.8, 3.3, -3.0): for each sample the smaller of ratio * A and "
-        "clip(ratio, 0.8, 1.2) * A"
+        "0.475: the mean over the batch of the smaller of ratio * A and "
+        "clip(ratio, 0.8, 1.2) * A, sample by sample"
     )
 
 

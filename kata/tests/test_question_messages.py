@@ -1,11 +1,14 @@
-"""A learner's mistake in questions 3, 8 and 12 gets a message that names it, and only it.
+"""A learner's mistake gets a message that names it, and only it, and gives no answer away.
 
 Each *mutant* is the reference solution with a deliberate, realistic learner mistake in it,
 written into a folder laid out like ``exercises/``. The question's tests run against it with the
 kata's plugin (``--target`` names the folder), and the tests here read the outcome of every kata
 test (from pytest's JUnit XML) and check that the right ones fail, with the right message: the
 mistake named where it can be known, no hint that names another mistake, wrong types shown as
-types, and no chained "During handling of the above exception" traceback.
+types, and no chained "During handling of the above exception" traceback. A message names the
+rule a slip breaks, in the task's words, but never the formula or the code that fixes it: that
+is what the graded hints ration (``pytest --hint``), so the checks here also look for formulas
+that must NOT be in a message.
 
 One folder may hold one mutant of each question, and one mutant may carry mistakes in functions
 whose tests do not meet: every TensorFlow import costs seconds, so the runs that need the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -30,7 +34,22 @@ from conftest import needs_tensorflow
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
-TEST_FILES = {3: "q03_backprop", 8: "q08_convolution", 12: "q12_parameters"}
+TEST_FILES = {
+    1: "q01_neurons",
+    3: "q03_backprop",
+    4: "q04_optimizers",
+    5: "q05_activations",
+    6: "q06_centred_drives",
+    8: "q08_convolution",
+    9: "q09_advanced_cnns",
+    11: "q11_which_architecture",
+    12: "q12_parameters",
+    13: "q13_vae",
+    14: "q14_losses",
+    15: "q15_gans",
+    17: "q17_word2vec",
+    18: "q18_reverse_engineering",
+}
 CHAINED = "During handling of the above exception"
 
 # Two runs need TensorFlow and run three questions' tests on a 2-core machine: about 20 s of
@@ -119,6 +138,8 @@ MUTANTS = {
             "    return drive.copy(), np.ones_like(drive)\n",
         ),
     ),
+    # Q3: the loss's 1/2 left out of its derivative: every delta and every step twice as large.
+    "q03_no_half": mutant(3, ("grad_a = (a - t) / a.size", "grad_a = 2 * (a - t) / a.size")),
     # Q8: the feature map transposed; conv2d sized as if every image were square; output_size
     # ignoring the stride (feature_map and conv2d keep a right copy of it).
     "q08_transposed_square_size": mutant(
@@ -176,6 +197,93 @@ MUTANTS = {
         ("in_channels * filters + filters  #", "in_channels * filters  #"),
         ('("lstm", lstm_params(5, 15))', '("lstm", _right_lstm(features, 15))'),
         append=copy_of(Q12, "lstm_params", "_right_lstm"),
+    ),
+    # The mutants below each carry a slip whose message must name the rule it breaks, in the
+    # task's words, and not the formula or the code that fixes it: that is the graded hints' to
+    # give, one at a time (pytest --hint).
+    # Q1: the firing rate per time step instead of per second.
+    "q01_rate_per_step": mutant(
+        1,
+        ("/ (len(spikes) * dt / 1000.0))", "/ len(spikes))"),
+    ),
+    # Q4: the activations of at most 8 examples kept, whatever the batch.
+    "q04_capped_batch": mutant(
+        4,
+        (
+            "return int(batch_size) * int(sum(layer_sizes))",
+            "return int(min(batch_size, 8)) * int(sum(layer_sizes))",
+        ),
+    ),
+    # Q5: softplus written as it stands (it overflows), and the earlier biases lost when the
+    # linear layers are collapsed.
+    "q05_overflow_lost_biases": mutant(
+        5,
+        (
+            "return np.logaddexp(0.0, np.asarray(x, dtype=np.float64))",
+            "return np.log(1.0 + np.exp(np.asarray(x, dtype=np.float64)))",
+        ),
+        ("b = b @ weight + bias", "b = 0.0 * (b @ weight) + bias"),
+    ),
+    # Q6: the per-example weight gradient without the input.
+    "q06_no_input": mutant(
+        6,
+        (
+            "return delta[:, None] * x, delta",
+            "return np.repeat(delta[:, None], x.shape[1], axis=1), delta",
+        ),
+    ),
+    # Q9: a Conv2D with two biases per filter; a Flatten head with one parameter too many.
+    "q09_counts": mutant(
+        9,
+        ("params=weights + filters,", "params=weights + 2 * filters,"),
+        (
+            "return height * width * channels * classes + classes",
+            "return height * width * channels * classes + classes + 1",
+        ),
+    ),
+    # Q11: a Storm that adds one Drizzle's maps only.
+    "q11_one_drizzle": mutant(
+        11,
+        ("clouds += drizzles * drops  #", "clouds += drops  #"),
+    ),
+    # Q13: exp(logvar) taken as the standard deviation; the KL's log-variance term flipped.
+    "q13_std_kl": mutant(
+        13,
+        ("return mean + tf.exp(0.5 * logvar) * eps", "return mean + tf.exp(logvar) * eps"),
+        ("- 1.0 - logvar)", "- 1.0 + logvar)"),
+    ),
+    # Q14: the discriminator's loss as the log of a sigmoid (infinite for confident logits).
+    "q14_log_of_sigmoid": mutant(
+        14,
+        (
+            "return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(\n"
+            "        tf.nn.softplus(fake_logits)\n    )",
+            "return -tf.reduce_mean(tf.math.log(tf.sigmoid(real_logits))) - tf.reduce_mean(\n"
+            "        tf.math.log(1.0 - tf.sigmoid(fake_logits))\n    )",
+        ),
+    ),
+    # Q15: the saturating generator loss returns the non-saturating one.
+    "q15_swapped_forms": mutant(
+        15,
+        (
+            "return -tf.reduce_mean(tf.nn.softplus(fake_logits))",
+            "return tf.reduce_mean(tf.nn.softplus(-fake_logits))",
+        ),
+    ),
+    # Q17: the loss as the log of a sigmoid; negatives drawn from NumPy's global state.
+    "q17_unstable_global": mutant(
+        17,
+        ("-tf.math.log_sigmoid(positive)", "-tf.math.log(tf.sigmoid(positive))"),
+        ("tf.math.log_sigmoid(-negative)", "tf.math.log(tf.sigmoid(-negative))"),
+        ("return rng.choice(", "return np.random.choice("),
+    ),
+    # Q18: a 'valid' transposed length one kernel too long.
+    "q18_transpose_too_long": mutant(
+        18,
+        (
+            "return n * stride + max(kernel - stride, 0)",
+            "return n * stride + kernel",
+        ),
     ),
     # Q12: a count returned as a string.
     "q12_str": mutant(
@@ -334,6 +442,36 @@ RUNS = {
     # The others run few tests: question 3's without an oracle, and question 8's exam example
     # (which imports TensorFlow) with two tests without an oracle.
     "flipped_activate": {3: ("q03_activate", Q3_CONTRACT), 8: ("q08_flipped", Q8_FEATURE_MAP)},
+    "no_half": {3: ("q03_no_half", ("test_exam_deltas", "test_exam_updated_parameters"))},
+    # One run for the slips of the other questions, each with the tests it concerns.
+    "rules": {
+        1: ("q01_rate_per_step", ("test_firing_rate_counts_spikes_per_second",)),
+        4: ("q04_capped_batch", ("test_activation_memory_grows_with_the_batch_size",)),
+        5: (
+            "q05_overflow_lost_biases",
+            ("test_large_inputs_give_finite_exact_results", "test_linear_layers_collapse_into_one"),
+        ),
+        6: ("q06_no_input", ("test_neuron_gradients_match_gradient_tape",)),
+        9: ("q09_counts", ("test_conv_cost_matches_keras", "test_head_params_match_keras")),
+        11: ("q11_one_drizzle", ("test_stage_channels_of_the_mystery_model",)),
+        13: (
+            "q13_std_kl",
+            (
+                "test_reparameterize_with_given_eps_matches_the_formula",
+                "test_kl_divergence_hand_computed",
+            ),
+        ),
+        14: ("q14_log_of_sigmoid", ("test_discriminator_loss_is_stable_for_confident_logits",)),
+        15: ("q15_swapped_forms", ("test_generator_loss_matches_keras",)),
+        17: (
+            "q17_unstable_global",
+            (
+                "test_loss_stays_finite_for_large_scores",
+                "test_sample_negatives_uses_the_given_generator",
+            ),
+        ),
+        18: ("q18_transpose_too_long", ("test_conv_transpose_length_matches_keras",)),
+    },
     "stride_in_loop": {8: ("q08_stride_in_loop", Q8_FEATURE_MAP)},
     "no_stride": {8: ("q08_no_stride", Q8_FEATURE_MAP)},
 }
@@ -371,6 +509,12 @@ def no_chained_tracebacks(runs: dict[int, Run]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def leaks_backprop(text: str) -> list[str]:
+    """What in a message of question 3 works out a delta or a gradient: the hints' job."""
+    formulas = ("(a - t) / n_out", "outer(", "lr * delta", "* delta^", "f'(d^l) *", "W_{l+1}^T")
+    return [formula for formula in formulas if formula in text]
+
+
 @needs_tensorflow
 def test_q03_lists_in_a_backprop_step_fail_as_lists(kata_run):
     run = kata_run("tf_slips")[3]
@@ -387,16 +531,41 @@ def test_q03_lists_in_a_backprop_step_fail_as_lists(kata_run):
 def test_q03_deltas_from_the_output_down_are_named(kata_run):
     run = kata_run("tf_slips")[3]
     for name in ("delta^2_1", "delta^1_1", "delta^1_2"):
-        run.failed(f"test_exam_deltas[{name}]", "run from the output down", "index 0 is layer 1")
+        text = run.failed(
+            f"test_exam_deltas[{name}]",
+            "run from the output down",
+            "index 0 is layer 1",
+        )
+        assert not leaks_backprop(text), f"{name} gives the derivation away:\n{text}"
 
 
 @needs_tensorflow
 def test_q03_updated_weights_in_the_backward_pass_are_named(kata_run):
     run = kata_run("tf_slips")[3]
     for name in ("w^1_{2,1}", "w^1_{2,2}", "w^1_{2,3}", "b^1_2"):
-        run.failed(f"test_exam_updated_parameters[{name}]", "UPDATED output weights")
+        text = run.failed(
+            f"test_exam_updated_parameters[{name}]",
+            "UPDATED output weights",
+            "gradient taken at the old parameters",
+        )
+        assert not leaks_backprop(text), f"{name} gives the derivation away:\n{text}"
     for name in ("w^2_{1,1}", "w^2_{1,2}", "b^2_1", "w^1_{1,1}", "b^1_1"):
         run.passed(f"test_exam_updated_parameters[{name}]")  # the slip does not touch them
+
+
+@needs_tensorflow
+def test_q03_a_forgotten_half_names_the_rule_not_the_derivative(kata_run):
+    run = kata_run("no_half")[3]
+    failed = {k: o.text for k, o in run.items() if o.outcome == "failed"}
+    assert "test_exam_deltas[delta^2_1]" in failed, sorted(run)
+    for test, text in failed.items():
+        if test.startswith("test_exam_deltas"):
+            assert "with respect to the DRIVE" in text and "1/2 * mean" in text, f"{test}:\n{text}"
+        else:
+            assert "the gradient taken at the old parameters" in text, f"{test}:\n{text}"
+        assert "factor 1/2 of the loss is missing" in text, f"{test}:\n{text}"
+        assert not leaks_backprop(text), f"{test} gives the derivation away:\n{text}"
+        assert "cancels" not in text and "n_out" not in text, f"{test}:\n{text}"
 
 
 @needs_tensorflow
@@ -444,6 +613,10 @@ HINTS = (
 )
 
 
+# The rule a wrong length without padding breaks, in the task's words; the count is the hints'.
+VALID_RULE = "every output position needs the whole kernel inside the image"
+
+
 def blames(text: str, allowed: tuple[str, ...] = ()) -> list[str]:
     """The hints in ``text`` other than the ``allowed`` ones."""
     return [hint for hint in HINTS if hint in text and hint not in allowed]
@@ -483,11 +656,14 @@ def test_q08_output_size_hints_only_what_the_number_reveals(kata_run):
     run.failed("test_output_size_matches_tensorflow[n6-k4-s3-valid]", "ignored the stride")
     run.failed("test_output_size_matches_tensorflow[n5-k3-s2-same]", "ignored the stride")
     # 5 - 3 + 1 = 3 = ceil(5 / 2): the stride ignored, or padding, or the kernel's length left
-    # out? No hint, only the rule.
+    # out? No hint, only the rule, and not the count that fixes it (the graded hints' job).
     text = run.failed(
-        "test_output_size_matches_tensorflow[n5-k3-s2-valid]", "floor((5 - 3) / 2) + 1 = 2"
+        "test_output_size_matches_tensorflow[n5-k3-s2-valid]",
+        "returned 3, expected 2",
+        "every output position needs the whole kernel inside the image",
     )
     assert not blames(text), text
+    assert "floor(" not in text and "n - k" not in text, text
     run.passed("test_output_size_matches_tensorflow[n7-k3-s1-same]")
 
 
@@ -496,13 +672,14 @@ def test_q08_a_length_that_two_slips_give_gets_no_hint(kata_run):
     run = kata_run("tf_types")[8]
     # (n - 1) // s + 1 forgets the kernel, and is always ceil(n / s), the length with 'same':
     # from the number alone nobody can tell which, so no hint names padding (or the stride).
-    for case, rule in {
-        "n5-k3-s2-valid": "floor((5 - 3) / 2) + 1 = 2",
-        "n6-k4-s3-valid": "floor((6 - 4) / 3) + 1 = 1",
-        "n9-k3-s4-valid": "floor((9 - 3) / 4) + 1 = 2",
+    for case, values in {
+        "n5-k3-s2-valid": "returned 3, expected 2",
+        "n6-k4-s3-valid": "returned 2, expected 1",
+        "n9-k3-s4-valid": "returned 3, expected 2",
     }.items():
-        text = run.failed(f"test_output_size_matches_tensorflow[{case}]", rule)
+        text = run.failed(f"test_output_size_matches_tensorflow[{case}]", values, VALID_RULE)
         assert not blames(text), text
+        assert "floor(" not in text and "(n - k)" not in text, text
     run.passed("test_output_size_matches_tensorflow[n8-k1-s3-valid]")  # k = 1: no slip at all
     run.passed("test_output_size_matches_tensorflow[n7-k3-s1-same]")
 
@@ -525,6 +702,7 @@ def test_q08_the_odd_padding_zero_first_is_named_only_where_it_shows(kata_run):
     for test, text in failed.items():
         assert test.endswith("-same]"), f"{test} should pass: 'valid' pads nothing"
         assert "odd zero goes to the bottom or the right" in text, f"{test}:\n{text}"
+        assert "// 2" not in text, f"{test} gives the padding's code away:\n{text}"
         assert not blames(text, allowed=("odd zero",)), text
     run.passed("test_exam_example_as_a_batch_matches_tensorflow")
 
@@ -546,6 +724,7 @@ def test_q08_a_stride_forgotten_in_the_loop_is_named(kata_run):
         "test_exam_feature_map_with_stride_two", "at index", "moved one pixel at a time"
     )
     assert not blames(text, allowed=("one pixel at a time",)), text
+    assert "i * stride" not in text, f"the patch's position is the hints' to give:\n{text}"
 
 
 @needs_tensorflow
@@ -591,10 +770,121 @@ def test_q12_each_counting_slip_is_named(kata_run):
         cases = run.matching(function)
         assert cases, function
         for test in cases:
-            run.failed(test, fragment)
+            text = run.failed(test, fragment)
+            # the composition of a count is named, never the product that gives it
+            for formula in ("units x units", "(input, unit) pair", "inputs x units"):
+                assert formula not in text, f"{test} gives {formula!r} away:\n{text}"
     for seed in range(3):
         run.failed(f"test_gru_params_matches_keras[seed{seed}-reset_after=False]", "single bias")
         run.passed(f"test_gru_params_matches_keras[seed{seed}-reset_after=True]")
     run.failed("test_exam_network_layer_params[lstm]", "not the 10 raw features")
     run.failed("test_exam_network_layer_params[dense_sigmoid]", "55.0 (a float)")
     run.failed("test_exam_network_total", "that is the sum of your layers")
+
+
+# --------------------------------------------------------------------------------------------
+# The other questions: a message names the rule a slip breaks, never the formula that fixes it
+# --------------------------------------------------------------------------------------------
+
+
+def failures(run: Run, prefix: str) -> dict[str, str]:
+    """The messages of the failed cases of the test function ``prefix``; at least one."""
+    failed = {k: o.text for k, o in run.matching(prefix).items() if o.outcome == "failed"}
+    assert failed, f"no case of {prefix} failed: {sorted(run)}"
+    return failed
+
+
+def rule_not_formula(texts: dict[str, str], rule: str, *formulas: str) -> None:
+    """Every message holds ``rule`` and none of ``formulas``."""
+    for test, text in texts.items():
+        assert rule in text, f"{test}: {rule!r} not in its message:\n{text}"
+        leaked = [formula for formula in formulas if formula in text]
+        assert not leaked, f"{test} gives {leaked} away:\n{text}"
+
+
+@pytest.fixture(scope="module")
+def rules(kata_run):
+    runs = kata_run("rules")
+    no_chained_tracebacks(runs)
+    return runs
+
+
+@needs_tensorflow
+def test_q01_a_rate_per_step_names_the_unit_not_the_division(rules):
+    texts = failures(rules[1], "test_firing_rate_counts_spikes_per_second")
+    rule_not_formula(texts, "spikes per SECOND (Hz)", "20000 steps", "divide by", "2 s)")
+
+
+@needs_tensorflow
+def test_q04_a_capped_batch_names_one_row_per_example(rules):
+    texts = failures(rules[4], "test_activation_memory_grows_with_the_batch_size")
+    rule_not_formula(texts, "one row per example", " x the ")
+
+
+@needs_tensorflow
+def test_q05_overflow_and_collapse_name_the_rule_not_the_fix(rules):
+    texts = failures(rules[5], "test_large_inputs_give_finite_exact_results")
+    assert set(texts) == {"test_large_inputs_give_finite_exact_results[softplus]"}, texts
+    rule_not_formula(texts, "no intermediate value may become inf", "logaddexp", "sigmoid")
+    texts = failures(rules[5], "test_linear_layers_collapse_into_one")
+    rule_not_formula(texts, "biases included", "b1 @ W2", "W1 @ W2")
+
+
+@needs_tensorflow
+def test_q06_a_gradient_without_its_input_names_the_chain_not_the_product(rules):
+    texts = failures(rules[6], "test_neuron_gradients_match_gradient_tape")
+    rule_not_formula(texts, "only through the drive", "* x_n", "y_n) *")
+
+
+@needs_tensorflow
+def test_q09_counts_name_what_is_counted_not_the_product(rules):
+    texts = failures(rules[9], "test_conv_cost_matches_keras")
+    rule_not_formula(
+        texts, "counts every weight of its kernel and every bias", "has a ", "biases ("
+    )
+    texts = failures(rules[9], "test_head_params_match_keras")
+    rule_not_formula(texts, "has no weights of its own")
+    for test, text in texts.items():  # no count of the values it hands on
+        assert not re.search(r"hands \d", text), f"{test}:\n{text}"
+
+
+@needs_tensorflow
+def test_q11_a_storm_names_its_drizzles_not_the_sum(rules):
+    texts = failures(rules[11], "test_stage_channels_of_the_mystery_model")
+    rule_not_formula(texts, "new maps to everything that reaches it", "reaches it: ", " * ")
+
+
+@needs_tensorflow
+def test_q13_std_and_kl_name_the_rule_not_the_formula(rules):
+    texts = failures(rules[13], "test_reparameterize_with_given_eps_matches_the_formula")
+    rule_not_formula(texts, "z needs the standard deviation", "logvar / 2", "square root")
+    texts = failures(rules[13], "test_kl_divergence_hand_computed")
+    rule_not_formula(texts, "closed-form KL divergence", "mean^2", "exp(logvar) +")
+
+
+@needs_tensorflow
+def test_q14_an_unstable_loss_names_the_rule_not_softplus(rules):
+    texts = failures(rules[14], "test_discriminator_loss_is_stable_for_confident_logits")
+    rule_not_formula(texts, "computed from the logits", "softplus", "from_logits=True)")
+
+
+@needs_tensorflow
+def test_q15_swapped_forms_name_the_form_not_its_identity(rules):
+    texts = failures(rules[15], "test_generator_loss_matches_keras")
+    assert all("saturating=True" in test for test in texts), texts
+    rule_not_formula(texts, "you swapped the two forms", "label 0", "softplus")
+
+
+@needs_tensorflow
+def test_q17_unstable_loss_and_global_draws_name_the_rule_not_the_call(rules):
+    texts = failures(rules[17], "test_loss_stays_finite_for_large_scores")
+    rule_not_formula(texts, "must stay finite", "log_sigmoid", "softplus")
+    texts = failures(rules[17], "test_sample_negatives_uses_the_given_generator")
+    rule_not_formula(texts, "the only source of randomness", "rng.choice")
+
+
+@needs_tensorflow
+def test_q18_a_valid_transposed_length_names_the_stamps_not_the_formula(rules):
+    texts = failures(rules[18], "test_conv_transpose_length_matches_keras")
+    assert all(test.endswith("-valid]") for test in texts), texts
+    rule_not_formula(texts, "covers every pixel its stamped kernels reach", "max(", "n * s +")
