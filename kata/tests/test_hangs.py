@@ -43,7 +43,8 @@ def test_a_hang_survives_the_trip_through_json():
     hang = a_hang()
     data = json.loads(json.dumps(hang.to_json()))
     assert set(data) == {
-        "question", "nodeid", "test", "seconds", "where", "functions", "message", "inside_python"
+        "question", "nodeid", "test", "seconds", "where", "functions", "message", "inside_python",
+        "compiled", "loop",
     }  # fmt: skip
     assert Hang.from_json(data) == hang
 
