@@ -114,9 +114,8 @@ def timeout_message(seconds: float, where: str, inside_python: bool, compiled: s
     else:
         if compiled:
             text = (
-                f" It was stuck in the compiled function `{readable(compiled)}, a tf.function "
-                "whose TensorFlow graph cannot be interrupted"
-                + (f", at {where}." if where else ".")
+                f" It was stuck in `{readable(compiled)}, compiled into a TensorFlow graph "
+                "(a tf.function) that cannot be interrupted" + (f", at {where}." if where else ".")
             )
         else:
             text = (
@@ -263,9 +262,12 @@ class Watchdog:
         return frames  # innermost first
 
     def compiled_function(self, frame: FrameType | None) -> dict | None:
-        """The learner's ``tf.function`` whose graph the stuck thread runs, found in the frames
-        of TensorFlow's Python code that called the graph: its name, its file and the lines of
-        its tensor ``while`` loops (autograph records each graph operation's line of source)."""
+        """Where the graph that the stuck thread runs comes from, found in the frames of
+        TensorFlow's Python code that called it: the learner's ``tf.function`` (its module,
+        qualified name, file) and the lines of the graph's tensor ``while`` loops in the
+        learner's files (autograph records each graph operation's line of source). A graph of
+        a library's ``tf.function`` (Keras's ``fit``) that runs the learner's code has loops
+        but no learner's function (``qualname`` empty). None if neither is found."""
         function = graph = None
         while frame is not None and function is None:
             owner = frame.f_locals.get("self") if "tensorflow" in frame.f_code.co_filename else None
@@ -277,22 +279,37 @@ class Watchdog:
                 if code is not None and inside(code.co_filename, self.target_dir):
                     function = python_function
             frame = frame.f_back
-        if function is None:
-            return None
         code = code_of(function)
-        lines = set()
+        loops: dict[str, set[int]] = {}  # file -> lines
+        names: dict[str, str] = {}
         for op in graph.get_operations() if graph is not None else ():
             if op.type in WHILE_OPS:
-                own = [f.lineno for f in op.traceback if f.filename == code.co_filename]
-                if own:
-                    lines.add(own[-1])
-        return {
-            "module": getattr(function, "__module__", "") or "",
-            "qualname": code.co_qualname,
-            "name": code.co_name,
-            "file": code.co_filename,
-            "lines": sorted(lines) or [code.co_firstlineno],
-        }
+                own = [f for f in op.traceback if inside(f.filename, self.target_dir)]
+                if own and (code is None or own[-1].filename == code.co_filename):
+                    loops.setdefault(own[-1].filename, set()).add(own[-1].lineno)
+                    names.setdefault(own[-1].filename, own[-1].name)
+        if code is not None:
+            return {
+                "module": getattr(function, "__module__", "") or "",
+                "qualname": code.co_qualname,
+                "name": names.get(code.co_filename, code.co_name),
+                "file": code.co_filename,
+                "lines": sorted(loops.get(code.co_filename, ())) or [code.co_firstlineno],
+            }
+        if loops:
+            file = next(iter(loops))
+            module = next(
+                (m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == file),
+                None,
+            )
+            return {
+                "module": getattr(module, "__name__", ""),
+                "qualname": "",
+                "name": names[file],
+                "file": file,
+                "lines": sorted(loops[file]),
+            }
+        return None
 
     def record(self, nodeid: str, seconds: float, frame, inside_python: bool) -> Hang:
         frames = self.learner_frames(frame)
@@ -312,7 +329,10 @@ class Watchdog:
         if not inside_python:
             compiled = self.compiled_function(frame)
         if compiled is not None:
-            functions.insert(0, (compiled["module"], compiled["qualname"]))
+            if compiled["qualname"]:
+                functions.insert(0, (compiled["module"], compiled["qualname"]))
+            elif compiled["module"]:  # the learner's function in a library's graph
+                functions.insert(0, (compiled["module"], compiled["name"]))
             lines = compiled["lines"]
             where = (
                 f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))} of "
@@ -336,10 +356,13 @@ class Watchdog:
             where=where,
             functions=functions,
             message=timeout_message(
-                seconds, where, inside_python, compiled["qualname"] if compiled else ""
+                seconds,
+                where,
+                inside_python,
+                compiled["qualname"] or compiled["name"] if compiled else "",
             ),
             inside_python=inside_python,
-            compiled=compiled is not None,
+            compiled=bool(compiled and compiled["qualname"]),
             loop=loop,
         )
 
@@ -402,7 +425,7 @@ class Watchdog:
                 if makes_it:
                     standin = self.maker(current, qualname, hang)
                 else:
-                    standin = self.standin(current, qualname, hang)
+                    standin = self.standin(current, qualname, hang, not isinstance(holder, type))
                 standin._kata_hung = True
                 try:
                     setattr(holder, attribute, kind(standin) if kind else standin)
@@ -427,7 +450,7 @@ class Watchdog:
         watchdog = self
         filename = getattr(code_of(original), "co_filename", None)
 
-        @functools.wraps(original)
+        @functools.wraps(original, updated=())
         def makes(*args, **kwargs):
             result = original(*args, **kwargs)
             code = code_of(getattr(result, "python_function", result))
@@ -437,8 +460,11 @@ class Watchdog:
 
         return makes
 
-    def standin(self, original, qualname: str, hang: Hang):
-        """The function that hung, as later tests meet it (the rule in the module's docstring)."""
+    def standin(self, original, qualname: str, hang: Hang, traced: bool = True):
+        """The function that hung, as later tests meet it (the rule in the module's docstring).
+
+        ``traced``: a ``tf.function`` that hung is traced before it fails (not one taken from a
+        class, which would need its instance bound first)."""
         watchdog = self
         test = hang.test.split("[")[0]
 
@@ -447,12 +473,12 @@ class Watchdog:
             text = hung_message(qualname, hang, watchdog.command(hang.question, test), again)
             pytest.fail(text, pytrace=False)
 
-        @functools.wraps(original)
+        @functools.wraps(original, updated=())
         def hung(*args, **kwargs):
             __tracebackhide__ = True
             if not hang.inside_python:
                 trace = getattr(original, "get_concrete_function", None)
-                if hang.compiled and callable(trace):
+                if hang.compiled and traced and callable(trace):
                     trace(*args, **kwargs)  # what the Python checks raise at tracing, as usual
                 fail()
             if watchdog.watching:

@@ -85,8 +85,8 @@ def test_a_compiled_loop_costs_one_timeout_that_names_the_function_and_its_line(
     )
     result.stdout.fnmatch_lines(
         [
-            "*Timeout: the test did not finish within 2 s. It was stuck in the compiled "
-            "function `add`, a tf.function whose TensorFlow graph cannot be interrupted, at line "
+            "*Timeout: the test did not finish within 2 s. It was stuck in `add`, compiled "
+            "into a TensorFlow graph (a tf.function) that cannot be interrupted, at line "
             f"{LOOP_LINE} of exercises/q08_conv.py (in add). An endless loop in a compiled*"
             " The test process was replaced and the other tests went on.",
             "*`add` did not finish in an earlier test (test_adds: no result within 2 s, at line "
