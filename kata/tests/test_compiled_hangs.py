@@ -3,10 +3,18 @@ names the learner's function and the line of its loop, and the question's other 
 it fail at once (in a new worker), while a call that fails before the graph runs (a check at
 tracing) behaves as usual. Without a worker the run stops, and says so once."""
 
+import json
 import re
 
 import pytest
-from conftest import FAKE_PYPROJECT, needs_tensorflow, write_fake_questions
+from conftest import (
+    FAKE_PYPROJECT,
+    REPO,
+    clean_env,
+    needs_tensorflow,
+    run,
+    write_fake_questions,
+)
 
 pytest_plugins = ["pytester"]
 pytestmark = [needs_tensorflow, pytest.mark.timeout(300)]
@@ -108,3 +116,50 @@ def test_without_a_worker_a_compiled_loop_stops_the_run_and_says_so_once(kata):
     assert f"at line {LOOP_LINE} of exercises/q08_conv.py (in add)" in out
     assert "The run stops here" in out
     assert "went on" not in out and "was replaced" not in out
+
+
+LIBRARY_GRAPH = """\
+def step(x):
+    while x > 0.0:  # compiled into the library's graph: a tf.while_loop
+        x = x * 1.0
+    return x
+"""
+
+WATCH_A_LIBRARY_GRAPH = """\
+import json, os, sys, threading, time
+from pathlib import Path
+
+from kata.hangs import Watchdog
+from kata.loading import import_target, import_tensorflow_quietly
+
+tf = import_tensorflow_quietly()
+root = Path.cwd()
+module = import_target(root / "exercises", root / "exercises" / "q08_conv.py")
+library = tf.function(lambda x: module.step(x))  # a library's tf.function, not the learner's
+dog = Watchdog(root / "exercises", root, [], lambda q, t: "", lambda n, h: None)
+main = threading.get_ident()
+
+
+def watch():
+    time.sleep(3)
+    hang = dog.record("tests/test_q08_conv.py::test_x", 1.0, sys._current_frames()[main], False)
+    print(json.dumps(hang.to_json()), flush=True)
+    os._exit(0)
+
+
+threading.Thread(target=watch, daemon=True).start()
+library(tf.constant(1.0))
+"""
+
+
+def test_a_loop_compiled_into_a_librarys_graph_is_named_by_its_line(tmp_path):
+    """Keras's ``fit`` compiles the learner's code into a ``tf.function`` of its own: the
+    watchdog finds the learner's loop in the graph that runs, by the line autograph recorded."""
+    (tmp_path / "exercises").mkdir()
+    (tmp_path / "exercises" / "q08_conv.py").write_text(LIBRARY_GRAPH)
+    (tmp_path / "watch.py").write_text(WATCH_A_LIBRARY_GRAPH)
+    done = run(tmp_path, "python", "watch.py", env=clean_env(PYTHONPATH=str(REPO)), timeout=120)
+    hang = json.loads(done.stdout.strip().splitlines()[-1])
+    assert hang["where"] == "line 2 of exercises/q08_conv.py (in step)"
+    assert hang["functions"][0] == ["exercises.q08_conv", "step"]
+    assert "It was stuck in `step`, compiled into a TensorFlow graph" in hang["message"]
