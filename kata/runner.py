@@ -9,6 +9,8 @@ shapes every kata test's report (``kata/reports.py``), marking on it what the sc
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,12 @@ class Runner:
     @property
     def target_dir(self) -> Path:
         return self.loader.target_dir
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session):
+        yield  # inside: session fixtures torn down, xdist's "workerfinished" sent
+        if hasattr(session.config, "workerinput"):
+            leave_at_once()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config, items):
@@ -96,3 +104,16 @@ class Runner:
             if functions:
                 report.kata_functions = functions
         return report
+
+
+def leave_at_once() -> None:
+    """A worker that has sent its last report (pytest-xdist's "workerfinished", at the end of
+    the session) ends at once, without unconfiguring pytest or tearing down the interpreter.
+
+    The controller waits for the worker's process to end before it prints the score, and an
+    interpreter that imported TensorFlow takes seconds to tear itself down (about 2 s of a
+    one-question run that takes 6 to 8 s): nothing of it is needed.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, TypedDict
 
-from kata.hangs import Hang
+from kata.hangs import REPLACED, Hang
 
 
 class WorkerInput(TypedDict):
@@ -75,4 +75,5 @@ class ToController:
         self.notes.write("collection", self.worker_id, {"seen": seen})
 
     def stuck(self, nodeid: str, hang: Hang) -> None:
+        hang.message += REPLACED  # the controller starts a new worker: the run goes on
         self.notes.write("crash", self.worker_id, hang.to_json())
