@@ -221,7 +221,7 @@ class Scorer:
         if reporter is not None:
             reporter.write_line("")
             reporter.write_sep("!", f"FAILED {nodeid}")
-            reporter.write_line(hang.message.replace(" The test process was replaced", ""))
+            reporter.write_line(hang.message)
             reporter.write_line(
                 "The run stops here: in this mode (no pytest-xdist worker) a test stuck inside "
                 "TensorFlow cannot be ended. The tests after it did not run."
