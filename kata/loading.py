@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import re
 import sys
 import traceback
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from kata import guard, naming
+from kata.demo import import_tensorflow_quietly  # noqa: F401 - the plugin's and benchmarks'
 from kata.paths import as_typed, inside, relative
 
 USED = pytest.StashKey[set[tuple[str | None, str]]]()
@@ -259,18 +259,3 @@ class TargetModule:
 
     def __repr__(self):
         return f"<module under test: question {self._question} in {self._loader.target_dir}>"
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow with its start-up lines on stderr (CUDA, oneDNN) sent to /dev/null."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    return tensorflow
