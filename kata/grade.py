@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import hashlib
 import json
 import os
@@ -70,6 +71,7 @@ from kata.student_run import (  # noqa: F401 - part of kata.grade's interface
     Settings,
     fill_from_score,
     make_grading_copy,
+    make_pristine,
     run_one,
 )
 from kata.submissions import (  # noqa: F401 - part of kata.grade's interface
@@ -232,6 +234,7 @@ def grade(
         slots.put(slot)
     with tempfile.TemporaryDirectory(prefix="kata-grading-") as tmp:
         grading = make_grading_copy(root, Path(tmp))
+        settings = dataclasses.replace(settings, pristine=make_pristine(root, Path(tmp)))
         Path(tmp).chmod(0o755)
 
         def job(student: str, path: Path, digest: str) -> Entry:

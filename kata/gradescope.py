@@ -226,7 +226,7 @@ def grade_submission(submission: Path, root: Path, options: list[str], timeout: 
     """
     from kata import sandbox
     from kata.grade import questions_in_kata
-    from kata.student_run import Settings, make_grading_copy, run_one
+    from kata.student_run import Settings, make_grading_copy, make_pristine, run_one
 
     with tempfile.TemporaryDirectory(prefix="kata-gradescope-") as tmp:
         junit = Path(tmp) / "junit.xml"  # written by the scoring process, outside the sandbox
@@ -234,6 +234,7 @@ def grade_submission(submission: Path, root: Path, options: list[str], timeout: 
         Path(tmp).chmod(0o755)
         settings = Settings(
             root=root,
+            pristine=make_pristine(root, Path(tmp)),
             options=(*options, f"--junitxml={junit}"),
             timeout=timeout,
             use_sandbox=sandbox.works(),

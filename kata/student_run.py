@@ -44,6 +44,20 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     use_sandbox: bool = True
     limits: sandbox.Limits = sandbox.Limits()
+    pristine: Path | None = None
+    """The stubs every student got: what they already do is no finding of the static scan."""
+
+
+def make_pristine(root: Path, where: Path) -> Path | None:
+    """The pristine stubs, made afresh from the solutions (or a homework copy's own)."""
+    from kata.stubs import PRISTINE, export_pristine, source_dir
+
+    if (root / "solutions").is_dir() or (root / "kata" / PRISTINE).is_dir():
+        try:
+            return export_pristine(where / "pristine", source_dir(root))
+        except (OSError, ValueError):
+            return None
+    return root / "exercises" if (root / "exercises").is_dir() else None
 
 
 def make_grading_copy(root: Path, where: Path) -> Path:
@@ -152,7 +166,7 @@ def run_one(
             entry.notes.append(f"the submission could not be copied: {error}"[:300])
             return entry
         entry.notes += check_files(copy, expected)
-        entry.notes += static_scan(copy)
+        entry.notes += static_scan(copy, settings.pristine)
         (copy / "__init__.py").write_text("")  # the template's package file, not the student's
         return _run_pytest(entry, base, private, work, copy, grading, settings, uid, runs)
     finally:

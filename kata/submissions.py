@@ -176,31 +176,45 @@ def scan_source(text: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                add(SUSPECT_MODULES.get(alias.name.split(".")[0]) or "")
+                add(_import_finding(alias.name))
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            add(SUSPECT_MODULES.get(node.module.split(".")[0]) or "")
+            add(_import_finding(node.module))
         elif isinstance(node, ast.Call):
             name = _dotted(node.func)
-            add(SUSPECT_CALLS.get(name, ""))
+            if name in SUSPECT_CALLS:
+                add(f"calls {name} ({SUSPECT_CALLS[name]})")
             if name in ("__import__", "importlib.import_module", "import_module"):
                 arg = node.args[0] if node.args else None
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    add(SUSPECT_MODULES.get(arg.value.split(".")[0]) or "")
+                    add(_import_finding(arg.value))
                 else:
                     add("imports a module whose name is computed")
     return found
 
 
-def static_scan(exercises: Path) -> list[str]:
-    """``review`` notes: which file does what a kata answer never needs."""
+def _import_finding(module: str) -> str:
+    why = SUSPECT_MODULES.get(module.split(".")[0])
+    return f"imports {module} ({why.removeprefix('imports ')})" if why else ""
+
+
+def static_scan(exercises: Path, pristine: Path | None = None) -> list[str]:
+    """``review`` notes: which file does what a kata answer never needs.
+
+    What the pristine stub of the same file does already (``pristine``: the stubs every student
+    got, e.g. a demo's ``from kata.demo import run``) is not the student's doing: left out.
+    """
     notes = []
     for path in sorted(exercises.rglob("*.py")):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        findings = scan_source(text)
+        rel = path.relative_to(exercises).as_posix()
+        given = pristine / rel if pristine is not None else None
+        known = set()
+        if given is not None and given.is_file():
+            known = set(scan_source(given.read_text(encoding="utf-8", errors="replace")))
+        findings = [f for f in scan_source(text) if f not in known]
         if findings:
-            rel = path.relative_to(exercises).as_posix()
             notes.append(f"review {rel}: {', '.join(findings)}")
     return notes

@@ -464,3 +464,23 @@ def test_without_bubblewrap_a_root_grader_gives_the_code_its_own_user(fake_kata,
     )
     entry = grade_without_sandbox(room, fake_kata, tmp_path)
     assert entry.sandbox == "unsandboxed, own user" and entry.total == 4.0, entry
+
+
+def test_the_scan_notes_what_the_student_added_not_what_the_stub_does(tmp_path):
+    from kata.submissions import static_scan
+
+    stub = "import sys\n\n\ndef area(r):\n    raise NotImplementedError\n\n\n"
+    stub += (
+        'if __name__ == "__main__":\n    from kata.demo import run\n\n    sys.exit(run(area, 1))\n'
+    )
+    (tmp_path / "pristine").mkdir()
+    (tmp_path / "pristine" / "q01_x.py").write_text(stub)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "q01_x.py").write_text(
+        stub.replace("raise NotImplementedError", "return 3")
+    )
+    assert static_scan(tmp_path / "mine", tmp_path / "pristine") == []
+    (tmp_path / "mine" / "q01_x.py").write_text("import kata.testing\n" + stub)
+    (note,) = static_scan(tmp_path / "mine", tmp_path / "pristine")
+    assert note.startswith("review q01_x.py: imports kata.testing") and "kata.demo" not in note
+    assert "kata.demo" in static_scan(tmp_path / "mine")[0]  # without the stubs, all is noted
