@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from solutions.q19_lunar_lander.__main__ import add_run_options
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -148,14 +150,7 @@ def main(argv=None):
         default="solutions",
         help="whose agents: the reference (default) or the exercises",
     )
-    parser.add_argument("--algo", choices=("dqn", "ppo"), default="dqn")
-    parser.add_argument(
-        "--env",
-        choices=("LunarLander-v3", "LunarLanderContinuous-v3"),
-        default=None,
-        help="default: LunarLander-v3 for dqn, LunarLanderContinuous-v3 for ppo",
-    )
-    parser.add_argument("--steps", type=int, default=None, help="training budget (env steps)")
+    add_run_options(parser)  # --algo, --env, --steps, --threads, --onednn, --set, --episodes
     parser.add_argument(
         "--seeds",
         type=int,
@@ -164,23 +159,7 @@ def main(argv=None):
         help="the training seeds, one fresh process each",
     )
     parser.add_argument("--jobs", type=int, default=1, help="processes at once")
-    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads")
-    parser.add_argument(
-        "--onednn",
-        choices=("0", "1"),
-        default=None,
-        help="set TF_ENABLE_ONEDNN_OPTS (another floating-point path)",
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a field of the agent's Config (repeatable; a dot reaches inside one: "
-        "evaluation.stop_return=230)",
-    )
     parser.add_argument("--json", action="store_true", help="also print rows as JSON")
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes")
     args = parser.parse_args(argv)
     if args.onednn is not None:  # read by TensorFlow when it loads, in this process and below
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = args.onednn

@@ -28,6 +28,7 @@ such use for review.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import json
@@ -74,10 +75,10 @@ _BODIES = {
 
 def pytest_addoption(parser):
     group = parser.getgroup("kata grading")
-    group.addoption("--kata-worker-launcher", default=None, help=argparse_suppress())
-    group.addoption("--kata-canaries", default=None, help=argparse_suppress())
-    group.addoption("--kata-canary-out", default=None, help=argparse_suppress())
-    group.addoption("--kata-worker-owner", type=int, default=None, help=argparse_suppress())
+    group.addoption("--kata-worker-launcher", default=None, help=argparse.SUPPRESS)
+    group.addoption("--kata-canaries", default=None, help=argparse.SUPPRESS)
+    group.addoption("--kata-canary-out", default=None, help=argparse.SUPPRESS)
+    group.addoption("--kata-worker-owner", type=int, default=None, help=argparse.SUPPRESS)
 
 
 @pytest.hookimpl(optionalhook=True, trylast=True)
@@ -93,12 +94,6 @@ def pytest_configure_node(node):
     for folder in folders:
         if folder.exists() and not folder.is_symlink():
             os.chown(folder, uid, uid)
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def _module_words(path: Path) -> list[str]:

@@ -168,16 +168,15 @@ def run_one(
         entry.notes += check_files(copy, expected)
         entry.notes += static_scan(copy, settings.pristine)
         (copy / "__init__.py").write_text("")  # the template's package file, not the student's
-        return _run_pytest(entry, base, private, work, copy, grading, settings, uid, runs)
+        return _run_pytest(entry, private, work, copy, grading, settings, uid, runs)
     finally:
         entry.duration_s = round(time.time() - started, 1)
         if uid is not None:
             sandbox.kill_user(uid)
-        if not os.environ.get("KATA_GRADE_KEEP"):  # a folder to look into when debugging
-            shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
-def _run_pytest(entry, base, private, work, copy, grading, settings, uid, runs) -> Entry:
+def _run_pytest(entry, private, work, copy, grading, settings, uid, runs) -> Entry:
     score_path, canary_path = private / "score.json", private / "canaries.json"
     log_path = private / "controller.log"
     seed = secrets.token_hex(16)

@@ -176,11 +176,8 @@ def make_config(module, env_id, seed, steps, overrides):
     return config
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("command", choices=("train", "evaluate", "watch"))
+def add_run_options(parser):
+    """The options of a training run (also those of the instructors' seed sweep)."""
     parser.add_argument("--algo", choices=ALGOS, default="dqn")
     parser.add_argument(
         "--env",
@@ -189,7 +186,6 @@ def main(argv=None):
         help="default: LunarLander-v3 for dqn, LunarLanderContinuous-v3 for ppo",
     )
     parser.add_argument("--steps", type=int, default=None, help="training budget (env steps)")
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads")
     parser.add_argument(
         "--onednn",
@@ -206,6 +202,15 @@ def main(argv=None):
         "evaluation.stop_return=230)",
     )
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("command", choices=("train", "evaluate", "watch"))
+    add_run_options(parser)
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--out", default=None, help="folder for the model, PNG and GIF (default: runs/q19_<algo>)"
     )
