@@ -44,6 +44,7 @@ from kata.hints import HintBook
 from kata.loading import USED, Loader, TargetModule, import_tensorflow_quietly, question_of_nodeid
 from kata.runner import Runner
 from kata.scorer import Scorer
+from kata.standins import StandIns
 from kata.workers import Notes, ToController
 
 SELECTION = pytest.StashKey[Selection]()
@@ -137,8 +138,9 @@ def pytest_configure(config):
         target_dir, config.rootpath, Path(config.invocation_params.dir), selection.files
     )
     hangs = [Hang.from_json(h) for h in shared.get("hangs", [])]
-    watchdog = Watchdog(target_dir, config.rootpath, hangs, loader.command, controller.stuck)
-    loader.on_import = watchdog.apply
+    standins = StandIns(target_dir, hangs, loader.command)  # what later tests meet instead
+    loader.on_import = standins.apply
+    watchdog = Watchdog(target_dir, config.rootpath, standins.add, controller.stuck)
     config.stash[LOADER] = loader
     config.pluginmanager.register(watchdog, "kata-watchdog")
     config.pluginmanager.register(Runner(loader, controller), "kata-runner")

@@ -234,6 +234,14 @@ def make_fake_kata(root: Path) -> Path:
     return write_fake_questions(root)
 
 
+@pytest.fixture(autouse=True)
+def outside_any_worker(monkeypatch):
+    """Each test sees the environment of a learner's shell, also when these tests run in
+    pytest-xdist workers (`-n 2`): a pytest it starts is not a worker of this run."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def fake_kata(tmp_path) -> Path:
     return make_fake_kata(tmp_path / "kata-repo")

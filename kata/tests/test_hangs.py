@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from kata.hangs import Hang, Watchdog, hung_message, timeout_message
+from kata.hangs import Hang, Watchdog, timeout_message
 from kata.loading import import_target
+from kata.standins import StandIns, hung_message
 
 LOOP = """\
 import sys
@@ -112,14 +113,13 @@ def learner(learners_module):
     return learners_module(LOOP)
 
 
-def watchdog(tmp_path, hangs=None) -> Watchdog:
-    return Watchdog(
-        tmp_path / "exercises",
-        tmp_path,
-        hangs if hangs is not None else [],
-        command=lambda question, test: f"pytest q{question:02d}::{test}",
-        on_stuck=lambda nodeid, hang: None,
-    )
+def standins(tmp_path, hangs=None) -> StandIns:
+    command = lambda question, test: f"pytest q{question:02d}::{test}"  # noqa: E731
+    return StandIns(tmp_path / "exercises", hangs if hangs is not None else [], command)
+
+
+def watchdog(tmp_path, on_hang=lambda hang: None) -> Watchdog:
+    return Watchdog(tmp_path / "exercises", tmp_path, on_hang, lambda nodeid, hang: None)
 
 
 def test_the_record_names_the_learners_functions_innermost_first(learner, tmp_path):
@@ -135,7 +135,7 @@ def test_the_record_names_the_learners_functions_innermost_first(learner, tmp_pa
 
 def test_functions_that_hung_fail_at_once_in_every_later_test(learner, tmp_path):
     hang = a_hang(functions=[("exercises.q08_conv", "spin"), ("exercises.q08_conv", "Net.fit")])
-    watchdog(tmp_path, [hang]).apply(learner)
+    standins(tmp_path, [hang]).apply(learner)
     with pytest.raises(pytest.fail.Exception, match=r"`Net.fit` did not finish.*q08::test_adds$"):
         learner.Net().fit()
     with pytest.raises(pytest.fail.Exception, match="`spin` did not finish"):
@@ -175,8 +175,10 @@ class Caught(BaseException):
         self.hang = hang
 
 
-def hang_now(dog: Watchdog, call, seconds: float = 0.4) -> Hang:
-    """Run ``call`` until a SIGALRM after ``seconds``, as the time limit does; the hang."""
+def hang_now(tmp_path, call, seconds: float = 0.4) -> Hang:
+    """Run ``call`` until a SIGALRM after ``seconds``, as the time limit does; the hang, which
+    later calls meet as a stand-in."""
+    dog = watchdog(tmp_path)
 
     def handler(signum, frame):
         raise Caught(dog.record("tests/test_q08_conv.py::test_x[1]", seconds, frame, True))
@@ -192,7 +194,7 @@ def hang_now(dog: Watchdog, call, seconds: float = 0.4) -> Hang:
         signal.signal(signal.SIGALRM, saved_handler)
         if saved_time:
             signal.setitimer(signal.ITIMER_REAL, saved_time)
-    dog.add(hang)
+    standins(tmp_path).add(hang)
     return hang
 
 
@@ -212,8 +214,7 @@ def test_after_a_python_loop_a_call_fails_at_once_only_when_it_is_in_that_loop(
     learners_module, tmp_path
 ):
     module = learners_module(LOOPS)
-    dog = watchdog(tmp_path)
-    hang = hang_now(dog, lambda: module.total([1, 0, 2]))
+    hang = hang_now(tmp_path, lambda: module.total([1, 0, 2]))
     assert re.fullmatch(r"line (9|10|11) of exercises/q08_conv.py \(in total\)", hang.where)
     assert hang.loop == ["exercises.q08_conv", "total", 9, 11]
     # the padding check comes before the loop: the call raises as it would have
@@ -236,8 +237,7 @@ def test_after_a_python_loop_a_call_fails_at_once_only_when_it_is_in_that_loop(
 @needs_sigalrm
 def test_a_made_function_that_hung_is_watched_in_what_its_maker_returns(learners_module, tmp_path):
     module = learners_module(LOOPS)
-    dog = watchdog(tmp_path)
-    hang = hang_now(dog, lambda: module.make_counter(0)(3))
+    hang = hang_now(tmp_path, lambda: module.make_counter(0)(3))
     assert hang.functions[0] == ("exercises.q08_conv", "make_counter.<locals>.count")
     assert module.make_counter(1)(3) == 3, "the maker still works, and so does a good count"
     failure, seconds = timed(lambda: module.make_counter(0)(3))
