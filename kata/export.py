@@ -38,8 +38,9 @@ from pathlib import Path
 
 from kata import fences, naming
 from kata.leaks import key_leaks, solution_leaks
+from kata.paths import ROOT, copy_parts
 from kata.points import QUESTIONS
-from kata.stubs import PRISTINE, ROOT, export_pristine
+from kata.stubs import PRISTINE, export_pristine
 
 COPIED = ["pyproject.toml", ".gitignore", "LICENSE", "kata", "tests"]
 """Copied as they are (``kata/tests/``, the kata's own tests, left out); the rest is written."""
@@ -254,16 +255,7 @@ A student who reads this repository reads the keys of the true/false statements 
 
 
 def _copy_tree(root: Path, out: Path, names) -> None:
-    for name in names:
-        source = root / name
-        if source.is_dir():
-            shutil.copytree(
-                source,
-                out / name,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", PRISTINE, "node_modules"),
-            )
-        elif source.exists():
-            shutil.copy2(source, out / name)
+    copy_parts(root, out, names, PRISTINE)
     shutil.rmtree(out / "kata" / "tests", ignore_errors=True)  # they test the kata itself
 
 

@@ -63,8 +63,8 @@ from kata.gradebook import (  # noqa: F401 - part of kata.grade's interface
     state_dir,
     write_gradebook,
 )
+from kata.paths import ROOT
 from kata.points import QUESTIONS
-from kata.stubs import ROOT
 from kata.student_run import (  # noqa: F401 - part of kata.grade's interface
     DEFAULT_TIMEOUT,
     Runs,

@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--root", type=Path, default=Path("/autograder"))
     args = parser.parse_args(argv)
     if args.command == "build":
-        from kata.stubs import ROOT
+        from kata.paths import ROOT
 
         out = build_zip(ROOT, args.zip, ["--slow"] if args.slow else [], args.timeout)
         print(f"Gradescope autograder written to {out}")

@@ -21,7 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kata.stubs import ROOT, export_pristine, generate, sync_hints
+from kata.paths import ROOT
+from kata.stubs import export_pristine, generate, sync_hints
 
 
 def static_problems(root: Path = ROOT) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,3 +32,16 @@ def as_typed(path: Path, where: Path) -> str:
     except ValueError:  # another drive
         return str(path)
     return str(path) if rel.startswith(os.path.join(os.pardir, os.pardir)) else rel
+
+
+def copy_parts(root: Path, out: Path, names: Iterable[str], *skip: str) -> None:
+    """Copy each of ``names`` (a file or a folder of ``root``) into ``out``, without caches,
+    compiled files, ``node_modules`` and what the patterns ``skip`` match; a missing one is
+    passed over."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", *skip)
+    for name in names:
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, ignore=ignore)
+        elif source.is_file():
+            shutil.copy2(source, out / name)

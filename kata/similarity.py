@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kata import fences
-from kata.stubs import ROOT, export_pristine, source_dir
+from kata.paths import ROOT
+from kata.stubs import export_pristine, source_dir
 
 DEFAULT_THRESHOLD = 0.5
 """A pair is flagged when at least half of one student's own code (the stub set aside) is found

@@ -23,6 +23,7 @@ from pathlib import Path
 from kata import sandbox
 from kata.gradebook import Entry
 from kata.guard import verdict
+from kata.paths import copy_parts
 from kata.submissions import check_files, copy_submission, find_exercises, static_scan
 
 DEFAULT_TIMEOUT = 3 * 3600
@@ -64,16 +65,7 @@ def make_grading_copy(root: Path, where: Path) -> Path:
     """A copy of what grades (tests/, kata/, pyproject.toml) that no student run can change."""
     copy = where / "grading"
     copy.mkdir(parents=True)
-    for name in GRADING_COPY:
-        source = root / name
-        if source.is_dir():
-            shutil.copytree(
-                source,
-                copy / name,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "node_modules"),
-            )
-        elif source.is_file():
-            shutil.copyfile(source, copy / name)
+    copy_parts(root, copy, GRADING_COPY, ".*")
     for path in [copy, *copy.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return copy

@@ -809,82 +809,56 @@ def rules(kata_run):
     return runs
 
 
-@needs_tensorflow
-def test_q01_a_rate_per_step_names_the_unit_not_the_division(rules):
-    texts = failures(rules[1], "test_firing_rate_counts_spikes_per_second")
-    rule_not_formula(texts, "spikes per SECOND (Hz)", "20000 steps", "divide by", "2 s)")
+# (question, test function, the rule its failed cases name, what none of them may show: the
+# formula or the call that fixes the slip)
+RULES = [
+    (1, "test_firing_rate_counts_spikes_per_second", "spikes per SECOND (Hz)",
+     ("20000 steps", "divide by", "2 s)")),
+    (4, "test_activation_memory_grows_with_the_batch_size", "one row per example", (" x the ",)),
+    (5, "test_large_inputs_give_finite_exact_results", "no intermediate value may become inf",
+     ("logaddexp", "sigmoid")),
+    (5, "test_linear_layers_collapse_into_one", "biases included", ("b1 @ W2", "W1 @ W2")),
+    (6, "test_neuron_gradients_match_gradient_tape", "only through the drive",
+     ("* x_n", "y_n) *")),
+    (9, "test_conv_cost_matches_keras", "counts every weight of its kernel and every bias",
+     ("has a ", "biases (")),
+    (9, "test_head_params_match_keras", "has no weights of its own", ()),
+    (11, "test_stage_channels_of_the_mystery_model", "new maps to everything that reaches it",
+     ("reaches it: ", " * ")),
+    (13, "test_reparameterize_with_given_eps_matches_the_formula",
+     "z needs the standard deviation", ("logvar / 2", "square root")),
+    (13, "test_kl_divergence_hand_computed", "closed-form KL divergence",
+     ("mean^2", "exp(logvar) +")),
+    (14, "test_discriminator_loss_is_stable_for_confident_logits", "computed from the logits",
+     ("softplus", "from_logits=True)")),
+    (15, "test_generator_loss_matches_keras", "you swapped the two forms", ("label 0", "softplus")),
+    (17, "test_loss_stays_finite_for_large_scores", "must stay finite",
+     ("log_sigmoid", "softplus")),
+    (17, "test_sample_negatives_uses_the_given_generator", "the only source of randomness",
+     ("rng.choice",)),
+    (18, "test_conv_transpose_length_matches_keras",
+     "covers every pixel its stamped kernels reach", ("max(", "n * s +")),
+]  # fmt: skip
 
 
 @needs_tensorflow
-def test_q04_a_capped_batch_names_one_row_per_example(rules):
-    texts = failures(rules[4], "test_activation_memory_grows_with_the_batch_size")
-    rule_not_formula(texts, "one row per example", " x the ")
+@pytest.mark.parametrize(
+    "question, test, rule, formulas", RULES, ids=[f"q{q:02d}-{test}" for q, test, *_ in RULES]
+)
+def test_a_slip_is_named_by_its_rule_not_by_the_formula(rules, question, test, rule, formulas):
+    rule_not_formula(failures(rules[question], test), rule, *formulas)
 
 
 @needs_tensorflow
-def test_q05_overflow_and_collapse_name_the_rule_not_the_fix(rules):
-    texts = failures(rules[5], "test_large_inputs_give_finite_exact_results")
-    assert set(texts) == {"test_large_inputs_give_finite_exact_results[softplus]"}, texts
-    rule_not_formula(texts, "no intermediate value may become inf", "logaddexp", "sigmoid")
-    texts = failures(rules[5], "test_linear_layers_collapse_into_one")
-    rule_not_formula(texts, "biases included", "b1 @ W2", "W1 @ W2")
-
-
-@needs_tensorflow
-def test_q06_a_gradient_without_its_input_names_the_chain_not_the_product(rules):
-    texts = failures(rules[6], "test_neuron_gradients_match_gradient_tape")
-    rule_not_formula(texts, "only through the drive", "* x_n", "y_n) *")
-
-
-@needs_tensorflow
-def test_q09_counts_name_what_is_counted_not_the_product(rules):
-    texts = failures(rules[9], "test_conv_cost_matches_keras")
-    rule_not_formula(
-        texts, "counts every weight of its kernel and every bias", "has a ", "biases ("
-    )
-    texts = failures(rules[9], "test_head_params_match_keras")
-    rule_not_formula(texts, "has no weights of its own")
-    for test, text in texts.items():  # no count of the values it hands on
-        assert not re.search(r"hands \d", text), f"{test}:\n{text}"
-
-
-@needs_tensorflow
-def test_q11_a_storm_names_its_drizzles_not_the_sum(rules):
-    texts = failures(rules[11], "test_stage_channels_of_the_mystery_model")
-    rule_not_formula(texts, "new maps to everything that reaches it", "reaches it: ", " * ")
-
-
-@needs_tensorflow
-def test_q13_std_and_kl_name_the_rule_not_the_formula(rules):
-    texts = failures(rules[13], "test_reparameterize_with_given_eps_matches_the_formula")
-    rule_not_formula(texts, "z needs the standard deviation", "logvar / 2", "square root")
-    texts = failures(rules[13], "test_kl_divergence_hand_computed")
-    rule_not_formula(texts, "closed-form KL divergence", "mean^2", "exp(logvar) +")
-
-
-@needs_tensorflow
-def test_q14_an_unstable_loss_names_the_rule_not_softplus(rules):
-    texts = failures(rules[14], "test_discriminator_loss_is_stable_for_confident_logits")
-    rule_not_formula(texts, "computed from the logits", "softplus", "from_logits=True)")
-
-
-@needs_tensorflow
-def test_q15_swapped_forms_name_the_form_not_its_identity(rules):
-    texts = failures(rules[15], "test_generator_loss_matches_keras")
-    assert all("saturating=True" in test for test in texts), texts
-    rule_not_formula(texts, "you swapped the two forms", "label 0", "softplus")
-
-
-@needs_tensorflow
-def test_q17_unstable_loss_and_global_draws_name_the_rule_not_the_call(rules):
-    texts = failures(rules[17], "test_loss_stays_finite_for_large_scores")
-    rule_not_formula(texts, "must stay finite", "log_sigmoid", "softplus")
-    texts = failures(rules[17], "test_sample_negatives_uses_the_given_generator")
-    rule_not_formula(texts, "the only source of randomness", "rng.choice")
-
-
-@needs_tensorflow
-def test_q18_a_valid_transposed_length_names_the_stamps_not_the_formula(rules):
-    texts = failures(rules[18], "test_conv_transpose_length_matches_keras")
-    assert all(test.endswith("-valid]") for test in texts), texts
-    rule_not_formula(texts, "covers every pixel its stamped kernels reach", "max(", "n * s +")
+def test_which_cases_each_slip_fails(rules):
+    """Only the cases a slip breaks fail: softplus overflows (q05), the saturating form is the
+    one swapped (q15), a valid transposed length (q18); and a q09 head names no count."""
+    assert set(failures(rules[5], "test_large_inputs_give_finite_exact_results")) == {
+        "test_large_inputs_give_finite_exact_results[softplus]"
+    }
+    swapped = failures(rules[15], "test_generator_loss_matches_keras")
+    assert all("saturating=True" in test for test in swapped), swapped
+    valid = failures(rules[18], "test_conv_transpose_length_matches_keras")
+    assert all(test.endswith("-valid]") for test in valid), valid
+    for test, text in failures(rules[9], "test_head_params_match_keras").items():
+        assert not re.search(r"hands \d", text), f"{test} counts what it hands on:\n{text}"
