@@ -27,210 +27,29 @@ REPO = Path(__file__).resolve().parents[2]
 STUBS, SOLUTIONS = REPO / "exercises", REPO / "solutions"
 Q08 = "q08_convolution"
 
-# Question 8, written from the task statements without looking at the reference: another way to
-# count the positions, explicit loops and a manual pad, an einsum over gathered patches.
-INDEPENDENT = {
-    "count the kernel positions along one axis": """
-    import math
-
-    if padding == "valid":
-        if n < kernel:
-            raise ValueError("kernel %d is longer than the input %d" % (kernel, n))
-        return 1 + math.floor((n - kernel) / stride)
-    elif padding == "same":
-        return math.ceil(n / stride)
-    raise ValueError("unknown padding: " + str(padding))
-""",
-    "slide the kernel over the (padded) image and sum the products": """
-    img = np.array(image, dtype=np.float64)
-    ker = np.array(kernel, dtype=np.float64)
-    if img.ndim != 2 or ker.ndim != 2:
-        raise ValueError("need 2-D arrays")
-    if isinstance(stride, int):
-        step_r = step_c = stride
-    else:
-        step_r, step_c = stride
-    rows = output_size(img.shape[0], ker.shape[0], step_r, padding)
-    cols = output_size(img.shape[1], ker.shape[1], step_c, padding)
-    if padding == "same":
-        extra_r = max(0, (rows - 1) * step_r + ker.shape[0] - img.shape[0])
-        extra_c = max(0, (cols - 1) * step_c + ker.shape[1] - img.shape[1])
-        top, left = extra_r // 2, extra_c // 2
-        grown = np.zeros((img.shape[0] + extra_r, img.shape[1] + extra_c))
-        grown[top : top + img.shape[0], left : left + img.shape[1]] = img
-        img = grown
-    out = np.empty((rows, cols))
-    for r in range(rows):
-        for c in range(cols):
-            total = 0.0
-            for a in range(ker.shape[0]):
-                for b in range(ker.shape[1]):
-                    total += img[r * step_r + a, c * step_c + b] * ker[a, b]
-            out[r, c] = total
-    return out
-""",
-    "contract all kernel-sized windows with the kernels at once": """
-    images = np.asarray(x)
-    bank = np.asarray(kernels)
-    kind = np.float64 if images.dtype == np.float64 or bank.dtype == np.float64 else np.float32
-    if images.ndim != 4 or bank.ndim != 4 or images.shape[-1] != bank.shape[2]:
-        raise ValueError("shapes do not fit: x %s, kernels %s" % (images.shape, bank.shape))
-    if isinstance(stride, int):
-        sr = sc = stride
-    else:
-        sr, sc = stride
-    kh, kw = bank.shape[0], bank.shape[1]
-    oh = output_size(images.shape[1], kh, sr, padding)
-    ow = output_size(images.shape[2], kw, sc, padding)
-    need_h = max(0, (oh - 1) * sr + kh - images.shape[1])
-    need_w = max(0, (ow - 1) * sc + kw - images.shape[2])
-    images = np.pad(
-        images.astype(kind),
-        ((0, 0), (need_h // 2, need_h - need_h // 2), (need_w // 2, need_w - need_w // 2), (0, 0)),
-    )
-    patches = np.stack(
-        [
-            np.stack(
-                [images[:, i : i + oh * sr : sr, j : j + ow * sc : sc, :] for j in range(kw)], 3
-            )
-            for i in range(kh)
-        ],
-        3,
-    )  # (batch, oh, ow, kh, kw, channels)
-    return np.einsum("bhwijc,ijcf->bhwf", patches, bank.astype(kind))
-""",
-}
-
-# The same answer, passed on: every name changed, the layout redone, comments added, the branches
-# of the first function swapped.
-RENAMED = {
-    "count the kernel positions along one axis": """
-    import math
-
-    # same padding first
-    if padding == 'same':
-        return math.ceil(n / stride)
-    elif padding == 'valid':
-        if n < kernel:
-            raise ValueError('the kernel does not fit: %d > %d' % (kernel, n))
-        return 1 + math.floor((n - kernel) / stride)
-    raise ValueError('bad padding ' + str(padding))
-""",
-    "slide the kernel over the (padded) image and sum the products": """
-    picture = np.array(image, dtype = np.float64)
-    filt = np.array(kernel, dtype = np.float64)
-    if picture.ndim != 2 or filt.ndim != 2:
-        raise ValueError('2-D only')
-    if isinstance(stride, int):
-        dy = dx = stride
-    else:
-        dy, dx = stride
-    height = output_size(picture.shape[0], filt.shape[0], dy, padding)
-    width = output_size(picture.shape[1], filt.shape[1], dx, padding)
-    if padding == 'same':
-        pad_y = max(0, (height - 1) * dy + filt.shape[0] - picture.shape[0])
-        pad_x = max(0, (width - 1) * dx + filt.shape[1] - picture.shape[1])
-        y0, x0 = pad_y // 2, pad_x // 2
-        bigger = np.zeros((picture.shape[0] + pad_y,
-                           picture.shape[1] + pad_x))
-        bigger[y0 : y0 + picture.shape[0],
-               x0 : x0 + picture.shape[1]] = picture
-        picture = bigger
-    result = np.empty((height, width))
-    for y in range(height):
-        for x in range(width):
-            acc = 0.0   # running sum
-            for p in range(filt.shape[0]):
-                for q in range(filt.shape[1]):
-                    acc += picture[y * dy + p, x * dx + q] * filt[p, q]
-            result[y, x] = acc
-    return result
-""",
-    "contract all kernel-sized windows with the kernels at once": """
-    batch = np.asarray(x)
-    w = np.asarray(kernels)
-    dt = np.float64 if batch.dtype == np.float64 or w.dtype == np.float64 else np.float32
-    if batch.ndim != 4 or w.ndim != 4 or batch.shape[-1] != w.shape[2]:
-        raise ValueError('mismatch: %s vs %s' % (batch.shape, w.shape))
-    if isinstance(stride, int):
-        step_y = step_x = stride
-    else:
-        step_y, step_x = stride
-    k_h, k_w = w.shape[0], w.shape[1]
-    out_h = output_size(batch.shape[1], k_h, step_y, padding)
-    out_w = output_size(batch.shape[2], k_w, step_x, padding)
-    missing_h = max(0, (out_h - 1) * step_y + k_h - batch.shape[1])
-    missing_w = max(0, (out_w - 1) * step_x + k_w - batch.shape[2])
-    batch = np.pad(batch.astype(dt), ((0, 0), (missing_h // 2, missing_h - missing_h // 2),
-                                      (missing_w // 2, missing_w - missing_w // 2), (0, 0)))
-    windows = np.stack([np.stack([batch[:, r : r + out_h * step_y : step_y,
-                                        c : c + out_w * step_x : step_x, :]
-                                  for c in range(k_w)], 3)
-                        for r in range(k_h)], 3)
-    return np.einsum('bhwijc,ijcf->bhwf', windows, w.astype(dt))
-""",
-}
+DATA = Path(__file__).parent / "data" / "class"
 
 
-# Question 5, answered by ada too, her own way: sixteen one- or two-line functions and the
-# true/false answers (right, so the same as the reference's). Short answers are everybody's.
+def answers(name: str) -> dict[str, str]:
+    """A student's answers, ``data/class/<name>.txt``: each task of a stub (a ``## task:``
+    line) and the lines that replace its ``raise NotImplementedError(...)``."""
+    bodies: dict[str, str] = {}
+    task = None
+    for line in (DATA / f"{name}.txt").read_text().splitlines(keepends=True):
+        if line.startswith("## task: "):
+            task = line.removeprefix("## task: ").strip()
+            bodies[task] = ""
+        elif task is not None:
+            bodies[task] += line
+    return bodies
+
+
+# Question 8: ada's own answer, and ben's copy of it (renamed, reformatted, commented).
+INDEPENDENT = answers("ada_q08_convolution")
+RENAMED = answers("ben_q08_convolution")
+# Question 5, answered by ada too: short functions (short answers are everybody's).
 Q05 = "q05_activations"
-Q05_INDEPENDENT = {
-    "the logistic function, computed so that exp never overflows": """
-    x = np.clip(np.asarray(x, dtype=float), -500, 500)
-    return 1 / (1 + np.exp(-x))
-""",
-    "s(x) (1 - s(x))": "return sigmoid(x) * (1 - sigmoid(x))",
-    "np.tanh": "return np.tanh(x)",
-    "1 - tanh(x)^2": "t = np.tanh(x)\nreturn 1 - t * t",
-    "zero for negative x, x itself otherwise": "return np.maximum(0.0, x)",
-    "a step": "return np.where(np.asarray(x) > 0, 1.0, 0.0)",
-    "the negative side keeps a small slope alpha": """
-    x = np.asarray(x, dtype=float)
-    return np.where(x >= 0, x, x * alpha)
-""",
-    "1 on the right, alpha on the left": "return np.where(np.asarray(x) > 0, 1.0, alpha)",
-    "exponential on the left, identity on the right": """
-    x = np.asarray(x, dtype=float)
-    return np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1))
-""",
-    "1 on the right, alpha * exp(x) on the left": """
-    x = np.asarray(x, dtype=float)
-    return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
-""",
-    "log(exp(0) + exp(x)), computed stably": """
-    x = np.asarray(x, dtype=float)
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-""",
-    "it is the sigmoid": "return sigmoid(x)",
-    "compose the affine maps one after the other": """
-    W, c = weights[0], biases[0]
-    for w, b in zip(weights[1:], biases[1:]):
-        W = W @ w
-        c = c @ w + b
-    return W, c
-""",
-    "forward pass keeping each layer's slopes, then the deltas backwards": """
-    act, dact = ACTIVATIONS[activation]
-    h = np.asarray(x, dtype=float)
-    derivs = []
-    for w, b in zip(weights, biases):
-        z = h @ w + b
-        derivs.append(dact(z))
-        h = act(z)
-    back = np.ones(h.shape)
-    result = []
-    for i in range(len(weights) - 1, -1, -1):
-        d = back * derivs[i]
-        result.append(np.sqrt(np.sum(d**2)))
-        back = d @ weights[i].T
-    return np.array(result[::-1])
-""",
-    "a zero derivative on every example": """
-    d = ACTIVATIONS[activation][1](np.asarray(x, dtype=float) @ weight + bias)
-    return (d == 0).all(axis=0)
-""",
-}
+Q05_INDEPENDENT = answers("ada_q05_activations")
 
 
 def indent(body: str) -> str:
