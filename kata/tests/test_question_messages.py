@@ -412,6 +412,52 @@ def selection(question: int, tests: tuple[str, ...] | None) -> list[str]:
     return [f"{file}::{test}" for test in tests if f"def {test}(" in text]
 
 
+# (question, test function, the rule its failed cases name, what none of them may show: the
+# formula or the call that fixes the slip)
+RULES = [
+    (1, "test_firing_rate_counts_spikes_per_second", "spikes per SECOND (Hz)",
+     ("20000 steps", "divide by", "2 s)")),
+    (4, "test_activation_memory_grows_with_the_batch_size", "one row per example", (" x the ",)),
+    (5, "test_large_inputs_give_finite_exact_results", "no intermediate value may become inf",
+     ("logaddexp", "sigmoid")),
+    (5, "test_linear_layers_collapse_into_one", "biases included", ("b1 @ W2", "W1 @ W2")),
+    (6, "test_neuron_gradients_match_gradient_tape", "only through the drive",
+     ("* x_n", "y_n) *")),
+    (9, "test_conv_cost_matches_keras", "counts every weight of its kernel and every bias",
+     ("has a ", "biases (")),
+    (9, "test_head_params_match_keras", "has no weights of its own", ()),
+    (11, "test_stage_channels_of_the_mystery_model", "new maps to everything that reaches it",
+     ("reaches it: ", " * ")),
+    (13, "test_reparameterize_with_given_eps_matches_the_formula",
+     "z needs the standard deviation", ("logvar / 2", "square root")),
+    (13, "test_kl_divergence_hand_computed", "closed-form KL divergence",
+     ("mean^2", "exp(logvar) +")),
+    (14, "test_discriminator_loss_is_stable_for_confident_logits", "computed from the logits",
+     ("softplus", "from_logits=True)")),
+    (15, "test_generator_loss_matches_keras", "you swapped the two forms", ("label 0", "softplus")),
+    (17, "test_loss_stays_finite_for_large_scores", "must stay finite",
+     ("log_sigmoid", "softplus")),
+    (17, "test_sample_negatives_uses_the_given_generator", "the only source of randomness",
+     ("rng.choice",)),
+    (18, "test_conv_transpose_length_matches_keras",
+     "covers every pixel its stamped kernels reach", ("max(", "n * s +")),
+]  # fmt: skip
+
+# The mutant each question's slips are made in, for the "rules" run.
+RULE_MUTANTS = {
+    1: "q01_rate_per_step",
+    4: "q04_capped_batch",
+    5: "q05_overflow_lost_biases",
+    6: "q06_no_input",
+    9: "q09_counts",
+    11: "q11_one_drizzle",
+    13: "q13_std_kl",
+    14: "q14_log_of_sigmoid",
+    15: "q15_swapped_forms",
+    17: "q17_unstable_global",
+    18: "q18_transpose_too_long",
+}
+
 Q3_EXAM = ("test_exam_forward_pass", "test_exam_deltas", "test_exam_updated_parameters")
 Q3_CONTRACT = (
     "test_result_holds_one_float64_array_per_layer",
@@ -443,34 +489,10 @@ RUNS = {
     # (which imports TensorFlow) with two tests without an oracle.
     "flipped_activate": {3: ("q03_activate", Q3_CONTRACT), 8: ("q08_flipped", Q8_FEATURE_MAP)},
     "no_half": {3: ("q03_no_half", ("test_exam_deltas", "test_exam_updated_parameters"))},
-    # One run for the slips of the other questions, each with the tests it concerns.
+    # One run for the slips of the other questions, each with the tests it concerns (RULES).
     "rules": {
-        1: ("q01_rate_per_step", ("test_firing_rate_counts_spikes_per_second",)),
-        4: ("q04_capped_batch", ("test_activation_memory_grows_with_the_batch_size",)),
-        5: (
-            "q05_overflow_lost_biases",
-            ("test_large_inputs_give_finite_exact_results", "test_linear_layers_collapse_into_one"),
-        ),
-        6: ("q06_no_input", ("test_neuron_gradients_match_gradient_tape",)),
-        9: ("q09_counts", ("test_conv_cost_matches_keras", "test_head_params_match_keras")),
-        11: ("q11_one_drizzle", ("test_stage_channels_of_the_mystery_model",)),
-        13: (
-            "q13_std_kl",
-            (
-                "test_reparameterize_with_given_eps_matches_the_formula",
-                "test_kl_divergence_hand_computed",
-            ),
-        ),
-        14: ("q14_log_of_sigmoid", ("test_discriminator_loss_is_stable_for_confident_logits",)),
-        15: ("q15_swapped_forms", ("test_generator_loss_matches_keras",)),
-        17: (
-            "q17_unstable_global",
-            (
-                "test_loss_stays_finite_for_large_scores",
-                "test_sample_negatives_uses_the_given_generator",
-            ),
-        ),
-        18: ("q18_transpose_too_long", ("test_conv_transpose_length_matches_keras",)),
+        question: (mutant, tuple(test for q, test, *_ in RULES if q == question))
+        for question, mutant in RULE_MUTANTS.items()
     },
     "stride_in_loop": {8: ("q08_stride_in_loop", Q8_FEATURE_MAP)},
     "no_stride": {8: ("q08_no_stride", Q8_FEATURE_MAP)},
@@ -807,38 +829,6 @@ def rules(kata_run):
     runs = kata_run("rules")
     no_chained_tracebacks(runs)
     return runs
-
-
-# (question, test function, the rule its failed cases name, what none of them may show: the
-# formula or the call that fixes the slip)
-RULES = [
-    (1, "test_firing_rate_counts_spikes_per_second", "spikes per SECOND (Hz)",
-     ("20000 steps", "divide by", "2 s)")),
-    (4, "test_activation_memory_grows_with_the_batch_size", "one row per example", (" x the ",)),
-    (5, "test_large_inputs_give_finite_exact_results", "no intermediate value may become inf",
-     ("logaddexp", "sigmoid")),
-    (5, "test_linear_layers_collapse_into_one", "biases included", ("b1 @ W2", "W1 @ W2")),
-    (6, "test_neuron_gradients_match_gradient_tape", "only through the drive",
-     ("* x_n", "y_n) *")),
-    (9, "test_conv_cost_matches_keras", "counts every weight of its kernel and every bias",
-     ("has a ", "biases (")),
-    (9, "test_head_params_match_keras", "has no weights of its own", ()),
-    (11, "test_stage_channels_of_the_mystery_model", "new maps to everything that reaches it",
-     ("reaches it: ", " * ")),
-    (13, "test_reparameterize_with_given_eps_matches_the_formula",
-     "z needs the standard deviation", ("logvar / 2", "square root")),
-    (13, "test_kl_divergence_hand_computed", "closed-form KL divergence",
-     ("mean^2", "exp(logvar) +")),
-    (14, "test_discriminator_loss_is_stable_for_confident_logits", "computed from the logits",
-     ("softplus", "from_logits=True)")),
-    (15, "test_generator_loss_matches_keras", "you swapped the two forms", ("label 0", "softplus")),
-    (17, "test_loss_stays_finite_for_large_scores", "must stay finite",
-     ("log_sigmoid", "softplus")),
-    (17, "test_sample_negatives_uses_the_given_generator", "the only source of randomness",
-     ("rng.choice",)),
-    (18, "test_conv_transpose_length_matches_keras",
-     "covers every pixel its stamped kernels reach", ("max(", "n * s +")),
-]  # fmt: skip
 
 
 @needs_tensorflow
