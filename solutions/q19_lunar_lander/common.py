@@ -18,13 +18,23 @@ breaks the other.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+try:  # TensorFlow without its C++ start-up lines on stderr, as every question's demo imports it
+    from kata.demo import import_tensorflow_quietly
+except ImportError:  # run without the kata installed: TensorFlow's usual start-up lines
+
+    def import_tensorflow_quietly():
+        """Import TensorFlow and return it."""
+        import tensorflow
+
+        return tensorflow
+
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation episodes use reset seeds from here on; training seeds stay below it."""
@@ -35,27 +45,6 @@ IN_TRAINING_EVAL_SEEDS = EVAL_SEED_OFFSET // 2
 """In-training evaluations use seeds from EVAL_SEED_OFFSET + this on: disjoint from the final
 evaluation's seeds (EVAL_SEED_OFFSET + seed + i), so the weights are not picked on the very
 episodes that judge them."""
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow without its C++ start-up lines (CUDA probing, oneDNN notice) on stderr.
-
-    TF_CPP_MIN_LOG_LEVEL only works if it is set before TensorFlow is imported, and a few lines
-    are written before TensorFlow reads it: stderr is sent to /dev/null while it loads.
-    """
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    return tensorflow
 
 
 def configure_threads(threads):
