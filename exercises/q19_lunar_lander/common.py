@@ -7,6 +7,8 @@
   CPU, without its start-up log lines.
 - `evaluate`: episodes of the deterministic policy, side by side, one batched policy call per
   step.
+- `RunConfig`: the settings every run has (environment, seed, budget, evaluation, threads);
+  both agents' Configs add their hyperparameters to it.
 - `Evaluation`, `InTrainingEvaluation`: the settings of the evaluations during training (both
   agents' Configs hold one) and what runs them: a cheap screen first, a longer confirmation only
   near the goal, the best weights seen, and when to stop.
@@ -202,6 +204,28 @@ class Evaluation:
     """stop once a confirmed in-training evaluation reaches this mean return (None: never)"""
     restore_best: bool = True
     """at the end, go back to the weights of the best in-training evaluation"""
+
+
+@dataclass
+class RunConfig:
+    """The settings of every training run, whichever the agent: `train`, `InTrainingEvaluation`
+    and the command line read them. Each agent's `Config` adds its hyperparameters and sets its
+    own defaults for these."""
+
+    env_id: str = "LunarLander-v3"
+    """the gymnasium environment id"""
+    seed: int = 1
+    """seed of python, numpy, TensorFlow and the environments"""
+    total_steps: int = 200_000
+    """the training budget in environment steps, summed over the vector environments"""
+    num_envs: int = 8
+    """number of environments stepped together (one batched action call per vector step)"""
+    evaluation: Evaluation | None = None
+    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
+    threads: int = 1
+    """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
+    jit_compile: bool = False
+    """compile the training step with XLA (faster per step; a few seconds to compile)"""
 
 
 class InTrainingEvaluation:

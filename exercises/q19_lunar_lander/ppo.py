@@ -49,6 +49,7 @@ from .common import (
     Evaluation,
     InTrainingEvaluation,
     ProgressBar,
+    RunConfig,
     TrainResult,
     configure_threads,
     evaluate,
@@ -68,17 +69,17 @@ __all__ = [
 
 
 @dataclass
-class Config:
-    """The hyperparameters of a PPO run (defaults tuned for LunarLanderContinuous-v3, 2 cores)."""
+class Config(RunConfig):
+    """The hyperparameters of a PPO run (defaults tuned for LunarLanderContinuous-v3, 2 cores).
 
-    env_id: str = "LunarLanderContinuous-v3"
-    """the gymnasium environment id (a Box or a Discrete action space)"""
-    seed: int = 1
-    """seed of python, numpy, TensorFlow and the environments"""
+    Every run's settings (env_id, seed, total_steps, num_envs, evaluation, threads, jit_compile)
+    are described in `common.RunConfig`; this agent's defaults for them come first."""
+
+    env_id: str = "LunarLanderContinuous-v3"  # a Box or a Discrete action space
     total_steps: int = 1_000_000
-    """the training budget in environment steps, summed over the vector environments"""
     num_envs: int = 16
-    """number of environments stepped together"""
+    evaluation: Evaluation | None = Evaluation(every=50_000, start=100_000)
+    jit_compile: bool = False  # XLA pays off only for long runs
     rollout_steps: int = 256
     """steps per environment in one rollout (a rollout is num_envs * rollout_steps transitions)"""
     hidden: tuple[int, ...] = (64, 64)
@@ -109,12 +110,6 @@ class Config:
     """normalise observations by a running mean and variance"""
     normalize_rewards: bool = True
     """divide rewards by a running standard deviation of the discounted return"""
-    evaluation: Evaluation | None = Evaluation(every=50_000, start=100_000)
-    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
-    threads: int = 1
-    """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
-    jit_compile: bool = False
-    """compile the update with XLA (pays off only for long runs)"""
 
 
 class RunningMeanStd:

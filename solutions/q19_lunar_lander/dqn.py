@@ -44,6 +44,7 @@ from .common import (
     Evaluation,
     InTrainingEvaluation,
     ProgressBar,
+    RunConfig,
     TrainResult,
     configure_threads,
     evaluate,
@@ -56,17 +57,19 @@ __all__ = ["Config", "Evaluation", "GreedyPolicy", "TrainResult", "evaluate", "t
 
 
 @dataclass
-class Config:
-    """The hyperparameters of a DQN run (defaults tuned for LunarLander-v3 on 2 CPU cores)."""
+class Config(RunConfig):
+    """The hyperparameters of a DQN run (defaults tuned for LunarLander-v3 on 2 CPU cores).
 
-    env_id: str = "LunarLander-v3"
-    """the gymnasium environment id (a discrete action space)"""
-    seed: int = 1
-    """seed of python, numpy, TensorFlow and the environments"""
+    Every run's settings (env_id, seed, total_steps, num_envs, evaluation, threads, jit_compile)
+    are described in `common.RunConfig`; this agent's defaults for them come first."""
+
+    env_id: str = "LunarLander-v3"  # a discrete action space
     total_steps: int = 200_000
-    """the training budget in environment steps, summed over the vector environments"""
     num_envs: int = 8
-    """number of environments stepped together (one batched action call per vector step)"""
+    evaluation: Evaluation | None = Evaluation(
+        every=10_000, start=30_000, confirm_above=180.0, stop_return=245.0
+    )
+    jit_compile: bool = True
     hidden: tuple[int, ...] = (128, 128)
     """widths of the Q-network's hidden ReLU layers"""
     learning_rate: float = 1e-3
@@ -103,14 +106,6 @@ class Config:
     """exploration rate after the decay"""
     exploration_steps: int = 22_500
     """environment steps over which epsilon decays linearly"""
-    evaluation: Evaluation | None = Evaluation(
-        every=10_000, start=30_000, confirm_above=180.0, stop_return=245.0
-    )
-    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
-    threads: int = 1
-    """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
-    jit_compile: bool = True
-    """compile the training step with XLA (faster per step; a few seconds more to compile)"""
 
 
 def build_q_network(obs_dim, n_actions, hidden):
