@@ -29,7 +29,7 @@ EVAL_EPISODES = 100
 
 # The slow tests' budgets and seeds, chosen after sweeping the reference over seeds (100
 # evaluation episodes each, on seeds disjoint from training; the tables and their commands are in
-# benchmarks/test_q19_lunar_lander.py). PPO (continuous) solved seeds 1-5 (100k-250k steps, 43-113
+# benchmarks/q19_sweeps.json). PPO (continuous) solved seeds 1-5 (100k-250k steps, 43-113
 # CPU s; means 240-262). DQN solved seeds 1-10 (stopped after 110k-200k steps, 116-236 s; means
 # 212-262; first solved after 60k-150k steps) and seeds 11-14 on another floating-point path; seed
 # 1 stops at 120,000 steps with 262 +- 32. Runs are deterministic per seed on a given machine (one
