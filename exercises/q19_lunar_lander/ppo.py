@@ -44,18 +44,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import common
 from .blocks import gae, gaussian_log_prob, ppo_clip_objective
-from .common import (
-    Evaluation,
-    InTrainingEvaluation,
-    ProgressBar,
-    RunConfig,
-    TrainResult,
-    configure_threads,
-    evaluate,
-    seed_everything,
-    training_seeds,
-)
+from .common import Evaluation, TrainResult, evaluate
 
 __all__ = [
     "Config",
@@ -69,7 +60,7 @@ __all__ = [
 
 
 @dataclass
-class Config(RunConfig):
+class Config(common.RunConfig):
     """The hyperparameters of a PPO run (defaults tuned for LunarLanderContinuous-v3, 2 cores).
 
     Every run's settings (env_id, seed, total_steps, num_envs, evaluation, threads, jit_compile)
@@ -452,15 +443,15 @@ def train(config=None, progress=True):
     import gymnasium as gym
 
     config = config or Config()
-    configure_threads(config.threads)
+    common.configure_threads(config.threads)
 
     # ---- seeding: every source of randomness ----
-    rng = seed_everything(config.seed)  # python, numpy, TF; rng: action noise, shuffles
+    rng = common.seed_everything(config.seed)  # python, numpy, TF; rng: action noise, shuffles
     envs = gym.vector.SyncVectorEnv(  # SAME_STEP: the ended episode's last obs is in the info
         [lambda: gym.make(config.env_id)] * config.num_envs,
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
-    obs, _ = envs.reset(seed=training_seeds(config.seed, config.num_envs))
+    obs, _ = envs.reset(seed=common.training_seeds(config.seed, config.num_envs))
     envs.action_space.seed(config.seed)
 
     # ---- policy, optimizer, rollout storage ----
@@ -477,8 +468,8 @@ def train(config=None, progress=True):
 
     # ---- the loop ----
     result, episode_return, step = TrainResult(policy), np.zeros(n), 0
-    bar = ProgressBar(iterations * n * T, progress, "PPO " + config.env_id)
-    evaluation = InTrainingEvaluation(config, policy, policy, bar)
+    bar = common.ProgressBar(iterations * n * T, progress, "PPO " + config.env_id)
+    evaluation = common.InTrainingEvaluation(config, policy, policy, bar)
     for iteration in range(iterations):
         for t in range(T):
             noise = action_noise(rng, policy, n)
