@@ -478,7 +478,7 @@ def test_ppo_bootstraps_truncated_episodes_from_their_final_observation(ppo_runs
 
 
 def cartpole_dqn(dqn, seed=CARTPOLE_SEED):
-    """The CartPole DQN run of the slow test (also swept over seeds by the benchmarks)."""
+    """The CartPole DQN run of the slow test."""
     return dqn.Config(
         env_id=CARTPOLE,
         seed=seed,
@@ -501,7 +501,7 @@ def cartpole_dqn(dqn, seed=CARTPOLE_SEED):
 
 
 def cartpole_ppo(ppo, seed=CARTPOLE_SEED):
-    """The CartPole PPO run of the slow test (also swept over seeds by the benchmarks)."""
+    """The CartPole PPO run of the slow test."""
     return ppo.Config(
         env_id=CARTPOLE,
         seed=seed,
