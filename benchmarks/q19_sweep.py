@@ -7,7 +7,8 @@ at once), as `python -m solutions.q19_lunar_lander train` would with the same op
 judged by --episodes evaluation episodes. The Markdown table printed (steps, wall and CPU seconds,
 the final evaluation, when an in-training evaluation of 100 episodes first averaged 200) is how
 the budgets, seeds and timeouts of the slow tests were chosen: the recorded tables are in
-`benchmarks/test_q19_lunar_lander.py`, each with its command. `--threads` and `--onednn` change
+`benchmarks/q19_sweeps.json` (rows as `--json` prints them), each with its command, and
+`benchmarks/test_q19_lunar_lander.py` prints them. `--threads` and `--onednn` change
 TensorFlow's floating-point path (another machine's rounding), `--set name=value` any field of
 the agent's Config (`--set evaluation.stop_return=230`), `--target exercises` sweeps a learner's
 agents instead of the reference.

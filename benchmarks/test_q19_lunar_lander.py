@@ -3,12 +3,13 @@
 Run with ``nox -s benchmarks`` (or ``pytest benchmarks/test_q19_lunar_lander.py --benchmark-only
 -s``). Figures are printed, never asserted: timings depend on the machine.
 
-1. The recorded sweeps below: every seed of the slow tests' configuration, on the default
-   floating-point path and on a changed one (TF_ENABLE_ONEDNN_OPTS flipped and two TensorFlow
-   threads: another machine's rounding, hence another trajectory). They are how the slow tests'
-   seeds, budgets and timeouts were chosen. Each table gives the command that reproduces it
-   (`python -m benchmarks.q19_sweep`, see benchmarks/q19_sweep.py), and `TUNING` says why the
-   agents' settings are what they are: what was measured, against which alternative.
+1. The recorded sweeps (`q19_sweeps.json`): every seed of the slow tests' configuration, on
+   the default floating-point path and on a changed one (TF_ENABLE_ONEDNN_OPTS flipped and two
+   TensorFlow threads: another machine's rounding, hence another trajectory). They are how the
+   slow tests' seeds, budgets and timeouts were chosen. Each table gives the command that
+   reproduces it (`python -m benchmarks.q19_sweep`, see benchmarks/q19_sweep.py), and `TUNING`
+   says why the agents' settings are what they are: what was measured, against which
+   alternative.
 2. Live: the slow tests' own runs, trained here once (steps, wall and CPU seconds to solve, the
    100-episode evaluation), to compare this machine with the recorded one.
 3. Training throughput in environment steps per second (no evaluation, fixed budget).
@@ -23,138 +24,18 @@ grows, CPU time much less (one TensorFlow thread: on an idle machine wall is abo
 """
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from solutions.q19_lunar_lander.common import SOLVED_RETURN as SOLVED
 
-# Filled in from `python -m benchmarks.q19_sweep ...` (the command of each table).
-# Rows: (seed, env steps, wall s, CPU s, mean, std of the 100-episode evaluation).
-RECORDED = [
-    {
-        "title": "DQN on LunarLander-v3, the landing test's Config (200 000-step budget, "
-        "evaluations from 30k steps, screens of 10 episodes confirmed by 90 more from 180 on, "
-        "stop at a confirmed 245), seeds 1-10",
-        "command": "python -m benchmarks.q19_sweep --algo dqn --seeds 1 2 3 4 5 6 7 8 "
-        "9 10 --jobs 2",
-        "machine": "2 cores, one TensorFlow thread, oneDNN default, two seeds at once",
-        "rows": [
-            (1, 120_000, 129.9, 128.7, 262.4, 32.2, (70_000, 60.4)),
-            (2, 120_000, 127.7, 126.3, 252.5, 49.2, (90_000, 92.7)),
-            (3, 110_000, 116.0, 115.5, 248.6, 48.7, (60_000, 58.1)),
-            (4, 180_000, 184.4, 183.1, 260.5, 37.7, (120_000, 109.8)),
-            (5, 200_000, 186.8, 185.8, 229.8, 63.5, (110_000, 97.6)),
-            (6, 170_000, 183.5, 182.1, 254.0, 45.1, (130_000, 126.9)),
-            (7, 200_000, 193.7, 192.6, 211.6, 96.3, (110_000, 100.3)),
-            (8, 170_000, 145.2, 144.7, 259.4, 20.9, (130_000, 112.5)),
-            (9, 170_000, 183.5, 182.6, 242.3, 63.8, (80_000, 70.4)),
-            (10, 200_000, 236.4, 235.3, 245.0, 44.3, (150_000, 161.7)),
-        ],
-    },
-    {
-        "title": "Time to solve, one seed at a time: the same DQN stopping at its first "
-        "confirmed 200 (the 60 s goal of issue 6 is not met: 0 of 5 within 60 s)",
-        "command": "python -m benchmarks.q19_sweep --algo dqn --seeds 1 2 3 4 5 "
-        "--jobs 1 --steps 160000 --set evaluation.stop_return=200",
-        "machine": "2 cores, one seed at a time, one TensorFlow thread; this host ran about "
-        "25 % slower that hour than during the table above (seed 1: 75.9 s alone, 60.4 s "
-        "beside another seed)",
-        "rows": [
-            (1, 70_000, 75.9, 76.1, 194.2, 82.7, (70_000, 75.9)),
-            (2, 90_000, 96.3, 96.9, 228.3, 56.2, (90_000, 96.3)),
-            (3, 60_000, 65.1, 65.9, 203.9, 42.2, (60_000, 65.1)),
-            (4, 120_000, 114.4, 115.1, 226.9, 55.0, (120_000, 114.4)),
-            (5, 110_000, 134.5, 134.8, 229.8, 63.5, (110_000, 134.5)),
-        ],
-    },
-    {
-        "title": "The same DQN on another floating-point path (oneDNN off, two TensorFlow "
-        "threads), seeds 11-14",
-        "command": "python -m benchmarks.q19_sweep --algo dqn --seeds 11 12 13 14 "
-        "--jobs 2 --onednn 0 --threads 2",
-        "machine": "2 cores, two seeds of two threads each at once (CPU s counts both threads)",
-        "rows": [
-            (11, 170_000, 289.0, 224.1, 252.2, 44.9, (100_000, 187.2)),
-            (12, 200_000, 311.3, 249.7, 245.9, 39.2, (90_000, 156.0)),
-            (13, 200_000, 264.8, 267.5, 251.9, 41.6, (100_000, 112.8)),
-            (14, 140_000, 177.9, 175.8, 238.7, 69.6, (100_000, 114.2)),
-        ],
-    },
-    {
-        "title": "Before: the same DQN stopping at 230, seeds 1-10",
-        "command": "python -m benchmarks.q19_sweep --algo dqn --seeds 1 2 3 4 5 6 7 8 "
-        "9 10 --jobs 2 --set evaluation.stop_return=230",
-        "machine": "2 cores, one TensorFlow thread, oneDNN default, two seeds at once",
-        "rows": [
-            (1, 90_000, 111.5, 110.6, 226.9, 57.0),
-            (2, 120_000, 124.5, 123.8, 252.5, 49.2),
-            (3, 90_000, 107.5, 107.1, 225.5, 41.7),
-            (4, 120_000, 142.3, 141.1, 226.9, 55.0),
-            (5, 110_000, 129.1, 128.4, 229.8, 63.5),
-            (6, 140_000, 152.4, 151.8, 239.6, 75.6),
-            (7, 160_000, 190.3, 189.3, 211.6, 96.3),
-            (8, 170_000, 202.2, 201.0, 259.4, 20.9),
-            (9, 150_000, 166.0, 165.3, 218.5, 85.2),
-            (10, 190_000, 241.9, 241.5, 245.0, 44.3),
-        ],
-    },
-    {
-        "title": "Stopping at 230, on another floating-point path (oneDNN off, two TensorFlow "
-        "threads), seeds 11-14",
-        "command": "python -m benchmarks.q19_sweep --algo dqn --seeds 11 12 13 14 "
-        "--jobs 1 --onednn 0 --threads 2 --set evaluation.stop_return=230",
-        "machine": "2 cores, one seed at a time",
-        "rows": [
-            (11, 150_000, 178.1, 192.2, 248.8, 56.7),
-            (12, 90_000, 113.6, 123.1, 228.3, 58.7),
-            (13, 130_000, 197.8, 213.1, 233.2, 45.2),
-            (14, 120_000, 173.9, 187.9, 211.9, 95.3),
-        ],
-    },
-    {
-        "title": "Before: a 30-episode confirmation, stopping at 230, seeds 1-8",
-        "command": "python -m benchmarks.q19_sweep --algo dqn --steps 200000 "
-        "--seeds 1 2 3 4 5 6 7 8 --jobs 2",
-        "machine": "2 cores, one TensorFlow thread, oneDNN default, two seeds at once",
-        "rows": [
-            (1, 90_000, 143.4, 81.0, 226.9, 57.0),
-            (2, 120_000, 220.8, 113.8, 252.5, 49.2),
-            (3, 110_000, 255.0, 113.3, 248.6, 48.7),
-            (4, 120_000, 262.1, 126.1, 226.9, 55.0),
-            (5, 200_000, 423.7, 225.0, 229.8, 63.5),
-            (6, 140_000, 300.8, 156.9, 239.6, 75.6),
-            (7, 200_000, 444.5, 236.4, 188.7, 118.4),
-            (8, 170_000, 404.9, 201.8, 259.4, 20.9),
-        ],
-    },
-    {
-        "title": "Before (30-episode confirmation), on another floating-point path (oneDNN off, "
-        "two TensorFlow threads)",
-        "command": "python -m benchmarks.q19_sweep --algo dqn --seeds 9 10 1 2 "
-        "--jobs 1 --onednn 0 --threads 2",
-        "machine": "2 cores, one seed at a time, another sweep or CI run beside it",
-        "rows": [
-            (9, 150_000, 224.7, 223.4, 235.7, 53.0),
-            (10, 200_000, 293.2, 273.5, 204.1, 78.6),
-            (1, 100_000, 142.3, 136.1, 253.1, 37.5),
-            (2, 100_000, 170.0, 161.8, 227.0, 40.5),
-        ],
-    },
-    {
-        "title": "PPO on LunarLanderContinuous-v3, the landing test's Config (90-episode "
-        "confirmation, stop at 230), seeds 1-5",
-        "command": "python -m benchmarks.q19_sweep --algo ppo --seeds 1 2 3 4 5 --jobs 1",
-        "machine": "2 cores, one TensorFlow thread, a CI run beside it",
-        "rows": [
-            (1, 253_952, 119.4, 112.6, 246.9, 23.5),
-            (2, 151_552, 60.4, 59.5, 262.4, 25.2),
-            (3, 151_552, 57.2, 56.2, 240.4, 36.0),
-            (4, 102_400, 44.5, 42.7, 248.1, 21.6),
-            (5, 151_552, 56.2, 53.2, 253.6, 22.8),
-        ],
-    },
-]
+RECORDED = Path(__file__).with_name("q19_sweeps.json")
+"""The recorded sweeps: each with its title, the command that reproduces it, the machine, and one
+row per seed as `python -m benchmarks.q19_sweep --json` prints it (seed, env steps, wall and CPU
+seconds, mean and std of the 100-episode evaluation, and where recorded `solved_at`)."""
 
 # Why the agents' settings are what they are: the measurements behind the Configs' defaults and
 # the given code's design (the learner's files say only what each setting does).
@@ -215,10 +96,10 @@ def _agents():
 
 
 def _table(sweep):
-    """A recorded sweep as a Markdown table; rows of seven fields also say when each seed was
+    """A recorded sweep as a Markdown table; rows with `solved_at` also say when each seed was
     solved (the first in-training evaluation of 100 episodes with a mean of 200 or more)."""
     rows = sweep["rows"]
-    timed = all(len(row) == 7 for row in rows)
+    timed = all("solved_at" in row for row in rows)
     lines = [
         f"\n[q19] {sweep['title']}",
         f"      reproduce: {sweep['command']}",
@@ -227,24 +108,23 @@ def _table(sweep):
         + (" solved at (steps, wall s) |" if timed else ""),
     ]
     for row in rows:
-        seed, steps, wall, cpu, mean, std = row[:6]
         line = (
-            f"      | {seed} | {steps} | {wall:.1f} | {cpu:.1f} | {mean:.1f} +- "
-            f"{std:.1f} | {'yes' if mean >= SOLVED else 'NO'} |"
+            f"      | {row['seed']} | {row['steps']} | {row['wall']:.1f} | {row['cpu']:.1f} | "
+            f"{row['mean']:.1f} +- {row['std']:.1f} | {'yes' if row['mean'] >= SOLVED else 'NO'} |"
         )
         if timed:
-            line += f" {'-' if row[6] is None else f'{row[6][0]}, {row[6][1]:.1f}'} |"
+            at = row["solved_at"]
+            line += f" {'-' if at is None else f'{at[0]}, {at[1]:.1f}'} |"
         lines.append(line)
-    solved = sum(r[4] >= SOLVED for r in rows)
+    solved = sum(r["mean"] >= SOLVED for r in rows)
+    steps, cpu, means = ([r[k] for r in rows] for k in ("steps", "cpu", "mean"))
     lines.append(
-        f"      solved {solved} of {len(rows)}; steps {min(r[1] for r in rows)}-"
-        f"{max(r[1] for r in rows)}, CPU s {min(r[3] for r in rows):.0f}-"
-        f"{max(r[3] for r in rows):.0f}, means {min(r[4] for r in rows):.1f}-"
-        f"{max(r[4] for r in rows):.1f}"
+        f"      solved {solved} of {len(rows)}; steps {min(steps)}-{max(steps)}, CPU s "
+        f"{min(cpu):.0f}-{max(cpu):.0f}, means {min(means):.1f}-{max(means):.1f}"
     )
     if timed:
-        times = sorted(r[6][1] for r in rows if r[6] is not None)
-        steps = sorted(r[6][0] for r in rows if r[6] is not None)
+        times = sorted(r["solved_at"][1] for r in rows if r["solved_at"] is not None)
+        steps = sorted(r["solved_at"][0] for r in rows if r["solved_at"] is not None)
         lines.append(
             f"      time to solve: {sum(t <= 60 for t in times)} of {len(rows)} within 60 s wall, "
             f"median {np.median(times):.0f} s ({times[0]:.0f}-{times[-1]:.0f} s), "
@@ -255,9 +135,8 @@ def _table(sweep):
 
 @pytest.mark.benchmark(group="q19-recorded-sweeps")
 def test_recorded_sweeps(benchmark):
-    text = benchmark.pedantic(
-        lambda: "\n".join(_table(s) for s in RECORDED), rounds=1, iterations=1
-    )
+    sweeps = json.loads(RECORDED.read_text())
+    text = benchmark.pedantic(lambda: "\n".join(_table(s) for s in sweeps), rounds=1, iterations=1)
     print(text)
     print("\n[q19] Why the agents' settings are what they are:")
     for setting, finding in TUNING:
@@ -292,33 +171,26 @@ def _steps_to_solve(benchmark, module, config, name):
     )
 
 
-@pytest.mark.timeout(1800)
-@pytest.mark.benchmark(group="q19-steps-to-solve")
-def test_dqn_steps_to_solve_lunar_lander(benchmark):
-    from tests.test_q19_lunar_lander_agents import DQN_BUDGET, DQN_SEED
+def _runs_to_solve():
+    """The runs timed until they solve, by id: the slow tests' two landings, and PPO on the
+    discrete lander (the question's DQN-versus-policy-gradient comparison)."""
+    from tests.test_q19_lunar_lander_agents import DQN_BUDGET, DQN_SEED, PPO_BUDGET, PPO_SEED
 
-    dqn, _ = _agents()
-    config = dqn.Config(seed=DQN_SEED, total_steps=DQN_BUDGET)
-    _steps_to_solve(benchmark, dqn, config, f"DQN on LunarLander-v3, seed {DQN_SEED}")
-
-
-@pytest.mark.timeout(1800)
-@pytest.mark.benchmark(group="q19-steps-to-solve")
-def test_ppo_steps_to_solve_continuous_lunar_lander(benchmark):
-    from tests.test_q19_lunar_lander_agents import PPO_BUDGET, PPO_SEED
-
-    _, ppo = _agents()
-    config = ppo.Config(seed=PPO_SEED, total_steps=PPO_BUDGET)
-    _steps_to_solve(benchmark, ppo, config, f"PPO on LunarLanderContinuous-v3, seed {PPO_SEED}")
+    dqn, ppo = _agents()
+    return {
+        "dqn-discrete": (dqn, dqn.Config(seed=DQN_SEED, total_steps=DQN_BUDGET)),
+        "ppo-continuous": (ppo, ppo.Config(seed=PPO_SEED, total_steps=PPO_BUDGET)),
+        "ppo-discrete": (ppo, ppo.Config(env_id="LunarLander-v3", seed=1, total_steps=1_000_000)),
+    }
 
 
 @pytest.mark.timeout(1800)
 @pytest.mark.benchmark(group="q19-steps-to-solve")
-def test_ppo_steps_to_solve_discrete_lunar_lander(benchmark):
-    """The question's DQN-versus-policy-gradient comparison, measured on the discrete lander."""
-    _, ppo = _agents()
-    config = ppo.Config(env_id="LunarLander-v3", seed=1, total_steps=1_000_000)
-    _steps_to_solve(benchmark, ppo, config, "PPO on LunarLander-v3, seed 1")
+@pytest.mark.parametrize("run", ["dqn-discrete", "ppo-continuous", "ppo-discrete"])
+def test_steps_to_solve(benchmark, run):
+    module, config = _runs_to_solve()[run]
+    algo = module.__name__.rsplit(".", 1)[-1].upper()
+    _steps_to_solve(benchmark, module, config, f"{algo} on {config.env_id}, seed {config.seed}")
 
 
 @pytest.mark.timeout(600)

@@ -29,7 +29,7 @@ EVAL_EPISODES = 100
 
 # The slow tests' budgets and seeds, chosen after sweeping the reference over seeds (100
 # evaluation episodes each, on seeds disjoint from training; the tables and their commands are in
-# benchmarks/test_q19_lunar_lander.py). PPO (continuous) solved seeds 1-5 (100k-250k steps, 43-113
+# benchmarks/q19_sweeps.json). PPO (continuous) solved seeds 1-5 (100k-250k steps, 43-113
 # CPU s; means 240-262). DQN solved seeds 1-10 (stopped after 110k-200k steps, 116-236 s; means
 # 212-262; first solved after 60k-150k steps) and seeds 11-14 on another floating-point path; seed
 # 1 stops at 120,000 steps with 262 +- 32. Runs are deterministic per seed on a given machine (one
@@ -478,7 +478,7 @@ def test_ppo_bootstraps_truncated_episodes_from_their_final_observation(ppo_runs
 
 
 def cartpole_dqn(dqn, seed=CARTPOLE_SEED):
-    """The CartPole DQN run of the slow test (also swept over seeds by the benchmarks)."""
+    """The CartPole DQN run of the slow test."""
     return dqn.Config(
         env_id=CARTPOLE,
         seed=seed,
@@ -501,7 +501,7 @@ def cartpole_dqn(dqn, seed=CARTPOLE_SEED):
 
 
 def cartpole_ppo(ppo, seed=CARTPOLE_SEED):
-    """The CartPole PPO run of the slow test (also swept over seeds by the benchmarks)."""
+    """The CartPole PPO run of the slow test."""
     return ppo.Config(
         env_id=CARTPOLE,
         seed=seed,
@@ -518,38 +518,54 @@ def cartpole_ppo(ppo, seed=CARTPOLE_SEED):
     )
 
 
+CARTPOLE_RUNS = {  # agent: (its CartPole Config, the pass mark, what acts, what it beats)
+    "dqn": (cartpole_dqn, DQN_CARTPOLE_THRESHOLD, "the greedy policy", "a random policy"),
+    "ppo": (cartpole_ppo, PPO_CARTPOLE_THRESHOLD, "the most likely action", "random"),
+}
+
+
+def check_cartpole(target, algo):
+    """Train the `algo` agent on CartPole-v1 as the slow test's Config says and fail unless its
+    deterministic policy averages the pass mark over 20 evaluation episodes."""
+    __tracebackhide__ = True
+    agent = getattr(target, algo)
+    make_config, threshold, acting, random_policy = CARTPOLE_RUNS[algo]
+    config = make_config(agent)
+    result = agent.train(config, progress=False)
+    returns = agent.evaluate(result.policy, CARTPOLE, 20, seed=config.seed)
+    assert returns.mean() >= threshold, (
+        f"after {config.total_steps} steps of {algo.upper()} on CartPole-v1 {acting} averages "
+        f"{returns.mean():.1f} over 20 episodes ({random_policy}: about {RANDOM_CARTPOLE:g}); "
+        f"the reference reaches at least {threshold:g} on every seed tried"
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(DQN_CARTPOLE_TIMEOUT)
 def test_dqn_learning_raises_cartpole_returns(target):
-    config = cartpole_dqn(target.dqn)
-    result = target.dqn.train(config, progress=False)
-    returns = target.dqn.evaluate(result.policy, CARTPOLE, 20, seed=config.seed)
-    assert returns.mean() >= DQN_CARTPOLE_THRESHOLD, (
-        f"after {config.total_steps} steps of DQN on CartPole-v1 the greedy policy averages "
-        f"{returns.mean():.1f} over 20 episodes (a random policy: about {RANDOM_CARTPOLE:g}); "
-        f"the reference reaches at least {DQN_CARTPOLE_THRESHOLD:g} on every seed tried"
-    )
+    check_cartpole(target, "dqn")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(PPO_CARTPOLE_TIMEOUT)
 def test_ppo_learning_raises_cartpole_returns(target):
-    config = cartpole_ppo(target.ppo)
-    result = target.ppo.train(config, progress=False)
-    returns = target.ppo.evaluate(result.policy, CARTPOLE, 20, seed=config.seed)
-    assert returns.mean() >= PPO_CARTPOLE_THRESHOLD, (
-        f"after {config.total_steps} steps of PPO on CartPole-v1 the most likely action "
-        f"averages {returns.mean():.1f} over 20 episodes (random: about {RANDOM_CARTPOLE:g}); "
-        f"the reference reaches at least {PPO_CARTPOLE_THRESHOLD:g} on every seed tried"
-    )
+    check_cartpole(target, "ppo")
 
 
 # --- the thresholds (slow) ----------------------------------------------------------------------
 
 
-def _verdict(name, env_id, result, returns, budget):
-    return (
-        f"{name} on {env_id}: after {result.steps} steps ({result.seconds:.0f} s, budget "
+def check_landing(agent, name, seed, budget, capsys):
+    """Train `agent` (the dqn or ppo module) on its own lander with the default Config, `seed` and
+    `budget`, and fail unless 100 evaluation episodes of its deterministic policy average
+    SOLVED."""
+    __tracebackhide__ = True
+    config = agent.Config(seed=seed, total_steps=budget)
+    with capsys.disabled():  # the progress bar shows live, even though pytest captures output
+        result = agent.train(config, progress=True)
+    returns = agent.evaluate(result.policy, config.env_id, EVAL_EPISODES, seed=seed)
+    assert returns.mean() >= SOLVED, (
+        f"{name} on {config.env_id}: after {result.steps} steps ({result.seconds:.0f} s, budget "
         f"{budget}) the deterministic policy averages {returns.mean():.1f} +- {returns.std():.1f} "
         f"over {len(returns)} evaluation episodes; solved means >= {SOLVED:g}. "
         f"In-training evaluations (step, mean, episodes): "
@@ -561,22 +577,14 @@ def _verdict(name, env_id, result, returns, budget):
 @pytest.mark.landing
 @pytest.mark.timeout(1200)  # slowest seed swept: 311 CPU s for 200k steps; 3x that, and more
 def test_dqn_solves_lunar_lander(target, capsys):
-    config = target.dqn.Config(seed=DQN_SEED, total_steps=DQN_BUDGET)
-    with capsys.disabled():  # the progress bar shows live, even though pytest captures output
-        result = target.dqn.train(config, progress=True)
-    returns = target.dqn.evaluate(result.policy, config.env_id, EVAL_EPISODES, seed=DQN_SEED)
-    assert returns.mean() >= SOLVED, _verdict("DQN", config.env_id, result, returns, DQN_BUDGET)
+    check_landing(target.dqn, "DQN", DQN_SEED, DQN_BUDGET, capsys)
 
 
 @pytest.mark.slow
 @pytest.mark.landing
 @pytest.mark.timeout(600)
 def test_ppo_solves_continuous_lunar_lander(target, capsys):
-    config = target.ppo.Config(seed=PPO_SEED, total_steps=PPO_BUDGET)
-    with capsys.disabled():  # the progress bar shows live, even though pytest captures output
-        result = target.ppo.train(config, progress=True)
-    returns = target.ppo.evaluate(result.policy, config.env_id, EVAL_EPISODES, seed=PPO_SEED)
-    assert returns.mean() >= SOLVED, _verdict("PPO", config.env_id, result, returns, PPO_BUDGET)
+    check_landing(target.ppo, "PPO", PPO_SEED, PPO_BUDGET, capsys)
 
 
 # --- the command line (slow: each command starts Python and TensorFlow) ------------------------

@@ -7,6 +7,8 @@
   CPU, without its start-up log lines.
 - `evaluate`: episodes of the deterministic policy, side by side, one batched policy call per
   step.
+- `RunConfig`: the settings every run has (environment, seed, budget, evaluation, threads);
+  both agents' Configs add their hyperparameters to it.
 - `Evaluation`, `InTrainingEvaluation`: the settings of the evaluations during training (both
   agents' Configs hold one) and what runs them: a cheap screen first, a longer confirmation only
   near the goal, the best weights seen, and when to stop.
@@ -18,13 +20,23 @@ breaks the other.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+try:  # TensorFlow without its C++ start-up lines on stderr, as every question's demo imports it
+    from kata.demo import import_tensorflow_quietly
+except ImportError:  # run without the kata installed: TensorFlow's usual start-up lines
+
+    def import_tensorflow_quietly():
+        """Import TensorFlow and return it."""
+        import tensorflow
+
+        return tensorflow
+
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation episodes use reset seeds from here on; training seeds stay below it."""
@@ -35,27 +47,6 @@ IN_TRAINING_EVAL_SEEDS = EVAL_SEED_OFFSET // 2
 """In-training evaluations use seeds from EVAL_SEED_OFFSET + this on: disjoint from the final
 evaluation's seeds (EVAL_SEED_OFFSET + seed + i), so the weights are not picked on the very
 episodes that judge them."""
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow without its C++ start-up lines (CUDA probing, oneDNN notice) on stderr.
-
-    TF_CPP_MIN_LOG_LEVEL only works if it is set before TensorFlow is imported, and a few lines
-    are written before TensorFlow reads it: stderr is sent to /dev/null while it loads.
-    """
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    return tensorflow
 
 
 def configure_threads(threads):
@@ -213,6 +204,28 @@ class Evaluation:
     """stop once a confirmed in-training evaluation reaches this mean return (None: never)"""
     restore_best: bool = True
     """at the end, go back to the weights of the best in-training evaluation"""
+
+
+@dataclass
+class RunConfig:
+    """The settings of every training run, whichever the agent: `train`, `InTrainingEvaluation`
+    and the command line read them. Each agent's `Config` adds its hyperparameters and sets its
+    own defaults for these."""
+
+    env_id: str = "LunarLander-v3"
+    """the gymnasium environment id"""
+    seed: int = 1
+    """seed of python, numpy, TensorFlow and the environments"""
+    total_steps: int = 200_000
+    """the training budget in environment steps, summed over the vector environments"""
+    num_envs: int = 8
+    """number of environments stepped together (one batched action call per vector step)"""
+    evaluation: Evaluation | None = None
+    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
+    threads: int = 1
+    """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
+    jit_compile: bool = False
+    """compile the training step with XLA (faster per step; a few seconds to compile)"""
 
 
 class InTrainingEvaluation:

@@ -1,15 +1,16 @@
 """Question 19, part 1: the Lunar Lander MDP, how the two environments differ, which algorithm.
 
 Describe gymnasium's `LunarLander-v3` (discrete) and `LunarLanderContinuous-v3` as data: fill in
-`OBSERVATION`, `REWARD`, `DISCRETE` and `CONTINUOUS` with the dataclasses below. The tests compare
-every field that the environment can confirm with what `gymnasium.make(...)` reports, or with
-what stepping the environment shows (the reward is rebuilt from your description, step by step).
+`OBSERVATION`, `REWARD` and `DISCRETE` with the dataclasses below, and write `CONTINUOUS` as
+`DISCRETE` with the fields that differ replaced (`dataclasses.replace`). The tests compare every
+field that the environment can confirm with what `gymnasium.make(...)` reports, or with what
+stepping the environment shows (the reward is rebuilt from your description, step by step).
 Find the facts in gymnasium's documentation of Lunar Lander or in its source
 (`gymnasium/envs/box2d/lunar_lander.py`). Then implement `choose_algorithm` and write `ANSWERS`,
 short answers of your own to the three parts of the question.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -158,19 +159,10 @@ DISCRETE = LunarLanderMDP(
     solved_threshold=None,
 )
 
-CONTINUOUS = LunarLanderMDP(
+CONTINUOUS = replace(
+    DISCRETE,  # every field not named here is DISCRETE's: name the ones that differ
     env_id="LunarLanderContinuous-v3",
-    observation_shape=None,
-    observation=OBSERVATION,
-    action_kind=None,
-    action_shape=None,
-    actions=(),  # one EngineControl(index, engine, low, high, off, ...) per dimension
-    reward=REWARD,
-    start=START,
-    transition=TRANSITION,
-    terminates_when=TERMINATES_WHEN,
-    max_episode_steps=None,
-    solved_threshold=None,
+    # actions=(...),  one EngineControl(index, engine, low, high, off, ...) per dimension
 )
 
 MDPS = {"LunarLander-v3": DISCRETE, "LunarLanderContinuous-v3": CONTINUOUS}

@@ -44,17 +44,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import common
 from .blocks import gae, gaussian_log_prob, ppo_clip_objective
-from .common import (
-    Evaluation,
-    InTrainingEvaluation,
-    ProgressBar,
-    TrainResult,
-    configure_threads,
-    evaluate,
-    seed_everything,
-    training_seeds,
-)
+from .common import Evaluation, TrainResult, evaluate
 
 __all__ = [
     "Config",
@@ -68,17 +60,17 @@ __all__ = [
 
 
 @dataclass
-class Config:
-    """The hyperparameters of a PPO run (defaults tuned for LunarLanderContinuous-v3, 2 cores)."""
+class Config(common.RunConfig):
+    """The hyperparameters of a PPO run (defaults tuned for LunarLanderContinuous-v3, 2 cores).
 
-    env_id: str = "LunarLanderContinuous-v3"
-    """the gymnasium environment id (a Box or a Discrete action space)"""
-    seed: int = 1
-    """seed of python, numpy, TensorFlow and the environments"""
+    Every run's settings (env_id, seed, total_steps, num_envs, evaluation, threads, jit_compile)
+    are described in `common.RunConfig`; this agent's defaults for them come first."""
+
+    env_id: str = "LunarLanderContinuous-v3"  # a Box or a Discrete action space
     total_steps: int = 1_000_000
-    """the training budget in environment steps, summed over the vector environments"""
     num_envs: int = 16
-    """number of environments stepped together"""
+    evaluation: Evaluation | None = Evaluation(every=50_000, start=100_000)
+    jit_compile: bool = False  # XLA pays off only for long runs
     rollout_steps: int = 256
     """steps per environment in one rollout (a rollout is num_envs * rollout_steps transitions)"""
     hidden: tuple[int, ...] = (64, 64)
@@ -109,12 +101,6 @@ class Config:
     """normalise observations by a running mean and variance"""
     normalize_rewards: bool = True
     """divide rewards by a running standard deviation of the discounted return"""
-    evaluation: Evaluation | None = Evaluation(every=50_000, start=100_000)
-    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
-    threads: int = 1
-    """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
-    jit_compile: bool = False
-    """compile the update with XLA (pays off only for long runs)"""
 
 
 class RunningMeanStd:
@@ -457,15 +443,15 @@ def train(config=None, progress=True):
     import gymnasium as gym
 
     config = config or Config()
-    configure_threads(config.threads)
+    common.configure_threads(config.threads)
 
     # ---- seeding: every source of randomness ----
-    rng = seed_everything(config.seed)  # python, numpy, TF; rng: action noise, shuffles
+    rng = common.seed_everything(config.seed)  # python, numpy, TF; rng: action noise, shuffles
     envs = gym.vector.SyncVectorEnv(  # SAME_STEP: the ended episode's last obs is in the info
         [lambda: gym.make(config.env_id)] * config.num_envs,
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
-    obs, _ = envs.reset(seed=training_seeds(config.seed, config.num_envs))
+    obs, _ = envs.reset(seed=common.training_seeds(config.seed, config.num_envs))
     envs.action_space.seed(config.seed)
 
     # ---- policy, optimizer, rollout storage ----
@@ -482,8 +468,8 @@ def train(config=None, progress=True):
 
     # ---- the loop ----
     result, episode_return, step = TrainResult(policy), np.zeros(n), 0
-    bar = ProgressBar(iterations * n * T, progress, "PPO " + config.env_id)
-    evaluation = InTrainingEvaluation(config, policy, policy, bar)
+    bar = common.ProgressBar(iterations * n * T, progress, "PPO " + config.env_id)
+    evaluation = common.InTrainingEvaluation(config, policy, policy, bar)
     for iteration in range(iterations):
         for t in range(T):
             noise = action_noise(rng, policy, n)

@@ -39,34 +39,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import common
 from .blocks import Batch, ReplayBuffer, double_dqn_targets, linear_epsilon
-from .common import (
-    Evaluation,
-    InTrainingEvaluation,
-    ProgressBar,
-    TrainResult,
-    configure_threads,
-    evaluate,
-    seed_everything,
-    traced_once,
-    training_seeds,
-)
+from .common import Evaluation, TrainResult, evaluate
 
 __all__ = ["Config", "Evaluation", "GreedyPolicy", "TrainResult", "evaluate", "train"]
 
 
 @dataclass
-class Config:
-    """The hyperparameters of a DQN run (defaults tuned for LunarLander-v3 on 2 CPU cores)."""
+class Config(common.RunConfig):
+    """The hyperparameters of a DQN run (defaults tuned for LunarLander-v3 on 2 CPU cores).
 
-    env_id: str = "LunarLander-v3"
-    """the gymnasium environment id (a discrete action space)"""
-    seed: int = 1
-    """seed of python, numpy, TensorFlow and the environments"""
+    Every run's settings (env_id, seed, total_steps, num_envs, evaluation, threads, jit_compile)
+    are described in `common.RunConfig`; this agent's defaults for them come first."""
+
+    env_id: str = "LunarLander-v3"  # a discrete action space
     total_steps: int = 200_000
-    """the training budget in environment steps, summed over the vector environments"""
     num_envs: int = 8
-    """number of environments stepped together (one batched action call per vector step)"""
+    evaluation: Evaluation | None = Evaluation(
+        every=10_000, start=30_000, confirm_above=180.0, stop_return=245.0
+    )
+    jit_compile: bool = True
     hidden: tuple[int, ...] = (128, 128)
     """widths of the Q-network's hidden ReLU layers"""
     learning_rate: float = 1e-3
@@ -103,14 +96,6 @@ class Config:
     """exploration rate after the decay"""
     exploration_steps: int = 22_500
     """environment steps over which epsilon decays linearly"""
-    evaluation: Evaluation | None = Evaluation(
-        every=10_000, start=30_000, confirm_above=180.0, stop_return=245.0
-    )
-    """in-training evaluations: when, how many episodes, when to stop (None: none)"""
-    threads: int = 1
-    """TensorFlow intra- and inter-op threads (1 is fastest for networks this small)"""
-    jit_compile: bool = True
-    """compile the training step with XLA (faster per step; a few seconds more to compile)"""
 
 
 def build_q_network(obs_dim, n_actions, hidden):
@@ -143,7 +128,7 @@ class GreedyPolicy:
             # END SOLUTION
 
         self.greedy_actions = greedy_actions
-        self.act = traced_once(greedy_actions, any_batch_size=True)
+        self.act = common.traced_once(greedy_actions, any_batch_size=True)
 
     def __call__(self, obs):
         return self.act(np.asarray(obs, dtype=np.float32)).numpy()
@@ -317,14 +302,14 @@ def train(config=None, progress=True):
     import gymnasium as gym
 
     config = config or Config()
-    configure_threads(config.threads)
+    common.configure_threads(config.threads)
 
     # ---- seeding: every source of randomness ----
-    rng = seed_everything(config.seed)  # python, numpy, TF; rng: replay sampling, exploration
+    rng = common.seed_everything(config.seed)  # python, numpy, TF; rng: replay samples, exploration
     envs = gym.vector.SyncVectorEnv(  # autoreset mode NEXT_STEP, gymnasium's default
         [lambda: gym.make(config.env_id)] * config.num_envs
     )
-    obs, _ = envs.reset(seed=training_seeds(config.seed, config.num_envs))
+    obs, _ = envs.reset(seed=common.training_seeds(config.seed, config.num_envs))
     envs.action_space.seed(config.seed)
 
     # ---- networks, optimizer, replay buffer ----
@@ -334,7 +319,7 @@ def train(config=None, progress=True):
     target_network.set_weights(q_network.get_weights())
     optimizer = make_optimizer(config)
     optimizer.build(q_network.trainable_variables)  # its slots exist before the step is traced
-    train_step = traced_once(make_train_step(q_network, target_network, optimizer, config))
+    train_step = common.traced_once(make_train_step(q_network, target_network, optimizer, config))
     update_target = make_update_target(q_network, target_network, config.tau)
     policy = GreedyPolicy(q_network)
     buffer = ReplayBuffer(config.buffer_size, (obs_dim,))
@@ -342,8 +327,8 @@ def train(config=None, progress=True):
 
     # ---- the loop ----
     result, n = TrainResult(policy), config.num_envs
-    bar = ProgressBar(config.total_steps, progress, "DQN " + config.env_id)
-    evaluation = InTrainingEvaluation(config, policy, q_network, bar)
+    bar = common.ProgressBar(config.total_steps, progress, "DQN " + config.env_id)
+    evaluation = common.InTrainingEvaluation(config, policy, q_network, bar)
     episode_return = np.zeros(n)
     autoreset = np.zeros(n, dtype=bool)  # True: this env's next step() is a reset, not a move
     step, next_train, optimizer_steps, target_updated = 0, config.learning_starts, 0, 0

@@ -1,15 +1,16 @@
 """Question 19, part 1: the Lunar Lander MDP, how the two environments differ, which algorithm.
 
 Describe gymnasium's `LunarLander-v3` (discrete) and `LunarLanderContinuous-v3` as data: fill in
-`OBSERVATION`, `REWARD`, `DISCRETE` and `CONTINUOUS` with the dataclasses below. The tests compare
-every field that the environment can confirm with what `gymnasium.make(...)` reports, or with
-what stepping the environment shows (the reward is rebuilt from your description, step by step).
+`OBSERVATION`, `REWARD` and `DISCRETE` with the dataclasses below, and write `CONTINUOUS` as
+`DISCRETE` with the fields that differ replaced (`dataclasses.replace`). The tests compare every
+field that the environment can confirm with what `gymnasium.make(...)` reports, or with what
+stepping the environment shows (the reward is rebuilt from your description, step by step).
 Find the facts in gymnasium's documentation of Lunar Lander or in its source
 (`gymnasium/envs/box2d/lunar_lander.py`). Then implement `choose_algorithm` and write `ANSWERS`,
 short answers of your own to the three parts of the question.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -289,65 +290,46 @@ DISCRETE = LunarLanderMDP(
 # STUB: )
 # END SOLUTION
 
-# BEGIN SOLUTION: describe the continuous environment LunarLanderContinuous-v3
-# HINT: The same questions as for the discrete twin, asked of `LunarLanderContinuous-v3`: its
-#   `action_space` is a `Box`, whose shape, low and high give the dimensions and their bounds.
+# BEGIN SOLUTION: describe the continuous environment LunarLanderContinuous-v3 by what differs
+# HINT: Ask `gymnasium.make("LunarLanderContinuous-v3")` the questions you asked of the discrete
+#   twin, and keep what it answers the same: `dataclasses.replace(DISCRETE, ...)` takes every field
+#   you do not name from DISCRETE. Its `action_space` is a `Box`, whose shape, low and high give the
+#   dimensions and their bounds.
 # HINT: The dead zones and throttles are in `step`, where `m_power` and `s_power` are computed from
 #   the action: see for which values each engine stays off and how the rest of the range maps to
 #   power. The main engine and the side engines do not share the same dead zone.
 # HINT: Measure instead of guessing: the change of `env.unwrapped.prev_shaping` minus the reward is
 #   the fuel charged, and divided by the full-throttle cost it is the throttle. Try values just past
 #   a dead zone and at the bounds.
-CONTINUOUS = LunarLanderMDP(
+CONTINUOUS = replace(
+    DISCRETE,  # the same states, physics, reward, episode ends, time limit and threshold
     env_id="LunarLanderContinuous-v3",
-    observation_shape=(8,),
-    observation=OBSERVATION,
     action_kind="continuous",
     action_shape=(2,),
-    actions=(
-        EngineControl(
-            0,
-            "main",
-            -1.0,
-            1.0,
-            off=(-1.0, 0.0),
-            min_throttle=0.5,
-            max_throttle=1.0,
-            meaning="main engine: off for values <= 0; from just above 0 to 1 the "
-            "throttle rises linearly from 50% to 100%",
-        ),
-        EngineControl(
-            1,
-            "lateral",
-            -1.0,
-            1.0,
-            off=(-0.5, 0.5),
-            min_throttle=0.5,
-            max_throttle=1.0,
-            meaning="side engines: off in [-0.5, 0.5]; below -0.5 the left engine, "
-            "above 0.5 the right engine fires, 50% to 100% as |value| goes to 1",
-        ),
+    actions=tuple(  # both in [-1, 1]: off in a dead zone, 50% to 100% throttle beyond it
+        EngineControl(i, engine, -1.0, 1.0, off, min_throttle=0.5, max_throttle=1.0, meaning=text)
+        for i, (engine, off, text) in enumerate(
+            [
+                (
+                    "main",
+                    (-1.0, 0.0),
+                    "main engine: off for values <= 0; from just above 0 to 1 the "
+                    "throttle rises linearly from 50% to 100%",
+                ),
+                (
+                    "lateral",
+                    (-0.5, 0.5),
+                    "side engines: off in [-0.5, 0.5]; below -0.5 the left engine, "
+                    "above 0.5 the right engine fires, 50% to 100% as |value| goes to 1",
+                ),
+            ]
+        )
     ),
-    reward=REWARD,
-    start=START,
-    transition=TRANSITION,
-    terminates_when=TERMINATES_WHEN,
-    max_episode_steps=1000,
-    solved_threshold=200.0,
 )
-# STUB: CONTINUOUS = LunarLanderMDP(
+# STUB: CONTINUOUS = replace(
+# STUB:     DISCRETE,  # every field not named here is DISCRETE's: name the ones that differ
 # STUB:     env_id="LunarLanderContinuous-v3",
-# STUB:     observation_shape=None,
-# STUB:     observation=OBSERVATION,
-# STUB:     action_kind=None,
-# STUB:     action_shape=None,
-# STUB:     actions=(),  # one EngineControl(index, engine, low, high, off, ...) per dimension
-# STUB:     reward=REWARD,
-# STUB:     start=START,
-# STUB:     transition=TRANSITION,
-# STUB:     terminates_when=TERMINATES_WHEN,
-# STUB:     max_episode_steps=None,
-# STUB:     solved_threshold=None,
+# STUB:     # actions=(...),  one EngineControl(index, engine, low, high, off, ...) per dimension
 # STUB: )
 # END SOLUTION
 
