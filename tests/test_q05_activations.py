@@ -6,17 +6,11 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from kata.statements import judge_statement, statement_cases
+from kata.statements import statement_test
 from kata.testing import called, expect_float_array, expect_png, fail, seeds
 
-# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
-KEY = {
-    "linear_is_useful": False,
-    "leaky_relu_fixes_exploding": False,
-    "single_saturating_explode": True,
-    "pictured_does_not_die": True,
-    "pictured_does_not_vanish": True,
-}
+# BEGIN EXAM KEY: the true statements, the others are false (kept out of the homework copy)
+KEY = {"single_saturating_explode", "pictured_does_not_die", "pictured_does_not_vanish"}
 # STUB: KEY = None
 # END EXAM KEY
 EXPERIMENT = {
@@ -28,9 +22,7 @@ EXPERIMENT = {
 }
 
 
-@statement_cases(EXPERIMENT)
-def test_statement(target, statement):
-    judge_statement(target, statement, KEY, EXPERIMENT)
+test_statement = statement_test(KEY, EXPERIMENT)
 
 
 # --------------------------------------------------------------------------------------------
