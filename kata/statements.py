@@ -85,10 +85,7 @@ def statement_test(key, experiments: dict[str, str]):
             "weighted_inputs": "test_weights_excite_or_inhibit",
             "spike_height_grows_with_input": "test_spike_height_is_fixed",
         }
-        # BEGIN EXAM KEY: the true statements (the others are false)
-        KEY = {"weighted_inputs"}
-        # STUB: KEY = None
-        # END EXAM KEY
+        KEY = {"weighted_inputs"}  # fenced as an exam key, with the stub line KEY = None
 
         test_statement = statement_test(KEY, EXPERIMENT)
 
