@@ -81,34 +81,27 @@ def check_values(got, want, call, what, why):
         )
 
 
+def check_against_oracle(target, tf, keras, spec, x, derivative, what, why):
+    """The learner's function of ``spec`` (or its derivative) at ``x`` against the oracle's."""
+    name, kwargs = spec
+    want = oracle(tf, keras, name, kwargs, x)[1 if derivative else 0]
+    function = f"{name}_derivative" if derivative else name
+    got = getattr(target, function)(x.copy(), **kwargs)
+    check_values(got, want, called(function, x, **kwargs), what, why)
+
+
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_function_matches_keras(target, tf, keras, case):
-    name, kwargs = CASES[case]
-    x = random_inputs(case)
-    want, _ = oracle(tf, keras, name, kwargs, x)
-    got = getattr(target, name)(x.copy(), **kwargs)
-    check_values(
-        got,
-        want,
-        called(name, x, **kwargs),
-        f"keras.activations.{name}",
-        "element by element, on random inputs between about -12 and 12",
-    )
+    what = f"keras.activations.{CASES[case][0]}"
+    why = "element by element, on random inputs between about -12 and 12"
+    check_against_oracle(target, tf, keras, CASES[case], random_inputs(case), False, what, why)
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_derivative_matches_gradient_tape(target, tf, keras, case):
-    name, kwargs = CASES[case]
-    x = random_inputs(case)
-    _, want = oracle(tf, keras, name, kwargs, x)
-    got = getattr(target, f"{name}_derivative")(x.copy(), **kwargs)
-    check_values(
-        got,
-        want,
-        called(f"{name}_derivative", x, **kwargs),
-        f"tf.GradientTape on keras.activations.{name}",
-        "the slope of the function at each input",
-    )
+    what = f"tf.GradientTape on keras.activations.{CASES[case][0]}"
+    why = "the slope of the function at each input"
+    check_against_oracle(target, tf, keras, CASES[case], random_inputs(case), True, what, why)
 
 
 KINKS = {case: spec for case, spec in CASES.items() if spec[0] in ("relu", "leaky_relu", "elu")}
@@ -116,16 +109,9 @@ KINKS = {case: spec for case, spec in CASES.items() if spec[0] in ("relu", "leak
 
 @pytest.mark.parametrize("case", list(KINKS), ids=list(KINKS))
 def test_derivative_at_zero_is_the_left_slope(target, tf, keras, case):
-    name, kwargs = KINKS[case]
-    x = np.zeros(3)
-    _, want = oracle(tf, keras, name, kwargs, x)
-    got = getattr(target, f"{name}_derivative")(x.copy(), **kwargs)
-    check_values(
-        got,
-        want,
-        called(f"{name}_derivative", x, **kwargs),
-        "TensorFlow's choice",
-        "at the kink x = 0 take the slope of the left side, as TensorFlow does: the x <= 0 branch",
+    why = "at the kink x = 0 take the slope of the left side, as TensorFlow does: the x <= 0 branch"
+    check_against_oracle(
+        target, tf, keras, KINKS[case], np.zeros(3), True, "TensorFlow's choice", why
     )
 
 
