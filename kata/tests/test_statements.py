@@ -391,3 +391,29 @@ def test_answers_at_grading_earn_nothing_cost_nothing_and_are_counted_apart():
     )
     only = {"tests": {"at grading": 2}, "slow_not_run": 0, "partial": False, "complete": True}
     assert status_text(only) == "complete: 2 answers judged at grading"
+
+
+def test_statement_test_judges_each_statement_against_the_set_of_true_ones():
+    """The test ``statement_test`` makes: one case per statement, run last, judged by the set of
+    true statements; a key that is not such a set stops the module at import."""
+    from kata.statements import MARKER, statement_test
+
+    experiments = {"a": "test_a", "b": "test_b"}
+    with pytest.raises(TypeError, match="the set of the true statements"):
+        statement_test({"a": True, "b": False}, experiments)
+    with pytest.raises(ValueError, match=r"\['c'\]"):
+        statement_test({"a", "c"}, experiments)
+    test = statement_test({"a"}, experiments)
+    marks = {mark.name: mark for mark in test.pytestmark}
+    assert MARKER in marks and marks["parametrize"].args == ("statement", ["a", "b"])
+
+    class Right:
+        ANSWERS = {"a": True, "b": False}
+
+    class Flipped:
+        ANSWERS = {"a": False, "b": False}
+
+    test(Right, "a")
+    test(Right, "b")
+    with pytest.raises(pytest.fail.Exception, match="says otherwise"):
+        test(Flipped, "a")
