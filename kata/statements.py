@@ -43,7 +43,9 @@ at once.
 from __future__ import annotations
 
 import difflib
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -106,6 +108,11 @@ def statement_test(key, experiments: dict[str, str]):
     def test_statement(target, statement):
         judge_statement(target, statement, key, experiments)
 
+    # pytest places a test where its code is, here; report it where it is made instead (a
+    # skip's "file:line", -vv's "<- file"): the line of the test module that calls us
+    caller = sys._getframe(1)
+    where = caller.f_code.replace(co_firstlineno=caller.f_lineno)
+    test_statement.place_as = SimpleNamespace(__code__=where)
     return test_statement
 
 
