@@ -234,6 +234,8 @@ def test_without_the_key_right_and_flipped_answers_look_the_same(kata):
     assert right_row["tests"]["at grading"] == 3
     assert right_text == flipped_text
     assert "3 answers judged at grading" in right_text
+    assert "SKIPPED [1] tests/test_q01_neurons.py:" in right_text  # where the test is made
+    assert "kata/statements.py" not in right_text
     assert "judged at grading: answers worth 1.5 points are recorded but not scored here" in (
         right_text
     )
