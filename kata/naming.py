@@ -69,17 +69,20 @@ def candidates(target_dir: Path, number: int) -> list[Path]:
 
 
 def test_names(path: Path) -> list[str]:
-    """The names of the test functions defined in a test module (without running it)."""
+    """The names of the test functions defined in a test module (without running it): each
+    ``def test_...`` and each ``test_... = ...`` (a test made by a function, such as
+    ``kata.statements.statement_test``)."""
     try:
         tree = ast.parse(path.read_text())
     except (OSError, SyntaxError):
         return []
-    return [
-        node.name
-        for node in tree.body
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.name.startswith("test_")
-    ]
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return [name for name in names if name.startswith("test_")]
 
 
 def parse_reference(text: str, known: list[str]) -> tuple[str, str | None] | None:

@@ -3,12 +3,12 @@ their experiments.
 
 Two rules, one module:
 
-**Hidden keys.** A test module fences what it compares an answer with (a true/false ``KEY``, a
-choice's key, the reasons given for each wrong option: they name the right one by elimination)
-between ``# BEGIN EXAM KEY`` and ``# END EXAM KEY``; the homework copy written by
-``python -m kata.export`` gets the region's ``# STUB:`` lines instead, which set the same names
-to None. In the instructor's repository (and in the private grading copy, which the homework's
-workflow and ``kata.grade`` run) the keys are there and the tests judge as ever. In the
+**Hidden keys.** A test module fences what it compares an answer with (the set of its true
+statements, ``KEY``; a choice's key; the reasons given for each wrong option: they name the right
+one by elimination) between ``# BEGIN EXAM KEY`` and ``# END EXAM KEY``; the homework copy
+written by ``python -m kata.export`` gets the region's ``# STUB:`` lines instead, which set the
+same names to None. In the instructor's repository (and in the private grading copy, which the
+homework's workflow and ``kata.grade`` run) the keys are there and the tests judge as ever. In the
 learner's copy a test checks only the answer's *form* (a bool, a valid option), then ends with
 ``at_grading``: the test is skipped as *judged at grading*, earns nothing, costs nothing and
 says nothing about whether the answer is right; the score table counts these answers apart.
@@ -19,7 +19,7 @@ of the answer itself).
 settles it has passed in the same run (``judge_statement``). Until then it is *unanswered*
 (0 points, never minus) and says which experiment to finish, with the command that runs it;
 it says nothing about the answer. So that the experiment runs first, the statement tests
-(marked by ``statement_cases``) are moved after the other tests of their module; the kata runs
+(made by ``statement_test``) are moved after the other tests of their module; the kata runs
 the tests of one question in order in one process. ``experiments_first`` does the same for an
 answer that several experiments settle together, in a test marked ``kata_statement``. What
 counts as "passed": every selected case of the experiment ran and passed, each phase. So:
@@ -43,7 +43,9 @@ at once.
 from __future__ import annotations
 
 import difflib
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -77,21 +79,41 @@ def at_grading(answer: str) -> None:
     )
 
 
-def statement_cases(experiments: dict[str, str]):
-    """Parametrize a statement test over the statements of ``experiments`` (statement ->
-    the name of the experiment test that settles it), and mark it so that it runs after them.
+def statement_test(key, experiments: dict[str, str]):
+    """The test that marks a question's true/false statements (negative marking), one case per
+    statement, each judged by ``judge_statement`` after the experiment that settles it::
 
-        @statement_cases(EXPERIMENT)
-        def test_statement(target, statement):
-            judge_statement(target, statement, KEY, EXPERIMENT)
+        EXPERIMENT = {  # statement -> the experiment test (of this module) that settles it
+            "weighted_inputs": "test_weights_excite_or_inhibit",
+            "spike_height_grows_with_input": "test_spike_height_is_fixed",
+        }
+        KEY = {"weighted_inputs"}  # fenced as an exam key, with the stub line KEY = None
+
+        test_statement = statement_test(KEY, EXPERIMENT)
+
+    ``key`` is the set of the statements that are true, None in the learner's copy (every
+    answer is then judged at grading). The test is marked to run after the module's other
+    tests; its cases are named by the statements: ``test_statement[weighted_inputs]``.
     """
+    if key is not None:
+        if not isinstance(key, (set, frozenset)):
+            raise TypeError(f"the key is the set of the true statements, not {type(key).__name__}")
+        if unknown := sorted(set(key) - set(experiments)):
+            raise ValueError(f"the key names statements the experiments do not: {unknown}")
+        key = {statement: statement in key for statement in experiments}
     names = list(experiments)
 
-    def decorate(function):
-        function = pytest.mark.parametrize("statement", names, ids=names)(function)
-        return getattr(pytest.mark, MARKER)(function)
+    @getattr(pytest.mark, MARKER)
+    @pytest.mark.parametrize("statement", names, ids=names)
+    def test_statement(target, statement):
+        judge_statement(target, statement, key, experiments)
 
-    return decorate
+    # pytest places a test where its code is, here; report it where it is made instead (a
+    # skip's "file:line", -vv's "<- file"): the line of the test module that calls us
+    caller = sys._getframe(1)
+    where = caller.f_code.replace(co_firstlineno=caller.f_lineno)
+    test_statement.place_as = SimpleNamespace(__code__=where)
+    return test_statement
 
 
 def judge_statement(target, statement: str, key, experiments: dict[str, str], answers="ANSWERS"):

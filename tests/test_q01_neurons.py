@@ -7,15 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import judge_statement, statement_cases
+from kata.statements import statement_test
 from kata.testing import called, check_equal, expect_float_array, fail, seeds
 
-# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
-KEY = {
-    "weighted_inputs": True,
-    "learning_grows_connections": False,
-    "information_in_output_strength": False,
-}
+# BEGIN EXAM KEY: the true statements, the others are false (kept out of the homework copy)
+KEY = {"weighted_inputs"}
 # STUB: KEY = None
 # END EXAM KEY
 EXPERIMENT = {
@@ -25,9 +21,7 @@ EXPERIMENT = {
 }
 
 
-@statement_cases(EXPERIMENT)
-def test_statement(target, statement):
-    judge_statement(target, statement, KEY, EXPERIMENT)
+test_statement = statement_test(KEY, EXPERIMENT)
 
 
 # --------------------------------------------------------------------------------------------

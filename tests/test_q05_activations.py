@@ -6,17 +6,11 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from kata.statements import judge_statement, statement_cases
+from kata.statements import statement_test
 from kata.testing import called, expect_float_array, expect_png, fail, seeds
 
-# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
-KEY = {
-    "linear_is_useful": False,
-    "leaky_relu_fixes_exploding": False,
-    "single_saturating_explode": True,
-    "pictured_does_not_die": True,
-    "pictured_does_not_vanish": True,
-}
+# BEGIN EXAM KEY: the true statements, the others are false (kept out of the homework copy)
+KEY = {"single_saturating_explode", "pictured_does_not_die", "pictured_does_not_vanish"}
 # STUB: KEY = None
 # END EXAM KEY
 EXPERIMENT = {
@@ -28,9 +22,7 @@ EXPERIMENT = {
 }
 
 
-@statement_cases(EXPERIMENT)
-def test_statement(target, statement):
-    judge_statement(target, statement, KEY, EXPERIMENT)
+test_statement = statement_test(KEY, EXPERIMENT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,34 +81,27 @@ def check_values(got, want, call, what, why):
         )
 
 
+def check_against_oracle(target, tf, keras, spec, x, derivative, what, why):
+    """The learner's function of ``spec`` (or its derivative) at ``x`` against the oracle's."""
+    name, kwargs = spec
+    want = oracle(tf, keras, name, kwargs, x)[1 if derivative else 0]
+    function = f"{name}_derivative" if derivative else name
+    got = getattr(target, function)(x.copy(), **kwargs)
+    check_values(got, want, called(function, x, **kwargs), what, why)
+
+
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_function_matches_keras(target, tf, keras, case):
-    name, kwargs = CASES[case]
-    x = random_inputs(case)
-    want, _ = oracle(tf, keras, name, kwargs, x)
-    got = getattr(target, name)(x.copy(), **kwargs)
-    check_values(
-        got,
-        want,
-        called(name, x, **kwargs),
-        f"keras.activations.{name}",
-        "element by element, on random inputs between about -12 and 12",
-    )
+    what = f"keras.activations.{CASES[case][0]}"
+    why = "element by element, on random inputs between about -12 and 12"
+    check_against_oracle(target, tf, keras, CASES[case], random_inputs(case), False, what, why)
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_derivative_matches_gradient_tape(target, tf, keras, case):
-    name, kwargs = CASES[case]
-    x = random_inputs(case)
-    _, want = oracle(tf, keras, name, kwargs, x)
-    got = getattr(target, f"{name}_derivative")(x.copy(), **kwargs)
-    check_values(
-        got,
-        want,
-        called(f"{name}_derivative", x, **kwargs),
-        f"tf.GradientTape on keras.activations.{name}",
-        "the slope of the function at each input",
-    )
+    what = f"tf.GradientTape on keras.activations.{CASES[case][0]}"
+    why = "the slope of the function at each input"
+    check_against_oracle(target, tf, keras, CASES[case], random_inputs(case), True, what, why)
 
 
 KINKS = {case: spec for case, spec in CASES.items() if spec[0] in ("relu", "leaky_relu", "elu")}
@@ -124,16 +109,9 @@ KINKS = {case: spec for case, spec in CASES.items() if spec[0] in ("relu", "leak
 
 @pytest.mark.parametrize("case", list(KINKS), ids=list(KINKS))
 def test_derivative_at_zero_is_the_left_slope(target, tf, keras, case):
-    name, kwargs = KINKS[case]
-    x = np.zeros(3)
-    _, want = oracle(tf, keras, name, kwargs, x)
-    got = getattr(target, f"{name}_derivative")(x.copy(), **kwargs)
-    check_values(
-        got,
-        want,
-        called(f"{name}_derivative", x, **kwargs),
-        "TensorFlow's choice",
-        "at the kink x = 0 take the slope of the left side, as TensorFlow does: the x <= 0 branch",
+    why = "at the kink x = 0 take the slope of the left side, as TensorFlow does: the x <= 0 branch"
+    check_against_oracle(
+        target, tf, keras, KINKS[case], np.zeros(3), True, "TensorFlow's choice", why
     )
 
 
@@ -277,22 +255,31 @@ def norms_for(target, activation, gain, seed=0):
     return target.layer_gradient_norms(inputs, weights, biases, activation)
 
 
-def report(norms, what):
+def measured(target, activations, gain):
+    """|dL/d drives| per layer (first, farthest from the loss, to last) of each activation in the
+    deep network with weights of `gain`; printed (run with -s to see them)."""
+    norms = {name: norms_for(target, name, gain=gain) for name in activations}
+    what = f"{DEPTH_NOTE}, gain {gain:g}"
     print(f"\n{what}: |dL/d drives| per layer, first (farthest from the loss) to last")
     for name, n in norms.items():
         print(f"  {name:10s} " + " ".join(f"{v:.1e}" for v in n[::3]) + f"  (first/last "
               f"{n[0] / n[-1]:.2e})")  # fmt: skip
+    return norms
+
+
+def grows_at_every_layer(norms):
+    """From the last layer back to the first: larger at every layer, 1e3 times larger in all."""
+    return bool(np.all(norms[:-1] > norms[1:]) and norms[0] > 1e3 * norms[-1])
 
 
 def test_relu_gradients_explode_with_large_weights(target):
     """ReLU (saturates only for x < 0) and sigmoid (saturates on both sides) in a deep network
     whose weights are twice as large as He initialisation makes them (gain 2)."""
-    norms = {name: norms_for(target, name, gain=2.0) for name in ("relu", "sigmoid")}
-    report(norms, f"{DEPTH_NOTE}, gain 2")
+    norms = measured(target, ("relu", "sigmoid"), gain=2.0)
     relu, sigmoid = norms["relu"], norms["sigmoid"]
     # Measured, seeds 0-19: ReLU's gradient grows by 1.56 or more at every layer, 1e6 or more
     # from the last layer to the first; sigmoid's shrinks to 7e-6 or less.
-    assert np.all(relu[:-1] > relu[1:]) and relu[0] > 1e3 * relu[-1], (
+    assert grows_at_every_layer(relu), (
         f"ReLU's gradient norms, first to last layer: {np.round(relu, 2).tolist()}; expected "
         "them to grow at every layer on the way back: on its unbounded side ReLU passes the "
         "gradient on unchanged, so each large weight matrix multiplies it again"
@@ -305,11 +292,10 @@ def test_relu_gradients_explode_with_large_weights(target):
 
 def test_leaky_relu_explodes_like_relu(target):
     """ReLU and leaky ReLU in the same deep network with large weights (gain 2)."""
-    norms = {name: norms_for(target, name, gain=2.0) for name in ("relu", "leaky_relu")}
-    report(norms, f"{DEPTH_NOTE}, gain 2")
+    norms = measured(target, ("relu", "leaky_relu"), gain=2.0)
     relu, leaky = norms["relu"], norms["leaky_relu"]
     # Measured, seeds 0-19: leaky ReLU grows by 1.6 or more at every layer, 9.6e5 or more in all.
-    assert np.all(leaky[:-1] > leaky[1:]) and leaky[0] > 1e3 * leaky[-1], (
+    assert grows_at_every_layer(leaky), (
         f"leaky ReLU's gradient norms, first to last layer: {np.round(leaky, 2).tolist()}; "
         "expected them to grow at every layer on the way back, as ReLU's do "
         f"({relu[0] / relu[-1]:.1e} in all): for x > 0 both are the identity"
@@ -347,8 +333,7 @@ def test_a_negative_bias_kills_relu_units_but_no_leaky_relu_unit(target):
 
 def test_sigmoid_gradients_vanish_but_leaky_relu_gradients_do_not(target):
     """Sigmoid, ReLU and leaky ReLU in a deep network at He initialisation (gain 1)."""
-    norms = {name: norms_for(target, name, gain=1.0) for name in ("sigmoid", "relu", "leaky_relu")}
-    report(norms, f"{DEPTH_NOTE}, gain 1")
+    norms = measured(target, ("sigmoid", "relu", "leaky_relu"), gain=1.0)
     ratio = {name: n[0] / n[-1] for name, n in norms.items()}
     # Measured, seeds 0-9: sigmoid's first/last 4e-10 or less; ReLU's and leaky ReLU's 1.8 to 5.
     assert ratio["sigmoid"] < 1e-6, (

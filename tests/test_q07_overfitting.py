@@ -71,33 +71,42 @@ def random_weights(seed):
     return weights, float(rng.choice([0.0, 1e-3, 0.01, 0.5]) if seed else 0.01)
 
 
+def l1_slips(weights, factor, expected):
+    return [(factor * np.sum(weights), "take the absolute value: every weight adds its size")]
+
+
+def l2_slips(weights, factor, expected):
+    return [
+        (expected / 2, "Keras puts no 1/2 in front of the sum of squares"),
+        (factor * np.sqrt(np.sum(weights**2)), "square the weights; do not take the norm"),
+    ]
+
+
+def check_penalty(target, keras, seed, norm, rule, slips):
+    """The learner's `{norm}_penalty` against keras.regularizers.L1 or L2 (the same factor) on
+    random weights; `rule`: what Keras adds; `slips(weights, factor, expected)`: known wrong
+    values, each with its reason."""
+    weights, factor = random_weights(seed)
+    regularizer = getattr(keras.regularizers, norm.upper())(**{norm: factor})
+    expected = float(regularizer(weights))
+    function = f"{norm}_penalty"
+    check_number(
+        getattr(target, function)(weights, factor),
+        expected,
+        called(function, weights, factor),
+        f"keras.regularizers.{norm.upper()} adds {rule} over every entry",
+        slips=slips(weights, factor, expected),
+    )
+
+
 @seeds(SEEDS)
 def test_l1_penalty_matches_keras(target, keras, seed):
-    weights, factor = random_weights(seed)
-    expected = float(keras.regularizers.L1(l1=factor)(weights))
-    check_number(
-        target.l1_penalty(weights, factor),
-        expected,
-        called("l1_penalty", weights, factor),
-        "keras.regularizers.L1 adds factor * sum(|w|) over every entry",
-        slips=[(factor * np.sum(weights), "take the absolute value: every weight adds its size")],
-    )
+    check_penalty(target, keras, seed, "l1", "factor * sum(|w|)", l1_slips)
 
 
 @seeds(SEEDS)
 def test_l2_penalty_matches_keras(target, keras, seed):
-    weights, factor = random_weights(seed)
-    expected = float(keras.regularizers.L2(l2=factor)(weights))
-    check_number(
-        target.l2_penalty(weights, factor),
-        expected,
-        called("l2_penalty", weights, factor),
-        "keras.regularizers.L2 adds factor * sum(w^2) over every entry",
-        slips=[
-            (expected / 2, "Keras puts no 1/2 in front of the sum of squares"),
-            (factor * np.sqrt(np.sum(weights**2)), "square the weights; do not take the norm"),
-        ],
-    )
+    check_penalty(target, keras, seed, "l2", "factor * sum(w^2)", l2_slips)
 
 
 @pytest.mark.parametrize("kind", ["l1", "l2"])

@@ -7,16 +7,11 @@ experiment on the learner's own code, checked against Keras or TensorFlow; they 
 import numpy as np
 import pytest
 
-from kata.statements import judge_statement, statement_cases
+from kata.statements import statement_test
 from kata.testing import called, check_equal, expect_float_array, expect_raises, fail
 
-# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
-KEY = {
-    "bottlenecks_prevent_vanishing_gradients": False,
-    "dense_block_filters_set_by_growth_rate": True,
-    "transposed_conv_restores_the_input": False,
-    "global_pooling_keeps_parameters_low": True,
-}
+# BEGIN EXAM KEY: the true statements, the others are false (kept out of the homework copy)
+KEY = {"dense_block_filters_set_by_growth_rate", "global_pooling_keeps_parameters_low"}
 # STUB: KEY = None
 # END EXAM KEY
 EXPERIMENT = {
@@ -29,9 +24,7 @@ EXPERIMENT = {
 }
 
 
-@statement_cases(EXPERIMENT)
-def test_statement(target, statement):
-    judge_statement(target, statement, KEY, EXPERIMENT)
+test_statement = statement_test(KEY, EXPERIMENT)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,17 +11,14 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import judge_statement, statement_cases
+from kata.statements import statement_test
 from kata.testing import as_array, brief, called, expect_png, fail, seeds, show, slip_hint, within
 
-# BEGIN EXAM KEY: the right answer to each statement (kept out of the homework copy)
+# BEGIN EXAM KEY: the true statements, the others are false (kept out of the homework copy)
 KEY = {
-    "decoder_outputs_gaussian_parameters": False,
-    "fixed_code_always_decodes_the_same": True,
-    "kl_compares_latent_distribution_with_standard_normal": True,
-    "epsilon_is_the_error_rate": False,
-    "reparameterisation_sets_standard_normal": False,
-    "dense_latent_space_gives_meaningful_samples": True,
+    "fixed_code_always_decodes_the_same",
+    "kl_compares_latent_distribution_with_standard_normal",
+    "dense_latent_space_gives_meaningful_samples",
 }
 # STUB: KEY = None
 # END EXAM KEY
@@ -47,9 +44,7 @@ PRIOR_DISTANCE_RATIO = 0.6  # VAE / no-KL distance of prior samples to the data:
 KL_RATIO = 0.25  # VAE / no-KL mean KL of the encodings: 0.056-0.063
 
 
-@statement_cases(EXPERIMENT)
-def test_statements(target, statement):
-    judge_statement(target, statement, KEY, EXPERIMENT)
+test_statements = statement_test(KEY, EXPERIMENT)
 
 
 def random_gaussians(seed, batch=4, latent=3):

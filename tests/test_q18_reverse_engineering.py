@@ -15,19 +15,13 @@ import pytest
 from kata.testing import called, fail, require, saved_and_loaded, show, slip_hint
 
 INPUT = (64, 64, 3)
-ASKED = [
-    (32, 32, 16),
-    (30, 30, 32),
-    (15, 15, 32),
-    (7200,),
-    (10,),
-    (8192,),
-    (16, 16, 32),
-    (32, 32, 32),
-    (64, 64, 64),
-    (64, 64, 3),
-]
-"""The exam's shapes after layers 1 to 10 (batch axis left out)."""
+DOWN = [(32, 32, 16), (30, 30, 32), (15, 15, 32)]
+"""The maps of layers 1 to 3, down from the 64 x 64 input."""
+UP = [(16, 16, 32), (32, 32, 32), (64, 64, 64), INPUT]
+"""The maps of layers 7 to 10, up to the input's own shape."""
+ASKED = [*DOWN, (math.prod(DOWN[-1]),), (10,), (math.prod(UP[0]),), *UP]
+"""The exam's shapes after layers 1 to 10 (batch axis left out): between the maps, the last map
+down flattened, a code of 10 and as many values as the first map up has."""
 
 
 # --------------------------------------------------------------------------------------------

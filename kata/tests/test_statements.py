@@ -35,10 +35,10 @@ timeout_method = "signal"
 STATEMENTS = """
 import pytest
 
-from kata.statements import judge_statement, statement_cases
+from kata.statements import statement_test
 
-# BEGIN EXAM KEY: the right answers
-KEY = {"weighted_inputs": True, "learning_grows_connections": False, "output_strength": False}
+# BEGIN EXAM KEY: the true statements
+KEY = {"weighted_inputs"}
 # STUB: KEY = None
 # END EXAM KEY
 EXPERIMENT = {
@@ -47,10 +47,7 @@ EXPERIMENT = {
     "output_strength": "test_spike_height_is_fixed_while_the_rate_grows",
 }
 
-
-@statement_cases(EXPERIMENT)
-def test_statement(target, statement):
-    judge_statement(target, statement, KEY, EXPERIMENT)
+test_statement = statement_test(KEY, EXPERIMENT)
 
 
 def test_weights_excite_or_inhibit_in_both_neurons(target):
@@ -237,6 +234,8 @@ def test_without_the_key_right_and_flipped_answers_look_the_same(kata):
     assert right_row["tests"]["at grading"] == 3
     assert right_text == flipped_text
     assert "3 answers judged at grading" in right_text
+    assert "SKIPPED [1] tests/test_q01_neurons.py:" in right_text  # where the test is made
+    assert "kata/statements.py" not in right_text
     assert "judged at grading: answers worth 1.5 points are recorded but not scored here" in (
         right_text
     )
@@ -335,7 +334,7 @@ def test_every_statement_names_an_experiment_of_its_own_module():
     found = 0
     for path in sorted((REPO / "tests").glob("test_q*.py")):
         text = path.read_text()
-        if "@statement_cases(EXPERIMENT)" not in text:
+        if "statement_test(KEY, EXPERIMENT)" not in text:
             continue
         block = re.search(r"^EXPERIMENT = \{.*?^\}", text, re.S | re.M).group(0)
         experiments = set(re.findall(r'"(test_\w+)"', block))
@@ -394,3 +393,29 @@ def test_answers_at_grading_earn_nothing_cost_nothing_and_are_counted_apart():
     )
     only = {"tests": {"at grading": 2}, "slow_not_run": 0, "partial": False, "complete": True}
     assert status_text(only) == "complete: 2 answers judged at grading"
+
+
+def test_statement_test_judges_each_statement_against_the_set_of_true_ones():
+    """The test ``statement_test`` makes: one case per statement, run last, judged by the set of
+    true statements; a key that is not such a set stops the module at import."""
+    from kata.statements import MARKER, statement_test
+
+    experiments = {"a": "test_a", "b": "test_b"}
+    with pytest.raises(TypeError, match="the set of the true statements"):
+        statement_test({"a": True, "b": False}, experiments)
+    with pytest.raises(ValueError, match=r"\['c'\]"):
+        statement_test({"a", "c"}, experiments)
+    test = statement_test({"a"}, experiments)
+    marks = {mark.name: mark for mark in test.pytestmark}
+    assert MARKER in marks and marks["parametrize"].args == ("statement", ["a", "b"])
+
+    class Right:
+        ANSWERS = {"a": True, "b": False}
+
+    class Flipped:
+        ANSWERS = {"a": False, "b": False}
+
+    test(Right, "a")
+    test(Right, "b")
+    with pytest.raises(pytest.fail.Exception, match="says otherwise"):
+        test(Flipped, "a")
