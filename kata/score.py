@@ -47,7 +47,7 @@ def question_score(question, cases: dict[str, list[str]]) -> tuple[float, list[s
     notes = []
     weights = {}
     for name in cases:
-        weight = question.weights.get(name)
+        weight = question.weight_of(name)
         if weight is None:
             notes.append(f"q{question.number:02d}: {name} has no weight in kata/points.py")
             weight = 1.0
@@ -69,7 +69,8 @@ def question_score(question, cases: dict[str, list[str]]) -> tuple[float, list[s
 def at_grading_share(question, cases: dict[str, list[str]]) -> float:
     """The points that the answers judged at grading are worth (``cases`` as for
     ``question_score``)."""
-    weights = {name: float(question.weights.get(name, 1.0)) for name in cases}
+    weights = {name: question.weight_of(name) for name in cases}
+    weights = {name: 1.0 if w is None else w for name, w in weights.items()}
     total_weight = sum(weights.values())
     if total_weight <= 0:
         return 0.0
