@@ -58,11 +58,11 @@ surface, the valley runs and the effective learning rates on the ramp.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from kata.demo import figures_main, save_figure
 
 ANSWERS = {
     "momentum_avoids_local_minima": None,
@@ -359,7 +359,6 @@ def draw_figures(out_dir):
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
 
     # 1. Paths on the ravine.
@@ -374,9 +373,7 @@ def draw_figures(out_dir):
     ax.set_title("60 steps from (-10, 2) on 0.5 (x^2/10 + 4 y^2)")
     ax.legend(fontsize="x-small", loc="lower right")
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.12, top=0.92, wspace=0.25)
-    written.append(out_dir / "optimizer_paths.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "optimizer_paths.png"))
 
     # 2. The valley: plain SGD against momentum.
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
@@ -392,9 +389,7 @@ def draw_figures(out_dir):
     right.set_xlabel("step")
     right.set_ylabel("x")
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.12, top=0.92, wspace=0.25)
-    written.append(out_dir / "valley.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "valley.png"))
 
     # 3. Effective learning rates on the ramp.
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
@@ -410,22 +405,13 @@ def draw_figures(out_dir):
     right.set_xlabel("step")
     right.legend(fontsize="small")
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.12, top=0.92, wspace=0.25)
-    written.append(out_dir / "effective_learning_rates.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "effective_learning_rates.png"))
     return written
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Draw the optimizers' paths with your code.")
-    parser.add_argument("--out", default="figures/q04", help="folder for the PNG files")
-    args = parser.parse_args(argv)
-    for path in draw_figures(args.out):
-        print(f"wrote {path}")
-    return 0
-
+main = figures_main(draw_figures, "figures/q04", "Draw the optimizers' paths with your code.")
 
 if __name__ == "__main__":
     from kata.demo import run  # a function not written yet: two lines, not a traceback
 
-    sys.exit(run(main, tensorflow=False))
+    run(main, tensorflow=False)

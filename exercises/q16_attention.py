@@ -268,7 +268,9 @@ def draw_attention(weights, inputs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 5.5))
+    from kata.demo import save_figure
+
+    fig, ax = plt.subplots(figsize=(6, 5.5), layout="tight")
     image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(inputs)), [str(t) for t in inputs], fontsize=7)
     ax.set_yticks(range(len(inputs)), [str(t) for t in inputs[::-1]], fontsize=7)
@@ -276,9 +278,7 @@ def draw_attention(weights, inputs, path):
     ax.set_ylabel("output token (decoder step)")
     ax.set_title("attention weights when reversing a sequence")
     fig.colorbar(image, ax=ax, label="weight")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):
@@ -302,7 +302,6 @@ def main(argv=None):
     )
     print(f"test accuracy after {args.steps} steps: {result.accuracy:.3f}")
     weights, inputs = attention_map(result.model, length=args.length, seed=args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "q16_attention_weights.png"
     draw_attention(weights, inputs, path)
     print(f"wrote {path}")

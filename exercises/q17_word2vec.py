@@ -254,10 +254,12 @@ def draw_embeddings(embeddings, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from kata.demo import save_figure
+
     centred = embeddings.vectors - embeddings.vectors.mean(axis=0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     points = centred @ components[:2].T  # (vocabulary, 2)
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig, ax = plt.subplots(figsize=(6, 6), layout="tight")
     colours = plt.get_cmap("tab10")
     for word, (x, y) in enumerate(points):
         topic = int(embeddings.topic[word])
@@ -268,9 +270,7 @@ def draw_embeddings(embeddings, path):
     ax.set_title("skip-gram embeddings, first two principal components\n(colour: topic)")
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):
@@ -285,7 +285,6 @@ def main(argv=None):
     embeddings = train_skipgram(seed=args.seed, steps=args.steps)
     gaps = embeddings.similarity_gaps()
     print(f"words closer to their own topic than to any other: {np.sum(gaps > 0)}/{len(gaps)}")
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "q17_embeddings.png"
     draw_embeddings(embeddings, path)
     print(f"wrote {path}")

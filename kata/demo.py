@@ -8,10 +8,15 @@ runs its ``main`` through ``run``:
   while it loads, because a few lines come before it reads the variable.
 - A function the learner has not written yet ends the demo with two lines, the function and its
   task, and what to do next, instead of a traceback (Keras's wrapping and escape codes removed).
+
+Two helpers keep the demos that draw figures short: ``save_figure`` writes a figure to a PNG and
+closes it, and ``figures_main`` makes the ``main`` of a demo whose only option is ``--out FOLDER``.
+Nothing here imports TensorFlow, matplotlib or pytest at import time.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -100,12 +105,43 @@ def run(main: Callable, *args, tensorflow: bool = True):
     try:
         return main(*args)
     except NotImplementedError as error:
-        source = Path(main.__code__.co_filename).resolve()
-        folder = source.parent  # the question's file or package, and its neighbours
         module = sys.modules.get(main.__module__)
+        source = Path(getattr(module, "__file__", None) or main.__code__.co_filename).resolve()
+        folder = source.parent  # the question's file or package, and its neighbours
         spec = getattr(module, "__spec__", None)
         name = spec.name if spec is not None else source.stem
         if name.endswith(".__main__"):
             name = name.removesuffix(".__main__")
         command = name.replace(".", "/") + ("" if source.name == "__main__.py" else ".py")
         sys.exit("\n".join(not_implemented_lines(error, folder, command)))
+
+
+def save_figure(fig, path) -> Path:
+    """Write the matplotlib figure ``fig`` to the PNG ``path`` (100 dots per inch; the folder is
+    created if missing), close the figure, and return ``path`` as a ``Path``."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def figures_main(draw: Callable, out: str, description: str | None = None, *, prog=None):
+    """A demo's ``main(argv=None)`` for ``draw(folder)``, which draws figures into ``folder`` and
+    returns their paths: its command line takes ``--out FOLDER`` (default ``out``), it prints
+    "wrote PATH" for each figure and returns the paths. ``description`` and ``prog`` are those
+    of the ``argparse.ArgumentParser``."""
+
+    def main(argv: list[str] | None = None) -> list[Path]:
+        parser = argparse.ArgumentParser(prog=prog, description=description)
+        parser.add_argument("--out", default=out, help=f"folder for the PNG files (default: {out})")
+        args = parser.parse_args(argv)
+        paths = list(draw(args.out))
+        for path in paths:
+            print(f"wrote {path}")
+        return paths
+
+    main.__module__ = draw.__module__  # the question's main: ``run`` finds its file
+    return main

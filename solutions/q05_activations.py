@@ -67,11 +67,11 @@ Run one with ``pytest exercises/q05_activations.py::<name> -s`` to see what it m
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from kata.demo import figures_main, save_figure
 
 # BEGIN SOLUTION: answer each statement with True or False (None = no answer)
 # HINT: Answer nothing before the experiments run: implement the functions first, then each
@@ -386,7 +386,6 @@ def draw_figures(out_dir):
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     x = np.linspace(-4, 4, 401)
     fig, axes = plt.subplots(2, 3, figsize=(10, 6), dpi=100, sharex=True)
@@ -399,9 +398,7 @@ def draw_figures(out_dir):
         ax.set_ylim(-1.5, 4)
     axes.flat[0].legend(loc="upper left")
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.06, top=0.94, hspace=0.25)
-    written.append(out_dir / "activations.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "activations.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     inputs = np.random.default_rng(0).normal(size=(64, DEEP_NETWORK[0]))
@@ -429,22 +426,13 @@ def draw_figures(out_dir):
     ax.set_ylabel("|dL/d drives| of the layer")
     ax.legend(fontsize="small")
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.13, top=0.95)
-    written.append(out_dir / "gradient_norms.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "gradient_norms.png"))
     return written
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Plot your activation functions.")
-    parser.add_argument("--out", default="figures/q05", help="folder for the PNG files")
-    args = parser.parse_args(argv)
-    for path in draw_figures(args.out):
-        print(f"wrote {path}")
-    return 0
-
+main = figures_main(draw_figures, "figures/q05", "Plot your activation functions.")
 
 if __name__ == "__main__":
     from kata.demo import run  # a function not written yet: two lines, not a traceback
 
-    sys.exit(run(main, tensorflow=False))
+    run(main, tensorflow=False)

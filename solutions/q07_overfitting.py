@@ -23,10 +23,11 @@ against the degree, computed by your code.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
+
+from kata.demo import figures_main, save_figure
 
 DEFINITIONS = {
     "fits_noise": "the error on the training data keeps falling while the error on data the "
@@ -236,14 +237,12 @@ def draw(out_dir, seed=0):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     x_train, y_train, x_val, y_val = experiment(seed)
     degrees = list(DEGREES)
     train, val = capacity_curve(x_train, y_train, x_val, y_val, degrees)
     _, val_l2 = capacity_curve(x_train, y_train, x_val, y_val, degrees, l2=L2_FACTOR)
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="tight")
     left.semilogy(degrees, train, "o-", label="training error")
     left.semilogy(degrees, val, "s-", label="validation error")
     left.semilogy(degrees, val_l2, "^--", label=f"validation error, L2 = {L2_FACTOR:g}")
@@ -264,20 +263,10 @@ def draw(out_dir, seed=0):
     right.set_ylim(-2.5, 2.5)
     right.set_title("The fitted polynomials")
     right.legend(fontsize="small")
-    fig.tight_layout()
-    path = out_dir / "q07_capacity.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, Path(out_dir) / "q07_capacity.png")]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m exercises.q07_overfitting")
-    parser.add_argument("--out", default="figures", help="folder for the PNG (default: figures)")
-    args = parser.parse_args(argv)
-    for path in draw(args.out):
-        print(f"wrote {path}")
-
+main = figures_main(draw, "figures", prog="python -m exercises.q07_overfitting")
 
 if __name__ == "__main__":
     from kata.demo import run  # a function not written yet: two lines, not a traceback

@@ -467,7 +467,9 @@ def plot_gradient_norms(out_dir, plain, residual, simple, lstm):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    from kata.demo import save_figure
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="tight")
     depth, blocks, steps = len(plain) - 1, len(residual) - 1, len(simple)
     left.semilogy(range(depth + 1), plain, "o-", ms=3, label=f"plain, {depth} convolutions")
     left.semilogy(
@@ -483,13 +485,7 @@ def plot_gradient_norms(out_dir, plain, residual, simple, lstm):
     right.set_ylabel("norm of d(last output) / d(input at this step)")
     right.set_title(f"Time: one recurrent layer over {steps} steps")
     right.legend()
-    fig.tight_layout()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "gradient_norms.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, Path(out_dir) / "gradient_norms.png")
 
 
 def main(argv=None):

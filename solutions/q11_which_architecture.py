@@ -4,7 +4,8 @@ The exam showed the code of a Keras model whose classes had nonsense names, and 
 well-known architecture it is, which lines give that away, what the architecture is used for,
 and what one of its classes does. This module holds a model of the same kind, written for the
 kata with names of its own: the function `mystery` below defines its four classes, `Drizzle`,
-`Storm`, `Breeze` and `Forecast`. Read it as you would read a colleague's code.
+`Storm`, `Breeze` and `Forecast` (the first three on `Chain`, which runs a list of layers in
+turn). Read it as you would read a colleague's code.
 
 1. Name the architecture: set `ARCHITECTURE` to one of `ARCHITECTURES`.
 2. Name the lines that give it away: set `GIVEAWAYS` to the set of keys of `GIVEAWAY_OPTIONS`
@@ -46,65 +47,49 @@ def mystery():
 
     import keras
 
-    class Drizzle(keras.layers.Layer):
+    class Chain(keras.layers.Layer):  # the layers of `self.chain`, one after the other
+        def build(self, input_shape):
+            for layer in self.chain:
+                layer.build(input_shape)
+                input_shape = layer.compute_output_shape(input_shape)
+
+        def call(self, air, training=False):
+            for layer in self.chain:
+                air = layer(air, training=training)
+            return air
+
+    class Drizzle(Chain):
         def __init__(self, drops, **kwargs):
             super().__init__(**kwargs)
             self.drops = drops
-            self.wet = [
+            self.chain = [
                 keras.layers.BatchNormalization(),
                 keras.layers.ReLU(),
                 keras.layers.Conv2D(drops, kernel_size=3, padding="same", use_bias=False),
                 keras.layers.Dropout(0.1),
             ]
 
-        def build(self, input_shape):
-            for layer in self.wet:
-                layer.build(input_shape)
-                input_shape = layer.compute_output_shape(input_shape)
-
         def compute_output_shape(self, input_shape):
             return (*input_shape[:-1], input_shape[-1] + self.drops)
 
         def call(self, air, training=False):
-            rain = air
-            for layer in self.wet:
-                rain = layer(rain, training=training)
+            rain = super().call(air, training=training)
             return keras.ops.concatenate([air, rain], axis=-1)
 
-    class Storm(keras.layers.Layer):
+    class Storm(Chain):
         def __init__(self, drizzles, drops, **kwargs):
             super().__init__(**kwargs)
-            self.drizzles = [Drizzle(drops) for _ in range(drizzles)]
+            self.chain = [Drizzle(drops) for _ in range(drizzles)]
 
-        def build(self, input_shape):
-            for drizzle in self.drizzles:
-                drizzle.build(input_shape)
-                input_shape = drizzle.compute_output_shape(input_shape)
-
-        def call(self, air, training=False):
-            for drizzle in self.drizzles:
-                air = drizzle(air, training=training)
-            return air
-
-    class Breeze(keras.layers.Layer):
+    class Breeze(Chain):
         def __init__(self, clouds, **kwargs):
             super().__init__(**kwargs)
-            self.gust = [
+            self.chain = [
                 keras.layers.BatchNormalization(),
                 keras.layers.ReLU(),
                 keras.layers.Conv2D(clouds, kernel_size=1, use_bias=False),
                 keras.layers.AveragePooling2D(pool_size=2),
             ]
-
-        def build(self, input_shape):
-            for layer in self.gust:
-                layer.build(input_shape)
-                input_shape = layer.compute_output_shape(input_shape)
-
-        def call(self, air, training=False):
-            for layer in self.gust:
-                air = layer(air, training=training)
-            return air
 
     class Forecast(keras.Model):
         def __init__(self, clouds=16, drops=8, drizzles_per_storm=(2, 3, 4), classes=10, **kwargs):
@@ -182,8 +167,8 @@ TRANSITION_ROLES = {
 #   nothing; keep only the lines that are there because of this architecture's own idea, and
 #   check each one against the idea you found in `Drizzle`.
 # HINT: For `APPLICATION`, read the head (`self.horizon`): what does one softmax vector per input
-#   mean? For `TRANSITION_ROLE`, write down what each layer of `Breeze.gust` does to the height, the
-#   width and the channels, then pick the role that describes that change.
+#   mean? For `TRANSITION_ROLE`, write down what each layer of `Breeze.chain` does to the height,
+#   the width and the channels, then pick the role that describes that change.
 ARCHITECTURE = "DenseNet"
 GIVEAWAYS = {"concatenation", "channel_growth", "breeze_between_storms"}
 APPLICATION = "image classification"
