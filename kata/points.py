@@ -34,6 +34,12 @@ class Question:
     """A note for the question's row of the score table about its tests of weight 0 that are
     shown, not scored (the landings)."""
 
+    @classmethod
+    def true_false(cls, number: int, title: str, points: float, test="test_statement") -> Question:
+        """A question of true/false statements, marked as the exam marked them: the parametrized
+        ``test`` judges them (an equal share each); its experiments have weight 0."""
+        return cls(number, title, points, negative_marking=True, weights={test: 1})
+
     def weight_of(self, test: str) -> float | None:
         """The weight of the test function ``test``; None if this table does not know it."""
         if test in self.weights:
@@ -45,15 +51,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
     q.number: q
     for q in sorted(
         [
-            Question(
-                1,
-                "Biological and artificial neurons",
-                1.5,
-                negative_marking=True,
-                weights={
-                    "test_statement": 1,  # the three statements, an equal share each
-                },
-            ),
+            Question.true_false(1, "Biological and artificial neurons", 1.5),
             Question(
                 2,
                 "Application: a mushroom classifier",
@@ -102,24 +100,8 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     "test_unknown_activation_raises_value_error": 0.25,
                 },
             ),
-            Question(
-                4,
-                "Optimizers",
-                5,
-                negative_marking=True,
-                weights={
-                    "test_statement": 1,  # the five statements, an equal share each
-                },
-            ),
-            Question(
-                5,
-                "Activations and gradients",
-                2.5,
-                negative_marking=True,
-                weights={
-                    "test_statement": 1,  # the five statements, an equal share each
-                },
-            ),
+            Question.true_false(4, "Optimizers", 5),
+            Question.true_false(5, "Activations and gradients", 2.5),
             Question(
                 6,
                 "Zero-centred drives",
@@ -186,16 +168,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     "test_conv2d_is_vectorised": 1,
                 },
             ),
-            Question(
-                9,
-                "Advanced CNNs",
-                4,
-                negative_marking=True,
-                weights={
-                    # the four statements carry the points; the experiments that settle them teach
-                    "test_statement": 1,
-                },
-            ),
+            Question.true_false(9, "Advanced CNNs", 4),
             Question(
                 10,
                 "Deep models: CNN and RNN adaptations",
@@ -255,16 +228,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     "test_exam_network_total": 1.5,
                 },
             ),
-            Question(
-                13,
-                "Variational autoencoders",
-                3,
-                negative_marking=True,
-                weights={
-                    # the six statements carry the points; the experiments that settle them teach
-                    "test_statements": 1,
-                },
-            ),
+            Question.true_false(13, "Variational autoencoders", 3, test="test_statements"),
             Question(
                 14,
                 "GAN loss and autoencoder loss",
@@ -288,16 +252,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     "test_choice": 1.25,
                 },
             ),
-            Question(
-                15,
-                "GANs",
-                2,
-                negative_marking=True,
-                weights={
-                    # the four statements carry the points; the experiments that settle them teach
-                    "test_statements": 1,
-                },
-            ),
+            Question.true_false(15, "GANs", 2, test="test_statements"),
             Question(
                 18,
                 "Reverse ML engineering",
