@@ -5,11 +5,10 @@ This is the one place that holds points. The exam's points per question add up t
 question's points are split in proportion to the weights, and the parametrized cases of one
 test function share that function's weight equally.
 
-Questions with ``negative_marking`` are true/false statements, marked as the exam marked them:
-a right answer earns its share, a wrong one subtracts it, an empty one (the test ends in
-``kata.testing.unanswered``) gives 0, and the question never goes below 0. In such a question
-the statements carry all the points (one parametrized test, ``kata.testing.judge_statement``),
-and the experiments that settle them have weight 0: they teach, they fail until the learner's
+Questions with ``negative_marking`` (``Question.true_false``) are true/false statements, marked
+as the exam marked them: a right answer earns its share, a wrong one subtracts it, an empty one
+gives 0, and the question never goes below 0. In such a question the statements carry all the
+points (one parametrized test, made by ``kata.statements.statement_test``), and the experiments that settle them have weight 0: they teach, they fail until the learner's
 code is right, and they never cost points (so they are not listed here: a test of such a
 question that is not in its ``weights`` is an experiment). A question is *complete* only when
 every one of its tests passes, experiments included.
