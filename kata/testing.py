@@ -16,11 +16,13 @@ Every failure message of the kata says what was called, what came back and what 
   slips give, or that is right here, gets no hint;
 - ``check_choice`` marks the learner's pick among options, without naming the right one;
 - ``judge_statement`` marks one true/false statement of a negatively marked question;
-- ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...).
+- ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...), crossed with
+  a setting if asked (``seeds(range(3), saturating=(False, True))``).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import sys
@@ -380,10 +382,25 @@ def layer_weight(layer, name: str, shape, owner: str, why: str = ""):
     return weight
 
 
-def seeds(values, name: str = "seed"):
-    """``@seeds(range(5))``: parametrize a test over seeds, with the ids seed0, seed1, ..."""
+def seeds(values, name: str = "seed", labels=None, **settings):
+    """``@seeds(range(5))``: parametrize a test over seeds, with the ids seed0, seed1, ...
+
+    ``labels`` names the seeds otherwise (one label a seed). Each keyword is a setting crossed
+    with every seed: ``@seeds(range(2), saturating=(False, True))`` gives the cases
+    (seed, saturating) (0, False), (0, True), (1, False), (1, True), with the ids
+    seed0-saturating=False, seed0-saturating=True, ...
+    """
     values = list(values)
-    return pytest.mark.parametrize(name, values, ids=[f"seed{value}" for value in values])
+    labels = [f"seed{value}" for value in values] if labels is None else list(labels)
+    if not settings:
+        return pytest.mark.parametrize(name, values, ids=labels)
+    cases, ids = [], []
+    for value, label in zip(values, labels, strict=True):
+        for chosen in itertools.product(*settings.values()):
+            cases.append((value, *chosen))
+            named = [f"{key}={setting}" for key, setting in zip(settings, chosen, strict=True)]
+            ids.append("-".join([label, *named]))
+    return pytest.mark.parametrize([name, *settings], cases, ids=ids)
 
 
 def seed_everything(seed: int, tensorflow: bool | None = None) -> None:

@@ -316,6 +316,22 @@ def test_seeds_parametrizes_with_readable_ids():
     assert mark.args == ("seed", [0, 1]) and mark.kwargs == {"ids": ["seed0", "seed1"]}
 
 
+def test_seeds_crosses_a_setting_with_every_seed():
+    mark = seeds(range(2), labels=["seed0", "confident"], saturating=(False, True)).mark
+    assert mark.args == (
+        ["seed", "saturating"],
+        [(0, False), (0, True), (1, False), (1, True)],
+    )
+    assert mark.kwargs == {
+        "ids": [
+            "seed0-saturating=False",
+            "seed0-saturating=True",
+            "confident-saturating=False",
+            "confident-saturating=True",
+        ]
+    }
+
+
 # --- layers and gradients -----------------------------------------------------------------------
 
 
