@@ -469,11 +469,13 @@ def on_other_seeds(test):
 
 @on_other_seeds
 def test_residual_network_keeps_the_gradient_on_other_seeds(target, keras, seed):
+    __tracebackhide__ = True
     test_residual_network_keeps_the_gradient(target, keras, seed)
 
 
 @on_other_seeds
 def test_lstm_keeps_the_gradient_over_50_steps_on_other_seeds(target, keras, seed):
+    __tracebackhide__ = True
     test_lstm_keeps_the_gradient_over_50_steps(target, keras, seed)
 
 
