@@ -8,8 +8,8 @@ Every failure message of the kata says what was called, what came back and what 
   875); ``brief(values)`` shows numbers whatever their type;
 - ``fail(message)`` fails with the message alone, ``require(condition, message)`` unless the
   condition holds;
-- ``check_equal``, ``expect_close``, ``expect_float_array``, ``as_array``, ``as_scalar`` and
-  ``expect_raises`` check a result and fail with such messages; ``layer_weight``,
+- ``check_equal``, ``expect_close``, ``expect_float_array``, ``expect_shape``, ``as_array``,
+  ``as_scalar`` and ``expect_raises`` check a result and fail with such messages; ``layer_weight``,
   ``expect_gradients``, ``saved_and_loaded`` and ``expect_png`` do the same for a Keras layer's
   weights and gradients, a saved model and a figure;
 - ``slip_hint`` turns a known wrong answer into what it reveals, with one rule: a value that two
@@ -47,6 +47,7 @@ __all__ = [
     "expect_gradients",
     "expect_png",
     "expect_raises",
+    "expect_shape",
     "fail",
     "judge_statement",
     "layer_weight",
@@ -281,9 +282,17 @@ def expect_float_array(got, call: str, shape=None, what: str = "a NumPy float ar
             f"{call} returned an array of dtype {got.dtype}, expected {what} (dtype float32 or "
             "float64): sums of products of real numbers are not integers"
         )
-    if shape is not None and got.shape != tuple(shape):
-        fail(f"{call} returned shape {got.shape}, expected {tuple(shape)}")
+    if shape is not None:
+        expect_shape(got, shape, call)
     return got
+
+
+def expect_shape(got, shape, call: str, why: str = "") -> None:
+    """Fail unless the array ``got`` has ``shape``; ``why`` says why that shape is the right one."""
+    __tracebackhide__ = True
+    if tuple(got.shape) != tuple(shape):
+        because = f": {why}" if why else ""
+        fail(f"{call} returned shape {got.shape}, expected {tuple(shape)}{because}")
 
 
 def expect_close(got, expected, call: str, why: str, what: str = "", rtol=1e-5, atol=1e-8):
