@@ -405,10 +405,15 @@ CHOICES = {
 # END EXAM KEY
 
 
+def why_not(options, reasons):
+    """What a wrong option says, and the reason it is not right (``options``: option -> what it
+    says, as the learner's module lists them; ``reasons``: option -> why not)."""
+    return {o: f"{options[o]!r} is not right: {why}" for o, why in reasons.items() if o in options}
+
+
 @pytest.mark.parametrize("name", CHOICE_NAMES, ids=CHOICE_NAMES)
 def test_choice(target, name):
     assert CHOICES is None or list(CHOICES) == CHOICE_NAMES
-    options = getattr(target, f"{name}_OPTIONS")  # option -> what it says
+    options = getattr(target, f"{name}_OPTIONS")
     right, reasons = (None, {}) if key_hidden(CHOICES) else CHOICES[name]
-    wrong = {o: f"{options[o]!r} is not right: {why}" for o, why in reasons.items() if o in options}
-    check_choice(name, getattr(target, name), options, right, wrong)
+    check_choice(name, getattr(target, name), options, right, why_not(options, reasons))
