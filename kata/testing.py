@@ -15,6 +15,7 @@ Every failure message of the kata says what was called, what came back and what 
 - ``slip_hint`` turns a known wrong answer into what it reveals, with one rule: a value that two
   slips give, or that is right here, gets no hint;
 - ``check_choice`` marks the learner's pick among options, without naming the right one;
+  ``key_of`` reads its key from an answer key that the learner's copy hides;
 - ``judge_statement`` marks one true/false statement of a negatively marked question;
 - ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...), crossed with
   a setting if asked (``seeds(range(3), saturating=(False, True))``).
@@ -50,6 +51,7 @@ __all__ = [
     "expect_shape",
     "fail",
     "judge_statement",
+    "key_of",
     "layer_weight",
     "require",
     "run_command",
@@ -232,6 +234,14 @@ def check_choice(name: str, got, options: Iterable, key, wrong: dict) -> None:
         at_grading(f"{name} = {got!r}")
     if got != key:
         fail(f"{name} = {got!r}: {wrong[got]}")
+
+
+def key_of(key, name: str, hidden=None):
+    """The answer key's entry for the answer ``name``: ``key[name]``, or ``hidden`` in the
+    learner's copy, where the export replaced the key by None (``kata.statements.key_hidden``)."""
+    from kata.statements import key_hidden
+
+    return hidden if key_hidden(key) else key[name]
 
 
 # --- results of the right type ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from kata.testing import (
     expect_float_array,
     expect_png,
     fail,
+    key_of,
     saved_and_loaded,
     seeds,
     show,
@@ -104,7 +105,7 @@ def check_one_choice(target, name):
     options = getattr(target, OPTIONS[name])
     hidden = key_hidden(RIGHT)
     assert hidden or set(options) == set(WHY_NOT[name]) | {RIGHT[name]}, "the options changed"
-    key, wrong = (None, None) if hidden else (RIGHT[name], WHY_NOT[name])
+    key, wrong = key_of(RIGHT, name), key_of(WHY_NOT, name)
     check_choice(name, getattr(target, name), options, key, wrong)
 
 

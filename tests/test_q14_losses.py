@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import key_hidden
 from kata.testing import (
     as_array,
     as_scalar,
@@ -14,6 +13,7 @@ from kata.testing import (
     check_choice,
     expect_shape,
     fail,
+    key_of,
     seeds,
     slip_hint,
     within,
@@ -415,5 +415,5 @@ def why_not(options, reasons):
 def test_choice(target, name):
     assert CHOICES is None or list(CHOICES) == CHOICE_NAMES
     options = getattr(target, f"{name}_OPTIONS")
-    right, reasons = (None, {}) if key_hidden(CHOICES) else CHOICES[name]
+    right, reasons = key_of(CHOICES, name, hidden=(None, {}))
     check_choice(name, getattr(target, name), options, right, why_not(options, reasons))

@@ -23,6 +23,7 @@ from kata.testing import (
     expect_shape,
     fail,
     judge_statement,
+    key_of,
     layer_weight,
     require,
     run_command,
@@ -341,6 +342,12 @@ def test_run_command_outside_the_kata_selects_the_test_by_name():
         run_command(object(), "test_spike_height_is_fixed")
         == "pytest -k test_spike_height_is_fixed"
     )
+
+
+def test_key_of_reads_the_key_unless_the_copy_hides_it():
+    assert key_of({"PROBLEM": "bottleneck"}, "PROBLEM") == "bottleneck"
+    assert key_of(None, "PROBLEM") is None
+    assert key_of(None, "PROBLEM", hidden=(None, {})) == (None, {})
 
 
 def test_seeds_parametrizes_with_readable_ids():
