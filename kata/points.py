@@ -321,8 +321,7 @@ QUESTIONS: dict[int, Question] = {  # in exam order, whatever the order below
                     # the cost and the exam's question: 1.3
                     "test_softmax_dot_products_match_tensorflow_logits": 0.3,
                     "test_negative_sampling_dot_products_match_tensorflow_logits": 0.2,
-                    "test_problem_of_the_full_softmax": 0.4,
-                    "test_what_negative_sampling_does": 0.4,
+                    "test_exam_question": 0.8,  # two parts, 0.4 each
                     # the experiment and the picture: 0.3
                     "test_cooccurring_words_end_up_closer": 0.2,
                     "test_embedding_picture_is_written": 0.1,

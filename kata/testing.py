@@ -8,19 +8,22 @@ Every failure message of the kata says what was called, what came back and what 
   875); ``brief(values)`` shows numbers whatever their type;
 - ``fail(message)`` fails with the message alone, ``require(condition, message)`` unless the
   condition holds;
-- ``check_equal``, ``expect_close``, ``expect_float_array``, ``as_array``, ``as_scalar`` and
-  ``expect_raises`` check a result and fail with such messages; ``layer_weight``,
+- ``check_equal``, ``expect_close``, ``expect_float_array``, ``expect_shape``, ``as_array``,
+  ``as_scalar`` and ``expect_raises`` check a result and fail with such messages; ``layer_weight``,
   ``expect_gradients``, ``saved_and_loaded`` and ``expect_png`` do the same for a Keras layer's
   weights and gradients, a saved model and a figure;
 - ``slip_hint`` turns a known wrong answer into what it reveals, with one rule: a value that two
   slips give, or that is right here, gets no hint;
 - ``check_choice`` marks the learner's pick among options, without naming the right one;
+  ``key_of`` reads its key from an answer key that the learner's copy hides;
 - ``judge_statement`` marks one true/false statement of a negatively marked question;
-- ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...).
+- ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...), crossed with
+  a setting if asked (``seeds(range(3), saturating=(False, True))``).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import sys
@@ -45,8 +48,10 @@ __all__ = [
     "expect_gradients",
     "expect_png",
     "expect_raises",
+    "expect_shape",
     "fail",
     "judge_statement",
+    "key_of",
     "layer_weight",
     "require",
     "run_command",
@@ -231,6 +236,14 @@ def check_choice(name: str, got, options: Iterable, key, wrong: dict) -> None:
         fail(f"{name} = {got!r}: {wrong[got]}")
 
 
+def key_of(key, name: str, hidden=None):
+    """The answer key's entry for the answer ``name``: ``key[name]``, or ``hidden`` in the
+    learner's copy, where the export replaced the key by None (``kata.statements.key_hidden``)."""
+    from kata.statements import key_hidden
+
+    return hidden if key_hidden(key) else key[name]
+
+
 # --- results of the right type ------------------------------------------------------------------
 
 
@@ -279,9 +292,17 @@ def expect_float_array(got, call: str, shape=None, what: str = "a NumPy float ar
             f"{call} returned an array of dtype {got.dtype}, expected {what} (dtype float32 or "
             "float64): sums of products of real numbers are not integers"
         )
-    if shape is not None and got.shape != tuple(shape):
-        fail(f"{call} returned shape {got.shape}, expected {tuple(shape)}")
+    if shape is not None:
+        expect_shape(got, shape, call)
     return got
+
+
+def expect_shape(got, shape, call: str, why: str = "") -> None:
+    """Fail unless the array ``got`` has ``shape``; ``why`` says why that shape is the right one."""
+    __tracebackhide__ = True
+    if tuple(got.shape) != tuple(shape):
+        because = f": {why}" if why else ""
+        fail(f"{call} returned shape {got.shape}, expected {tuple(shape)}{because}")
 
 
 def expect_close(got, expected, call: str, why: str, what: str = "", rtol=1e-5, atol=1e-8):
@@ -380,10 +401,25 @@ def layer_weight(layer, name: str, shape, owner: str, why: str = ""):
     return weight
 
 
-def seeds(values, name: str = "seed"):
-    """``@seeds(range(5))``: parametrize a test over seeds, with the ids seed0, seed1, ..."""
+def seeds(values, name: str = "seed", labels=None, **settings):
+    """``@seeds(range(5))``: parametrize a test over seeds, with the ids seed0, seed1, ...
+
+    ``labels`` names the seeds otherwise (one label a seed). Each keyword is a setting crossed
+    with every seed: ``@seeds(range(2), saturating=(False, True))`` gives the cases
+    (seed, saturating) (0, False), (0, True), (1, False), (1, True), with the ids
+    seed0-saturating=False, seed0-saturating=True, ...
+    """
     values = list(values)
-    return pytest.mark.parametrize(name, values, ids=[f"seed{value}" for value in values])
+    labels = [f"seed{value}" for value in values] if labels is None else list(labels)
+    if not settings:
+        return pytest.mark.parametrize(name, values, ids=labels)
+    cases, ids = [], []
+    for value, label in zip(values, labels, strict=True):
+        for chosen in itertools.product(*settings.values()):
+            cases.append((value, *chosen))
+            named = [f"{key}={setting}" for key, setting in zip(settings, chosen, strict=True)]
+            ids.append("-".join([label, *named]))
+    return pytest.mark.parametrize([name, *settings], cases, ids=ids)
 
 
 def seed_everything(seed: int, tensorflow: bool | None = None) -> None:

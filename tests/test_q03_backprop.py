@@ -2,7 +2,7 @@
 
 import copy
 import re
-from itertools import pairwise
+from itertools import pairwise, product
 
 import numpy as np
 import pytest
@@ -422,46 +422,41 @@ def check_against_tape(target, tf, seed, activation, fields, why):
                 )
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_forward_pass_matches_tensorflow(target, tf, seed, activation):
-    check_against_tape(
-        target,
-        tf,
-        seed,
-        activation,
+# What each comparison with tf.GradientTape reads from the step, and the rule it checks.
+TAPE_CHECKS = {
+    "forward": (
         ["drives", "activations"],
         "d^l = W_l a^{l-1} + b^l and a^l = f(d^l) on every layer, the output layer included",
-    )
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_deltas_match_gradient_tape(target, tf, seed, activation):
-    check_against_tape(
-        target,
-        tf,
-        seed,
-        activation,
+    ),
+    "deltas": (
         ["deltas"],
         "delta^l = dL / dd^l, the loss's derivative with respect to the drives, for "
         "L = 1/2 * mean over the output units of (a^L - t)^2, with every gradient taken at the "
         "OLD weights; a scalar target applies to every output unit",
-    )
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("seed", SEEDS)
-def test_updated_parameters_match_sgd_on_gradient_tape(target, tf, seed, activation):
-    check_against_tape(
-        target,
-        tf,
-        seed,
-        activation,
+    ),
+    "updates": (
         ["weights", "biases"],
         "new = old - learning_rate * dL / d(old) for every weight and bias, every gradient "
         "taken at the old parameters",
-    )
+    ),
+}
+# Every seed with every activation (ids 0-relu, 0-sigmoid, ..., 7-linear).
+RANDOM_CASES = pytest.mark.parametrize(("seed", "activation"), list(product(SEEDS, ACTIVATIONS)))
+
+
+@RANDOM_CASES
+def test_forward_pass_matches_tensorflow(target, tf, seed, activation):
+    check_against_tape(target, tf, seed, activation, *TAPE_CHECKS["forward"])
+
+
+@RANDOM_CASES
+def test_deltas_match_gradient_tape(target, tf, seed, activation):
+    check_against_tape(target, tf, seed, activation, *TAPE_CHECKS["deltas"])
+
+
+@RANDOM_CASES
+def test_updated_parameters_match_sgd_on_gradient_tape(target, tf, seed, activation):
+    check_against_tape(target, tf, seed, activation, *TAPE_CHECKS["updates"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ def size_slips(n, k, s, padding):
 
 def explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips):
     """A message for a wrong feature map: its size or its first wrong value, and a known slip."""
-    hint = slip_hint(got, expected, slips() if callable(slips) else slips, within(atol=1e-4))
+    hint = slip_hint(got, expected, slips, within(atol=1e-4))
     if got.shape != expected.shape:
         text = f"{call} returned shape {got.shape}, expected {expected.shape}"
         if got.ndim != expected.ndim:
@@ -231,18 +231,26 @@ def explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, 
     return f"{text}: {hint}" if hint else text
 
 
-def check_feature_map(
-    call, got, expected, image_hw, kernel_hw, stride, padding, spatial=(0, 1), slips=()
-):
-    """Fail with a teaching message unless ``got`` is a float array of the expected values.
+def check_result(target, tf, function, x, kernels, expected, slips=None, **options):
+    """Call the learner's ``function`` ("feature_map" or "conv2d") on ``x`` and ``kernels`` with
+    ``options`` (stride, padding); fail with a teaching message unless it returns ``expected``.
 
-    ``slips`` lists (wrong result, what it reveals), or is a function that returns that list
-    (called only on a failure); a hint is given only when exactly one of them matches.
+    ``slips`` lists (wrong result, what it reveals); by default the known slips for these
+    arguments, computed only on a failure. A hint is given only when exactly one of them matches.
     """
     __tracebackhide__ = True
+    stride, padding = options.get("stride", 1), options.get("padding", "valid")
+    batch = function == "conv2d"  # conv2d: (batch, rows, cols, channels); feature_map: one image
+    got = getattr(target, function)(x, kernels, **options)
+    call = called(function, x, kernels, **options)
     got = expect_float_array(got, call)
     if got.shape == expected.shape and np.allclose(got, expected, atol=1e-4):
         return
+    if slips is None:
+        known = conv2d_slips if batch else feature_map_slips
+        slips = known(tf, x, kernels, stride, padding, expected)
+    image_hw, kernel_hw = (x.shape[1:3], kernels.shape[:2]) if batch else (x.shape, kernels.shape)
+    spatial = (1, 2) if batch else (0, 1)
     fail(explain(call, got, expected, image_hw, kernel_hw, stride, padding, spatial, slips))
 
 
@@ -255,17 +263,7 @@ def test_exam_feature_map_with_stride_two(target, tf):
     expected = tf_feature_map(tf, IMAGE, KERNEL, 2, "valid")
     if EXAM_FEATURE_MAP is not None:  # the instructor's cross-check; not in the students' copy
         assert np.array_equal(expected, EXAM_FEATURE_MAP), "TensorFlow disagrees with us"
-    got = target.feature_map(IMAGE, KERNEL, stride=2)
-    check_feature_map(
-        called("feature_map", IMAGE, KERNEL, stride=2),
-        got,
-        expected,
-        IMAGE.shape,
-        KERNEL.shape,
-        2,
-        "valid",
-        slips=lambda: feature_map_slips(tf, IMAGE, KERNEL, 2, "valid", expected),
-    )
+    check_result(target, tf, "feature_map", IMAGE, KERNEL, expected, stride=2)
 
 
 def test_exam_example_as_a_batch_matches_tensorflow(target, tf):
@@ -283,18 +281,7 @@ def test_exam_example_as_a_batch_matches_tensorflow(target, tf):
             assert np.array_equal(tf_conv2d(tf, x, k, s, p)[0, :, :, 0], by_hand), (
                 f"TensorFlow disagrees with our {what} by hand"
             )
-    got = target.conv2d(x, kernels, stride=2)
-    check_feature_map(
-        called("conv2d", x, kernels, stride=2),
-        got,
-        oracle,
-        IMAGE.shape,
-        KERNEL.shape,
-        2,
-        "valid",
-        spatial=(1, 2),
-        slips=lambda: conv2d_slips(tf, x, kernels, 2, "valid", oracle),
-    )
+    check_result(target, tf, "conv2d", x, kernels, oracle, stride=2)
 
 
 def test_feature_map_returns_floats(target):
@@ -313,17 +300,8 @@ def test_kernel_is_not_flipped(target):
     # Sliding the kernel over a lone 1 prints it rotated by 180 degrees: at the top left the
     # 1 sits under the kernel's bottom right entry.
     expected = kernel[::-1, ::-1]
-    got = target.feature_map(impulse, kernel)
-    check_feature_map(
-        called("feature_map", impulse, kernel),
-        got,
-        expected,
-        (5, 5),
-        (3, 3),
-        1,
-        "valid",
-        slips=[(kernel, FLIPPED), (expected.T, TRANSPOSED)],
-    )
+    slips = [(kernel, FLIPPED), (expected.T, TRANSPOSED)]
+    check_result(target, None, "feature_map", impulse, kernel, expected, slips)
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,17 +346,7 @@ def test_feature_map_matches_tensorflow(target, tf, seed):
     image = rng.integers(-5, 6, size=shape).astype(float)  # small integers: exact in float32
     kernel = rng.integers(-3, 4, size=k_shape).astype(float)
     expected = tf_feature_map(tf, image, kernel, stride, padding)
-    got = target.feature_map(image, kernel, stride=stride, padding=padding)
-    check_feature_map(
-        called("feature_map", image, kernel, stride=stride, padding=padding),
-        got,
-        expected,
-        shape,
-        k_shape,
-        stride,
-        padding,
-        slips=lambda: feature_map_slips(tf, image, kernel, stride, padding, expected),
-    )
+    check_result(target, tf, "feature_map", image, kernel, expected, stride=stride, padding=padding)
 
 
 @pytest.mark.parametrize("seed", CONV2D_SEEDS, ids=[case_id(s, batch=True) for s in CONV2D_SEEDS])
@@ -388,18 +356,7 @@ def test_conv2d_matches_tensorflow(target, tf, seed):
     x = rng.integers(-5, 6, size=shape).astype(np.float32)
     kernels = rng.integers(-3, 4, size=k_shape).astype(np.float32)
     expected = tf_conv2d(tf, x, kernels, stride, padding)
-    got = target.conv2d(x, kernels, stride=stride, padding=padding)
-    check_feature_map(
-        called("conv2d", x, kernels, stride=stride, padding=padding),
-        got,
-        expected,
-        shape[1:3],
-        k_shape[:2],
-        stride,
-        padding,
-        spatial=(1, 2),
-        slips=lambda: conv2d_slips(tf, x, kernels, stride, padding, expected),
-    )
+    check_result(target, tf, "conv2d", x, kernels, expected, stride=stride, padding=padding)
 
 
 OUTPUT_SIZES = [

@@ -57,25 +57,41 @@ def test_dense_params_matches_keras(target, keras, seed):
     )
 
 
+# Why each count is right: what the layer holds (shown when the learner's count is not right).
+RULES = {
+    "simple_rnn_params": "a SimpleRNN has input weights, recurrent weights (the hidden state is "
+    "fed back in at the next step) and a bias",
+    "lstm_params": "an LSTM has four gates (input, forget, candidate, output), each with input, "
+    "recurrent and bias weights",
+    "gru_params": "a GRU has three gates (update, reset, candidate), each with input, recurrent "
+    "and bias weights; reset_after=True doubles the biases",
+    "conv2d_params": "every filter has one kernel of kernel_size for EACH input channel, plus "
+    "one bias; the image size does not matter",
+}
+
+
+def check_params(target, function, args, expected, slips, **options):
+    """The learner's ``function(*args, **options)`` against Keras's count ``expected``; the
+    reason it is right is ``RULES[function]``, and ``slips`` name known wrong counts."""
+    __tracebackhide__ = True
+    got = getattr(target, function)(*args, **options)
+    call = called(function, *args, **options)
+    check_count(got, expected, call, RULES[function], slips)
+
+
 @seeds(SEEDS)
 def test_simple_rnn_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     expected = keras_count(keras, keras.layers.SimpleRNN(units), (7, inputs))
-    check_count(
-        target.simple_rnn_params(inputs, units),
-        expected,
-        called("simple_rnn_params", inputs, units),
-        "a SimpleRNN has input weights, recurrent weights (the hidden state is fed back in at "
-        "the next step) and a bias",
-        slips=[
-            (
-                inputs * units + units,
-                "you forgot the recurrent weights: the previous hidden state is fed back in "
-                "through weights of its own",
-            ),
-            (inputs * units + units * units, "you forgot the biases: one per unit"),
-        ],
-    )
+    slips = [
+        (
+            inputs * units + units,
+            "you forgot the recurrent weights: the previous hidden state is fed back in "
+            "through weights of its own",
+        ),
+        (inputs * units + units * units, "you forgot the biases: one per unit"),
+    ]
+    check_params(target, "simple_rnn_params", (inputs, units), expected, slips)
 
 
 @seeds(SEEDS)
@@ -83,41 +99,28 @@ def test_lstm_params_matches_keras(target, keras, seed):
     inputs, units = sizes(seed)
     expected = keras_count(keras, keras.layers.LSTM(units), (7, inputs))
     one_gate = inputs * units + units * units + units
-    check_count(
-        target.lstm_params(inputs, units),
-        expected,
-        called("lstm_params", inputs, units),
-        "an LSTM has four gates (input, forget, candidate, output), each with input, recurrent "
-        "and bias weights",
-        slips=[
-            (
-                one_gate,
-                "that is one gate's worth: an LSTM has four gates (input, forget, candidate, "
-                "output), each with input, recurrent and bias weights",
-            ),
-            (
-                3 * one_gate,
-                "that is three gates' worth (a GRU without reset_after has three): an LSTM has "
-                "four, input, forget, candidate and output",
-            ),
-            (4 * (inputs * units + units * units), "you forgot the biases: one per unit and gate"),
-            (
-                4 * (inputs * units + units),
-                "you forgot the recurrent weights: every gate also reads the previous hidden "
-                "state, through weights of its own",
-            ),
-        ],
-    )
+    slips = [
+        (
+            one_gate,
+            "that is one gate's worth: an LSTM has four gates (input, forget, candidate, "
+            "output), each with input, recurrent and bias weights",
+        ),
+        (
+            3 * one_gate,
+            "that is three gates' worth (a GRU without reset_after has three): an LSTM has "
+            "four, input, forget, candidate and output",
+        ),
+        (4 * (inputs * units + units * units), "you forgot the biases: one per unit and gate"),
+        (
+            4 * (inputs * units + units),
+            "you forgot the recurrent weights: every gate also reads the previous hidden "
+            "state, through weights of its own",
+        ),
+    ]
+    check_params(target, "lstm_params", (inputs, units), expected, slips)
 
 
-GRU_CASES = [(seed, reset_after) for seed in range(3) for reset_after in (True, False)]
-
-
-@pytest.mark.parametrize(
-    "seed, reset_after",
-    GRU_CASES,
-    ids=[f"seed{s}-reset_after={r}" for s, r in GRU_CASES],
-)
+@seeds(range(3), reset_after=(True, False))
 def test_gru_params_matches_keras(target, keras, seed, reset_after):
     inputs, units = sizes(seed)
     expected = keras_count(keras, keras.layers.GRU(units, reset_after=reset_after), (7, inputs))
@@ -135,21 +138,15 @@ def test_gru_params_matches_keras(target, keras, seed, reset_after):
             "with reset_after=False a GRU keeps a single bias vector per gate; the second, "
             "recurrent bias only exists with reset_after=True",
         )
-    check_count(
-        target.gru_params(inputs, units, reset_after=reset_after),
-        expected,
-        called("gru_params", inputs, units, reset_after=reset_after),
-        "a GRU has three gates (update, reset, candidate), each with input, recurrent and bias "
-        "weights; reset_after=True doubles the biases",
-        slips=[
-            slip,
-            (
-                4 * (inputs * units + units * units + units),
-                "that is four gates' worth, an LSTM's count: a GRU has three (update, reset, "
-                "candidate)",
-            ),
-        ],
-    )
+    slips = [
+        slip,
+        (
+            4 * (inputs * units + units * units + units),
+            "that is four gates' worth, an LSTM's count: a GRU has three (update, reset, "
+            "candidate)",
+        ),
+    ]
+    check_params(target, "gru_params", (inputs, units), expected, slips, reset_after=reset_after)
 
 
 @seeds(SEEDS)
@@ -163,21 +160,15 @@ def test_conv2d_params_matches_keras(target, keras, seed):
     in_channels, filters = sizes(seed + 100, high=20)
     layer = keras.layers.Conv2D(filters, kernel_size)
     expected = keras_count(keras, layer, (rows + 5, cols + 3, in_channels))
-    check_count(
-        target.conv2d_params(kernel_size, in_channels, filters),
-        expected,
-        called("conv2d_params", kernel_size, in_channels, filters),
-        "every filter has one kernel of kernel_size for EACH input channel, plus one bias; "
-        "the image size does not matter",
-        slips=[
-            (
-                rows * cols * filters + filters,
-                "each filter spans all input channels: it has a separate kernel_size kernel "
-                "for every one of them",
-            ),
-            (rows * cols * in_channels * filters, "you forgot the biases: one per filter"),
-        ],
-    )
+    slips = [
+        (
+            rows * cols * filters + filters,
+            "each filter spans all input channels: it has a separate kernel_size kernel "
+            "for every one of them",
+        ),
+        (rows * cols * in_channels * filters, "you forgot the biases: one per filter"),
+    ]
+    check_params(target, "conv2d_params", (kernel_size, in_channels, filters), expected, slips)
 
 
 # --------------------------------------------------------------------------------------------

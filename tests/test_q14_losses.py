@@ -5,8 +5,19 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import at_grading, key_hidden
-from kata.testing import as_array, as_scalar, brief, called, choice, fail, seeds, slip_hint, within
+from kata.testing import (
+    as_array,
+    as_scalar,
+    brief,
+    called,
+    check_choice,
+    expect_shape,
+    fail,
+    key_of,
+    seeds,
+    slip_hint,
+    within,
+)
 
 SEEDS = range(5)
 
@@ -273,10 +284,7 @@ def test_best_squared_error_prediction_matches_gradient_descent(target, tf, seed
         # each step halves the distance to the minimum: d loss / d p = 2 (p - t) / values
         prediction.assign_sub(flat.shape[1] / 4 * tape.gradient(loss, prediction))
     expected = prediction.numpy()
-    assert got.shape == expected.shape, (
-        f"{call} returned shape {got.shape}, expected {expected.shape}: one prediction, shaped "
-        "like one target"
-    )
+    expect_shape(got, expected.shape, call, "one prediction, shaped like one target")
     assert np.allclose(got, expected, atol=1e-4), (
         f"{call} returned {brief(got)}, but gradient descent on the mean squared error reaches "
         f"{brief(expected)}: set the derivative of mean_i (p - t_i)^2 to zero"
@@ -397,14 +405,15 @@ CHOICES = {
 # END EXAM KEY
 
 
+def why_not(options, reasons):
+    """What a wrong option says, and the reason it is not right (``options``: option -> what it
+    says, as the learner's module lists them; ``reasons``: option -> why not)."""
+    return {o: f"{options[o]!r} is not right: {why}" for o, why in reasons.items() if o in options}
+
+
 @pytest.mark.parametrize("name", CHOICE_NAMES, ids=CHOICE_NAMES)
 def test_choice(target, name):
     assert CHOICES is None or list(CHOICES) == CHOICE_NAMES
     options = getattr(target, f"{name}_OPTIONS")
-    got = choice(name, getattr(target, name), options)
-    if key_hidden(CHOICES):
-        at_grading(f"{name} = {got!r}")
-    right, reasons = CHOICES[name]
-    if got == right:
-        return
-    fail(f"{name} = {got!r}: {options[got]!r} is not right: {reasons[got]}")
+    right, reasons = key_of(CHOICES, name, hidden=(None, {}))
+    check_choice(name, getattr(target, name), options, right, why_not(options, reasons))

@@ -82,14 +82,7 @@ def test_discriminator_loss_matches_keras(target, tf, seed):
     )
 
 
-GENERATOR_CASES = [(seed, saturating) for seed in range(3) for saturating in (False, True)]
-
-
-@pytest.mark.parametrize(
-    "seed, saturating",
-    GENERATOR_CASES,
-    ids=[f"{['seed0', 'seed1', 'confident'][s]}-saturating={t}" for s, t in GENERATOR_CASES],
-)
+@seeds(range(3), labels=["seed0", "seed1", "confident"], saturating=(False, True))
 def test_generator_loss_matches_keras(target, tf, seed, saturating):
     _, fake = logits_case(seed)
     non_saturating = keras_bce(1.0, fake)  # -log D(G(z))

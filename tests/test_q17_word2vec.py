@@ -460,12 +460,15 @@ REMEDY_WRONG = {
 # END EXAM KEY
 
 
-def test_problem_of_the_full_softmax(target):
-    check_choice("PROBLEM", target.PROBLEM, target.OPTIONS["problem"], PROBLEM_KEY, PROBLEM_WRONG)
+# The question's two parts, worth the same: the learner's answer, and what it asks.
+PARTS = {"PROBLEM": "problem_of_the_full_softmax", "REMEDY": "what_negative_sampling_does"}
 
 
-def test_what_negative_sampling_does(target):
-    check_choice("REMEDY", target.REMEDY, target.OPTIONS["remedy"], REMEDY_KEY, REMEDY_WRONG)
+@pytest.mark.parametrize("name", PARTS, ids=PARTS.values())
+def test_exam_question(target, name):
+    keys = {"PROBLEM": (PROBLEM_KEY, PROBLEM_WRONG), "REMEDY": (REMEDY_KEY, REMEDY_WRONG)}
+    key, wrong = keys[name]
+    check_choice(name, getattr(target, name), target.OPTIONS[name.lower()], key, wrong)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from kata.statements import key_hidden
 from kata.testing import (
     called,
     check_choice,
     fail,
+    key_of,
     layer_weight,
     require,
     saved_and_loaded,
@@ -89,6 +89,19 @@ def check_values(call, got, expected, slips=(), rule=""):
     )
 
 
+def check_by_hand(target, function, oracle, args, by_hand, slips, rule):
+    """One of the exam's small examples: the learner's ``function`` on the float32 ``args``
+    against the TensorFlow ``oracle``'s value; ``by_hand`` is the instructor's hand-worked value
+    (None in the students' copy), which the oracle must agree with."""
+    __tracebackhide__ = True
+    expected = float(oracle)
+    if by_hand is not None:
+        assert expected == pytest.approx(by_hand, abs=1e-12)
+    call = called(function, *args)
+    got = as_floats(getattr(target, function)(*map(np.float32, args)), call, ())
+    check_values(call, got, np.asarray(expected), slips, rule)
+
+
 # --------------------------------------------------------------------------------------------
 # The gate, by hand and against TensorFlow
 # --------------------------------------------------------------------------------------------
@@ -135,15 +148,12 @@ SAMPLE_INPUTS = {  # (log_alpha, u)
 @pytest.mark.parametrize("case", SAMPLE_INPUTS, ids=list(SAMPLE_INPUTS))
 def test_exam_gate_samples_by_hand(target, tf, case):
     log_alpha, u = SAMPLE_INPUTS[case]
-    expected = float(tf_sample(tf, log_alpha, u))
-    if EXAM_SAMPLES is not None:  # the instructor's cross-check; not in the students' copy
-        assert expected == pytest.approx(EXAM_SAMPLES[case], abs=1e-12)
-    call = called("hard_concrete_sample", log_alpha, u)
-    got = as_floats(target.hard_concrete_sample(np.float32(log_alpha), np.float32(u)), call, ())
-    check_values(
-        call,
-        got,
-        np.asarray(expected),
+    check_by_hand(
+        target,
+        "hard_concrete_sample",
+        tf_sample(tf, log_alpha, u),
+        (log_alpha, u),
+        None if EXAM_SAMPLES is None else EXAM_SAMPLES[case],
         sample_slips(np.float64(log_alpha), np.float64(u)),
         SAMPLE_RULE,
     )
@@ -205,15 +215,12 @@ PROBABILITY_INPUTS = {"half": -2 / 3 * math.log(11), "log_alpha-0": 0.0}  # log_
 @pytest.mark.parametrize("case", PROBABILITY_INPUTS, ids=list(PROBABILITY_INPUTS))
 def test_exam_probability_nonzero_by_hand(target, tf, case):
     log_alpha = PROBABILITY_INPUTS[case]
-    expected = float(tf_probability_nonzero(tf, log_alpha))
-    if EXAM_PROBABILITIES is not None:  # the instructor's cross-check; not in the students' copy
-        assert expected == pytest.approx(EXAM_PROBABILITIES[case], abs=1e-12)
-    call = called("probability_nonzero", log_alpha)
-    got = as_floats(target.probability_nonzero(np.float32(log_alpha)), call, ())
-    check_values(
-        call,
-        got,
-        np.asarray(expected),
+    check_by_hand(
+        target,
+        "probability_nonzero",
+        tf_probability_nonzero(tf, log_alpha),
+        (log_alpha,),
+        None if EXAM_PROBABILITIES is None else EXAM_PROBABILITIES[case],
         [
             (
                 1 / (1 + np.exp(-log_alpha)),
@@ -272,16 +279,13 @@ GATE_INPUTS = {"0": 0.0, "ln3": LN3, "-ln9": -math.log(9), "ln11": math.log(11),
 @pytest.mark.parametrize("case", GATE_INPUTS, ids=list(GATE_INPUTS))
 def test_exam_deterministic_gate_by_hand(target, tf, case):
     log_alpha = GATE_INPUTS[case]
-    expected = float(tf_deterministic(tf, log_alpha))
-    if EXAM_GATES is not None:  # the instructor's cross-check; not in the students' copy
-        assert expected == pytest.approx(EXAM_GATES[case], abs=1e-12)
-    call = called("deterministic_gate", log_alpha)
-    got = as_floats(target.deterministic_gate(np.float32(log_alpha)), call, ())
     tempered = np.clip(1 / (1 + np.exp(-log_alpha / BETA)) * (ZETA - GAMMA) + GAMMA, 0, 1)
-    check_values(
-        call,
-        got,
-        np.asarray(expected),
+    check_by_hand(
+        target,
+        "deterministic_gate",
+        tf_deterministic(tf, log_alpha),
+        (log_alpha,),
+        None if EXAM_GATES is None else EXAM_GATES[case],
         [
             (
                 tempered,
@@ -375,51 +379,55 @@ def test_layer_weights_have_the_documented_shapes(target, keras, drop_rate):
     require(np.allclose(np.asarray(layer.bias), 0), "the bias starts at zero")
 
 
+def random_layer(target, seed, units, features):
+    """An L0Dense(units) on ``features`` inputs with random weights, and the generator that drew
+    them (it goes on to draw the inputs)."""
+    rng = np.random.default_rng(seed)
+    layer = built_layer(target, units, features)
+    return layer, rng, set_random_weights(layer, rng, features, units)
+
+
+def check_layer_output(layer, x, expected, slip, rule, **options):
+    """The learner's ``layer(x, **options)`` (training, noise) against ``expected``; ``slip`` is a
+    known wrong output and what it reveals."""
+    __tracebackhide__ = True
+    call = called(f"L0Dense({expected.shape[1]})", x, **options)
+    got = as_floats(layer(x, **options), call, expected.shape)
+    check_values(call, got, expected, [slip], rule)
+
+
+UNGATED = "every input passed ungated: multiply each input by its deterministic gate"
+NOT_SAMPLED = "in training the gates are samples, hard_concrete_sample(log_alpha, noise)"
+
+
 @seeds(range(3))
 def test_layer_at_test_time_uses_the_deterministic_gates(target, tf, keras, seed):
-    rng = np.random.default_rng(seed + 30)
-    layer = built_layer(target, 3, 6)
-    kernel, bias, log_alpha = set_random_weights(layer, rng, 6, 3)
+    layer, rng, (kernel, bias, log_alpha) = random_layer(target, seed + 30, units=3, features=6)
     x = rng.standard_normal((4, 6)).astype(np.float32)
-    expected = (x * tf_deterministic(tf, log_alpha)) @ kernel + bias
-    call = called("L0Dense(3)", x, training=False)
-    got = as_floats(layer(x, training=False), call, (4, 3))
-    check_values(
-        call,
-        got,
-        expected,
-        [
-            (
-                x @ kernel + bias,
-                "every input passed ungated: multiply each input by its deterministic gate",
-            )
-        ],
+    check_layer_output(
+        layer,
+        x,
+        (x * tf_deterministic(tf, log_alpha)) @ kernel + bias,
+        (x @ kernel + bias, UNGATED),
         "(inputs * deterministic_gate(log_alpha)) @ kernel + bias",
+        training=False,
     )
 
 
 @seeds(range(3))
 def test_layer_in_training_gates_with_the_given_noise(target, tf, keras, seed):
-    rng = np.random.default_rng(seed + 40)
-    layer = built_layer(target, 2, 5)
-    kernel, bias, log_alpha = set_random_weights(layer, rng, 5, 2)
+    layer, rng, (kernel, bias, log_alpha) = random_layer(target, seed + 40, units=2, features=5)
     x = rng.standard_normal((6, 5)).astype(np.float32)
     noise = rng.uniform(0.01, 0.99, size=(6, 5)).astype(np.float32)
-    expected = (x * tf_sample(tf, log_alpha[None, :], noise)) @ kernel + bias
-    call = called("L0Dense(2)", x, training=True, noise=noise)
-    got = as_floats(layer(x, training=True, noise=noise), call, (6, 2))
-    check_values(
-        call,
-        got,
-        expected,
-        [
-            (
-                (x * tf_deterministic(tf, log_alpha)) @ kernel + bias,
-                "in training the gates are samples, hard_concrete_sample(log_alpha, noise)",
-            )
-        ],
+    check_layer_output(
+        layer,
+        x,
+        (x * tf_sample(tf, log_alpha[None, :], noise)) @ kernel + bias,
+        ((x * tf_deterministic(tf, log_alpha)) @ kernel + bias, NOT_SAMPLED),
         "(inputs * hard_concrete_sample(log_alpha, noise)) @ kernel + bias, one gate per "
         "example and input",
+        training=True,
+        noise=noise,
     )
 
 
@@ -450,9 +458,7 @@ def test_layer_in_training_draws_one_gate_per_example(target, keras):
 
 
 def test_expected_l0_counts_the_weights_each_gate_switches(target, tf, keras):
-    rng = np.random.default_rng(50)
-    layer = built_layer(target, 3, 5)
-    _, _, log_alpha = set_random_weights(layer, rng, 5, 3)
+    layer, _, (_, _, log_alpha) = random_layer(target, 50, units=3, features=5)
     expected = 3 * np.sum(tf_probability_nonzero(tf, log_alpha))
     with tf.GradientTape() as tape:
         penalty = layer.expected_l0()
@@ -553,7 +559,7 @@ def test_summary_of_the_paper(target, question):
     summary = target.SUMMARY
     options = list(target.OPTIONS[question])
     got = summary.get(question) if isinstance(summary, dict) else None
-    key = None if key_hidden(SUMMARY_KEY) else SUMMARY_KEY[question]
+    key = key_of(SUMMARY_KEY, question)
     check_choice(f"SUMMARY[{question!r}]", got, options, key, SUMMARY_WRONG)
 
 

@@ -1,5 +1,8 @@
 """The test toolkit: describing results, failing, slips, choices, true/false statements."""
 
+import os
+import random
+
 import numpy as np
 import pytest
 
@@ -17,11 +20,15 @@ from kata.testing import (
     expect_gradients,
     expect_png,
     expect_raises,
+    expect_shape,
     fail,
     judge_statement,
+    key_of,
     layer_weight,
     require,
+    run_command,
     saved_and_loaded,
+    seed_everything,
     seeds,
     show,
     slip_hint,
@@ -88,6 +95,16 @@ def test_a_list_is_not_a_float_array_even_with_the_right_numbers():
         expect_float_array(np.zeros(2), "called f()", shape=(3,))
     got = np.zeros(3)
     assert expect_float_array(got, "called f()", shape=(3,)) is got
+
+
+def test_expect_shape_says_why_the_shape_is_right():
+    expect_shape(np.zeros((2, 3)), (2, 3), "called f()")
+    with pytest.raises(
+        pytest.fail.Exception, match=r"^called f\(\) returned shape \(3,\), expected \(2,\)$"
+    ):
+        expect_shape(np.zeros(3), [2], "called f()")
+    with pytest.raises(pytest.fail.Exception, match=r"expected \(2,\): one per example$"):
+        expect_shape(np.zeros(3), (2,), "called f()", "one per example")
 
 
 def test_expect_raises_names_what_came_back():
@@ -310,10 +327,49 @@ def test_saved_and_loaded_gives_the_model_back_or_says_why_not(tmp_path):
         saved_and_loaded(FakeKeras(TypeError("no config")), FakeModel(), path, "register it")
 
 
+def test_seed_everything_repeats_python_and_numpy_draws(monkeypatch):
+    monkeypatch.setenv("PYTHONHASHSEED", "")
+    draws = []
+    for _ in range(2):
+        seed_everything(3, tensorflow=False)
+        draws.append((random.random(), float(np.random.rand())))
+    assert draws[0] == draws[1]
+    assert os.environ["PYTHONHASHSEED"] == "3"
+
+
+def test_run_command_outside_the_kata_selects_the_test_by_name():
+    assert (
+        run_command(object(), "test_spike_height_is_fixed")
+        == "pytest -k test_spike_height_is_fixed"
+    )
+
+
+def test_key_of_reads_the_key_unless_the_copy_hides_it():
+    assert key_of({"PROBLEM": "bottleneck"}, "PROBLEM") == "bottleneck"
+    assert key_of(None, "PROBLEM") is None
+    assert key_of(None, "PROBLEM", hidden=(None, {})) == (None, {})
+
+
 def test_seeds_parametrizes_with_readable_ids():
     mark = seeds(range(2)).mark
     assert mark.name == "parametrize"
     assert mark.args == ("seed", [0, 1]) and mark.kwargs == {"ids": ["seed0", "seed1"]}
+
+
+def test_seeds_crosses_a_setting_with_every_seed():
+    mark = seeds(range(2), labels=["seed0", "confident"], saturating=(False, True)).mark
+    assert mark.args == (
+        ["seed", "saturating"],
+        [(0, False), (0, True), (1, False), (1, True)],
+    )
+    assert mark.kwargs == {
+        "ids": [
+            "seed0-saturating=False",
+            "seed0-saturating=True",
+            "confident-saturating=False",
+            "confident-saturating=True",
+        ]
+    }
 
 
 # --- layers and gradients -----------------------------------------------------------------------
