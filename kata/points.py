@@ -8,10 +8,11 @@ test function share that function's weight equally.
 Questions with ``negative_marking`` (``Question.true_false``) are true/false statements, marked
 as the exam marked them: a right answer earns its share, a wrong one subtracts it, an empty one
 gives 0, and the question never goes below 0. In such a question the statements carry all the
-points (one parametrized test, made by ``kata.statements.statement_test``), and the experiments that settle them have weight 0: they teach, they fail until the learner's
-code is right, and they never cost points (so they are not listed here: a test of such a
-question that is not in its ``weights`` is an experiment). A question is *complete* only when
-every one of its tests passes, experiments included.
+points (one parametrized test, made by ``kata.statements.statement_test``), and the experiments
+that settle them have weight 0: they teach, they fail until the learner's code is right, and they
+never cost points (so they are not listed here: a test of such a question that is not in its
+``weights`` is an experiment). A question is *complete* only when every one of its tests passes,
+experiments included.
 """
 
 from __future__ import annotations
