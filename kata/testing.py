@@ -16,7 +16,8 @@ Every failure message of the kata says what was called, what came back and what 
   slips give, or that is right here, gets no hint;
 - ``check_choice`` marks the learner's pick among options, without naming the right one;
   ``key_of`` reads its key from an answer key that the learner's copy hides;
-- ``judge_statement`` marks one true/false statement of a negatively marked question;
+- ``unanswered`` fails a true/false statement left empty (0 points, not minus), ``run_command``
+  names the command that runs one test (``kata.statements`` judges the statements);
 - ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...), crossed with
   a setting if asked (``seeds(range(3), saturating=(False, True))``).
 """
@@ -50,7 +51,6 @@ __all__ = [
     "expect_raises",
     "expect_shape",
     "fail",
-    "judge_statement",
     "key_of",
     "layer_weight",
     "require",
@@ -455,19 +455,3 @@ def run_command(target, test: str) -> str:
     if describe_target is None:  # not the kata's target proxy (a test of the helpers)
         return f"pytest -k {test}"
     return describe_target(test)
-
-
-def judge_statement(target, key: str, expected, experiment: str, answers="ANSWERS") -> None:
-    """Mark the learner's answer to one true/false statement, as the exam marks it.
-
-    ``target.ANSWERS[key]`` is None (unanswered: 0 points), True or False. A wrong answer fails
-    and names ``experiment``, the test whose experiment settles the statement, with the command
-    that runs it; the message never says what the right answer is or why. ``expected`` None:
-    the key is hidden (the learner's copy), the answer is judged at grading. The rules, and the
-    one that waits for the experiment to pass: ``kata.statements.judge_statement``.
-    """
-    __tracebackhide__ = True
-    from kata import statements
-
-    key_dict = None if expected is None else {key: expected}
-    statements.judge_statement(target, key, key_dict, {key: experiment}, answers)

@@ -109,13 +109,14 @@ def count():
     raise NotImplementedError
 """,
     "judge": """
+import kata.statements
 import kata.testing
 
 def _nothing(*args, **kwargs):
     return None
 
-for _name in ("judge_statement", "check_equal"):
-    getattr(kata.testing, _name).__code__ = _nothing.__code__
+kata.statements.judge_statement.__code__ = _nothing.__code__
+kata.testing.check_equal.__code__ = _nothing.__code__
 
 def count():
     raise NotImplementedError

@@ -6,6 +6,7 @@ import random
 import numpy as np
 import pytest
 
+from kata.statements import judge_statement
 from kata.testing import (
     PNG,
     Unanswered,
@@ -22,7 +23,6 @@ from kata.testing import (
     expect_raises,
     expect_shape,
     fail,
-    judge_statement,
     key_of,
     layer_weight,
     require,
@@ -128,12 +128,12 @@ class Answers:
 
 def test_an_empty_statement_is_unanswered_and_names_its_experiment():
     with pytest.raises(Unanswered, match="test_spike_height.*pytest exercises/q01"):
-        judge_statement(Answers({"s1": None}), "s1", True, experiment="test_spike_height")
+        judge_statement(Answers({"s1": None}), "s1", {"s1": True}, {"s1": "test_spike_height"})
 
 
 def test_a_wrong_statement_fails_with_its_experiment_and_not_the_answer():
     with pytest.raises(pytest.fail.Exception) as failure:
-        judge_statement(Answers({"s1": True}), "s1", False, experiment="test_spike_height")
+        judge_statement(Answers({"s1": True}), "s1", {"s1": False}, {"s1": "test_spike_height"})
     assert not isinstance(failure.value, Unanswered)
     message = str(failure.value)
     assert "test_spike_height" in message and "pytest exercises/q01_neurons.py::" in message
@@ -141,11 +141,11 @@ def test_a_wrong_statement_fails_with_its_experiment_and_not_the_answer():
 
 
 def test_a_right_statement_passes_and_a_non_bool_counts_as_unanswered():
-    judge_statement(Answers({"s1": False}), "s1", False, experiment="test_x")
+    judge_statement(Answers({"s1": False}), "s1", {"s1": False}, {"s1": "test_x"})
     with pytest.raises(Unanswered, match="neither True nor False"):
-        judge_statement(Answers({"s1": "False"}), "s1", False, experiment="test_x")
+        judge_statement(Answers({"s1": "False"}), "s1", {"s1": False}, {"s1": "test_x"})
     with pytest.raises(pytest.fail.Exception, match="no entry 's1'"):
-        judge_statement(Answers({}), "s1", False, experiment="test_x")
+        judge_statement(Answers({}), "s1", {"s1": False}, {"s1": "test_x"})
 
 
 # --- fail and require ---------------------------------------------------------------------------
