@@ -252,19 +252,35 @@ def prepare_work(work: Path, uid: int | None) -> None:
             os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
 
 
-def kill_user(uid: int) -> int:
-    """SIGKILL every process of ``uid`` (the sandbox's own user); how many there were."""
-    killed = 0
+def _processes_of(uid: int) -> list[int]:
+    found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            if entry.stat().st_uid == uid:  # /proc/PID belongs to the process's user
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
+            if entry.name.isdigit() and entry.stat().st_uid == uid:  # /proc/PID is its user's
+                found.append(int(entry.name))
         except OSError:
             pass
-    return killed
+    return found
+
+
+def kill_user(uid: int) -> int:
+    """SIGKILL every process of ``uid`` (the sandbox's own user); how many there were.
+
+    The kill is ``kill(-1, SIGKILL)`` sent *as* ``uid``, by a child that becomes that user: the
+    kernel signals every process of the user in one walk that no fork can slip past (a walk of
+    ``/proc`` can be outrun by a chain of forks, each link exiting as soon as it has forked)."""
+    found = len(_processes_of(uid))
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only becomes the user and signals
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)  # every process this user may signal, but not itself
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    return found
 
 
 def slot_uid(slot: int) -> int | None:

@@ -283,7 +283,13 @@ def test_a_hostile_class_gets_only_what_it_solved(hostile_class, fake_kata, tmp_
         assert rows[name].total == 0.0, f"{name} earned {rows[name].total}: {rows[name].notes}"
         assert rows[name].status == "graded", (name, rows[name].status, rows[name].notes)
     for name in ("reporter", "judge"):
-        assert rows[name].status == "tampered" and rows[name].total == 0.0, (name, rows[name])
+        row = rows[name]
+        assert row.status == "tampered" and row.total == 0.0, (
+            name,
+            row.status,
+            row.total,
+            row.notes,
+        )
         assert rows[name].notes[0].startswith("tampered:")
     assert any(
         "refused q12_params.py: a link to a place outside" in n for n in rows["linker"].notes
@@ -485,3 +491,76 @@ def test_the_scan_notes_what_the_student_added_not_what_the_stub_does(tmp_path):
     (note,) = static_scan(tmp_path / "mine", tmp_path / "pristine")
     assert note.startswith("review q01_x.py: imports kata.testing") and "kata.demo" not in note
     assert "kata.demo" in static_scan(tmp_path / "mine")[0]  # without the stubs, all is noted
+
+
+# Each process forks its successor and exits at once (for 10 s at most): a chain that a kill which
+# walks the process list a few times can miss, and that would then run on into the next run of
+# the same user, with write access to that student's copy.
+FORK_CHAIN = f"""
+import os, time
+deadline = time.time() + 10
+while time.time() < deadline:
+    if os.fork():
+        os._exit(0)
+# {MARK}
+"""
+
+
+def alive(uid: int) -> list[int]:
+    """The processes of ``uid`` that are not zombies."""
+    found = []
+    for pid in sandbox._processes_of(uid):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            found.append(pid)
+    return found
+
+
+@pytest.fixture
+def reaper():
+    """This process adopts the orphans of its descendants and reaps them (PID 1 may not: then
+    every link of a chain of forks would stay behind as a zombie)."""
+    import ctypes
+    import threading
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_CHILD_SUBREAPER = 36
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip("cannot become a child subreaper here")
+    done = threading.Event()
+    reaped = [0]
+
+    def reap():
+        while not done.is_set():
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid = 0
+            if pid == 0:
+                time.sleep(0.005)
+            else:
+                reaped[0] += 1
+
+    thread = threading.Thread(target=reap, daemon=True)
+    thread.start()
+    yield lambda: reaped[0]  # how many have ended so far
+    done.set()
+    thread.join()
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
+def test_a_chain_of_forks_does_not_outlive_its_run(reaper):
+    uid = sandbox.slot_uid(15)  # the last slot of this grader's range: no grading here uses it
+    setpriv = [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    subprocess.Popen([*setpriv, sys.executable, "-c", FORK_CHAIN])
+    time.sleep(0.5)
+    assert reaper() > 100, "the chain should be running (a link ends as soon as it has forked)"
+    sandbox.kill_user(uid)
+    time.sleep(0.2)
+    ended = reaper()
+    time.sleep(0.3)
+    assert reaper() == ended and alive(uid) == [], "a process of the run's user outlived the kill"
