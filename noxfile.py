@@ -53,7 +53,10 @@ def tests(session: nox.Session, plugins: tuple[str, ...]) -> None:
     else:
         session.warn("no npm: the workflow is checked against a JSON schema only, if at all")
     session.run("pytest", "--version")
-    session.run("pytest", "kata/tests", "-p", "no:cacheprovider", *session.posargs)
+    # Three pytest-xdist workers, a test file each at a time (its module fixtures built once):
+    # most of these tests wait on the processes they start, so two cores keep three busy.
+    workers = ("-n", "3", "--dist", "loadfile")
+    session.run("pytest", "kata/tests", "-p", "no:cacheprovider", *workers, *session.posargs)
 
 
 @nox.session
