@@ -30,7 +30,6 @@ import os
 import secrets
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -263,23 +262,26 @@ def _processes_of(uid: int) -> list[int]:
     return found
 
 
+BECOME_AND_KILL = """
+import os, signal, sys
+uid = int(sys.argv[1])
+os.setgroups([])
+os.setresgid(uid, uid, uid)
+os.setresuid(uid, uid, uid)  # no exec after it: a user at its process limit cannot stop this
+os.kill(-1, signal.SIGKILL)  # every process this user may signal, but not this one
+"""
+
+
 def kill_user(uid: int) -> int:
     """SIGKILL every process of ``uid`` (the sandbox's own user); how many there were.
 
-    The kill is ``kill(-1, SIGKILL)`` sent *as* ``uid``, by a child that becomes that user: the
-    kernel signals every process of the user in one walk that no fork can slip past (a walk of
+    A short process of the grader's becomes ``uid`` and sends ``kill(-1, SIGKILL)``: the kernel
+    signals every process of that user in one walk that no fork can slip past (a walk of
     ``/proc`` can be outrun by a chain of forks, each link exiting as soon as it has forked)."""
     found = len(_processes_of(uid))
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child only becomes the user and signals
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)  # every process this user may signal, but not itself
-        finally:
-            os._exit(0)
-    os.waitpid(child, 0)
+    subprocess.run(
+        [sys.executable, "-I", "-S", "-c", BECOME_AND_KILL, str(uid)], check=False, timeout=30
+    )
     return found
 
 
