@@ -80,8 +80,13 @@ class Runs:
         self.stopping = threading.Event()
 
     def add(self, process: subprocess.Popen, uid: int | None) -> None:
+        """Count a run in; one that started as the grader was told to stop is ended at once
+        (``end_all`` may have looked before it was counted)."""
         with self.lock:
             self.processes[process.pid] = (process, uid)
+            stopping = self.stopping.is_set()
+        if stopping:
+            end_run(process, uid)
 
     def remove(self, process: subprocess.Popen) -> None:
         with self.lock:
