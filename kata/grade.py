@@ -247,16 +247,18 @@ def grade(
                 slots.put(slot)
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(job, *item): item[0] for item in todo}
+            futures = {pool.submit(job, *item): item for item in todo}
             pending = set(futures)
             while pending:
                 done, pending = concurrent.futures.wait(
                     pending, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 for future in done:
-                    student = futures[future]
+                    student, _, digest = futures[future]
                     try:
                         entry = future.result()
+                    except concurrent.futures.CancelledError:  # not started when stopped
+                        entry = Entry(student, "interrupted", digest=digest)
                     except Exception as error:  # noqa: BLE001 - one student's problem
                         entry = Entry(student, "error", notes=[f"{type(error).__name__}: {error}"])
                         entry.sandbox = "bubblewrap" if use_sandbox else "unsandboxed"
