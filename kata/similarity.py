@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import functools
 import hashlib
 import importlib.util
 import io
@@ -42,11 +41,11 @@ import re
 import sys
 import tempfile
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from kata import fences
+from kata import fences, similarity_page
 from kata.paths import ROOT
+from kata.similarity_page import CSV_NAME, HTML_NAME, Pair, Report
 from kata.stubs import export_pristine, source_dir
 
 DEFAULT_THRESHOLD = 0.5
@@ -76,78 +75,8 @@ MAX_BYTES = 200_000
 reference file is about 21 kB)."""
 REFERENCE = "reference"
 """The name of the reference solutions in the report."""
-MAX_SHOWN = 100
-"""Flagged pairs shown with their code on the page; any more are listed (all are in the CSV)."""
-CONTEXT = 8
-"""Lines shown around the shared passages on the page (the rest of a file is "...")."""
-CSV_NAME, HTML_NAME = "similarity.csv", "similarity.html"
 QUESTION_FILE = re.compile(r"^q\d\d_\w+\.py$")
 QUESTION_PACKAGE = re.compile(r"^q\d\d_\w+$")
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One compared pair of files of one question: ``student_b`` may be ``reference``."""
-
-    question: str
-    student_a: str
-    student_b: str
-    similarity: float
-    flagged: bool
-    matched: int = 0
-    """Characters of tokens in the shared passages."""
-
-    def other(self, student: str) -> str:
-        return self.student_b if student == self.student_a else self.student_a
-
-
-@dataclass
-class Report:
-    """What the comparison found: every pair, the flagged ones per student, what was left out."""
-
-    threshold: float
-    questions: list[str]
-    """The questions compared (a package question's files as ``q19_lunar_lander/dqn``)."""
-    excluded: dict[str, str]
-    """Questions not compared, and why (too short to tell, or no solution code in them)."""
-    pairs: list[Pair]
-    csv_path: Path
-    html_path: Path
-    skipped: list[str] = field(default_factory=list)
-    """Files that could not be read (too large, not a regular file), as ``student: file``."""
-
-    @functools.cached_property
-    def flagged(self) -> list[Pair]:
-        """The flagged pairs, most similar first."""
-        return sorted((p for p in self.pairs if p.flagged), key=_order)
-
-    @functools.cached_property
-    def by_student(self) -> dict[str, list[Pair]]:
-        """{student: the flagged pairs they are in, most similar first} (flagged students only)."""
-        found: dict[str, list[Pair]] = {}
-        for pair in self.flagged:
-            for student in (pair.student_a, pair.student_b):
-                found.setdefault(student, []).append(pair)
-        return found
-
-    def flagged_for(self, student: str) -> list[Pair]:
-        """The flagged pairs a student is in, most similar first."""
-        return self.by_student.get(student, [])
-
-    def note(self, student: str) -> str:
-        """A line for the gradebook's notes ('' when nothing is flagged); grades never change."""
-        found = self.flagged_for(student)
-        if not found:
-            return ""
-        named = ", ".join(
-            f"{p.question} with {p.other(student)} ({p.similarity:.0%})" for p in found[:5]
-        )
-        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-        return f"similar code (read {self.html_path.name}, not a verdict): {named}{more}"
-
-
-def _order(pair: Pair) -> tuple:
-    return (-pair.similarity, -pair.matched, pair.question, pair.student_a, pair.student_b)
 
 
 # --- which files are compared -------------------------------------------------------------------
@@ -361,8 +290,6 @@ def report(
     result = Report(
         threshold, compared, excluded, pairs, out_dir / CSV_NAME, out_dir / HTML_NAME, skipped
     )
-    from kata import similarity_page
-
     similarity_page.write_csv(result)
     similarity_page.write_html(result, shown, reference is not None, len(copies))
     return result

@@ -1,12 +1,85 @@
-"""What the similarity report writes: ``similarity.csv`` and ``similarity.html`` (the page an
-instructor opens: flagged pairs first, both files side by side, the shared passages marked)."""
+"""The similarity report: its pairs (``Pair``, ``Report``) and what it writes, ``similarity.csv``
+and ``similarity.html`` (the page an instructor opens: flagged pairs first, both files side by
+side, the shared passages marked). ``kata.similarity`` finds the pairs."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import html
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from kata.similarity import CONTEXT, MAX_SHOWN, MIN_MATCHED, Report, _order
+MAX_SHOWN = 100
+"""Flagged pairs shown with their code on the page; any more are listed (all are in the CSV)."""
+CONTEXT = 8
+"""Lines shown around the shared passages on the page (the rest of a file is "...")."""
+CSV_NAME, HTML_NAME = "similarity.csv", "similarity.html"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One compared pair of files of one question: ``student_b`` may be ``reference``."""
+
+    question: str
+    student_a: str
+    student_b: str
+    similarity: float
+    flagged: bool
+    matched: int = 0
+    """Characters of tokens in the shared passages."""
+
+    def other(self, student: str) -> str:
+        return self.student_b if student == self.student_a else self.student_a
+
+
+@dataclass
+class Report:
+    """What the comparison found: every pair, the flagged ones per student, what was left out."""
+
+    threshold: float
+    questions: list[str]
+    """The questions compared (a package question's files as ``q19_lunar_lander/dqn``)."""
+    excluded: dict[str, str]
+    """Questions not compared, and why (too short to tell, or no solution code in them)."""
+    pairs: list[Pair]
+    csv_path: Path
+    html_path: Path
+    skipped: list[str] = field(default_factory=list)
+    """Files that could not be read (too large, not a regular file), as ``student: file``."""
+
+    @functools.cached_property
+    def flagged(self) -> list[Pair]:
+        """The flagged pairs, most similar first."""
+        return sorted((p for p in self.pairs if p.flagged), key=_order)
+
+    @functools.cached_property
+    def by_student(self) -> dict[str, list[Pair]]:
+        """{student: the flagged pairs they are in, most similar first} (flagged students only)."""
+        found: dict[str, list[Pair]] = {}
+        for pair in self.flagged:
+            for student in (pair.student_a, pair.student_b):
+                found.setdefault(student, []).append(pair)
+        return found
+
+    def flagged_for(self, student: str) -> list[Pair]:
+        """The flagged pairs a student is in, most similar first."""
+        return self.by_student.get(student, [])
+
+    def note(self, student: str) -> str:
+        """A line for the gradebook's notes ('' when nothing is flagged); grades never change."""
+        found = self.flagged_for(student)
+        if not found:
+            return ""
+        named = ", ".join(
+            f"{p.question} with {p.other(student)} ({p.similarity:.0%})" for p in found[:5]
+        )
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        return f"similar code (read {self.html_path.name}, not a verdict): {named}{more}"
+
+
+def _order(pair: Pair) -> tuple:
+    return (-pair.similarity, -pair.matched, pair.question, pair.student_a, pair.student_b)
 
 
 def write_csv(result: Report) -> None:
@@ -50,6 +123,8 @@ def _marked(text: str, slices) -> str:
 
 
 def write_html(result: Report, shown: list, has_reference: bool, students: int) -> None:
+    from kata.similarity import MIN_MATCHED
+
     e = html.escape
     flagged = sorted(shown, key=lambda item: _order(item[0]))
     parts = [
