@@ -18,7 +18,7 @@ import pytest
 from kata import reports, started, statements
 from kata.hangs import HANG
 from kata.loading import USED, Loader, import_tensorflow_quietly, question_of_nodeid
-from kata.testing import Unanswered
+from kata.statements import Unanswered
 from kata.workers import Controller
 
 SLOW_REASON = "slow: run with --slow (training takes minutes)"

@@ -156,7 +156,7 @@ FAKE_TESTS = {
     "test_q01_neurons.py": """\
         import pytest
 
-        from kata.testing import unanswered
+        from kata.statements import unanswered
 
 
         @pytest.mark.parametrize("name", ["s1", "s2", "s3"])

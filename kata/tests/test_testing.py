@@ -6,10 +6,9 @@ import random
 import numpy as np
 import pytest
 
-from kata.statements import judge_statement
+from kata.statements import Unanswered, judge_statement, run_command
 from kata.testing import (
     PNG,
-    Unanswered,
     as_array,
     as_scalar,
     brief,
@@ -26,7 +25,6 @@ from kata.testing import (
     key_of,
     layer_weight,
     require,
-    run_command,
     saved_and_loaded,
     seed_everything,
     seeds,
