@@ -49,7 +49,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kata.testing import show
+from kata.testing import run_command, show
 
 AT_GRADING = "at grading"
 """The outcome of an answer whose key this copy does not hold (``kata.score.OUTCOMES``)."""
@@ -87,18 +87,6 @@ def unanswered(statement: str) -> None:
     """Fail the current test as *unanswered* (scored 0 under negative marking)."""
     __tracebackhide__ = True
     raise Unanswered(f"not answered yet: {statement}", pytrace=False)
-
-
-def run_command(target, test: str) -> str:
-    """The command that runs one test of ``target``'s question against the same folder.
-
-    ``run_command(target, "test_spike_height_is_fixed")`` ->
-    ``pytest exercises/q01_neurons.py::test_spike_height_is_fixed``.
-    """
-    describe_target = getattr(target, "_kata_command", None)
-    if describe_target is None:  # not the kata's target proxy (a test of the helpers)
-        return f"pytest -k {test}"
-    return describe_target(test)
 
 
 def statement_test(key, experiments: dict[str, str]):

@@ -16,7 +16,8 @@ Every failure message of the kata says what was called, what came back and what 
   slips give, or that is right here, gets no hint;
 - ``check_choice`` marks the learner's pick among options, without naming the right one;
   ``key_of`` reads its key from an answer key that the learner's copy hides;
-- true/false statements are made and judged by ``kata.statements``;
+- ``run_command(target, test)`` is the command that runs one test of the learner's question;
+  true/false statements are made and judged by ``kata.statements``;
 - ``seeds(range(5))`` parametrizes a test over seeds (ids seed0, seed1, ...), crossed with
   a setting if asked (``seeds(range(3), saturating=(False, True))``).
 """
@@ -52,6 +53,7 @@ __all__ = [
     "key_of",
     "layer_weight",
     "require",
+    "run_command",
     "saved_and_loaded",
     "seed_everything",
     "seeds",
@@ -429,3 +431,15 @@ def seed_everything(seed: int, tensorflow: bool | None = None) -> None:
         import keras
 
         keras.utils.set_random_seed(seed)
+
+
+def run_command(target, test: str) -> str:
+    """The command that runs one test of ``target``'s question against the same folder.
+
+    ``run_command(target, "test_spike_height_is_fixed")`` ->
+    ``pytest exercises/q01_neurons.py::test_spike_height_is_fixed``.
+    """
+    describe_target = getattr(target, "_kata_command", None)
+    if describe_target is None:  # not the kata's target proxy (a test of the helpers)
+        return f"pytest -k {test}"
+    return describe_target(test)

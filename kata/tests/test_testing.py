@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from kata.statements import Unanswered, judge_statement, run_command
+from kata.statements import Unanswered, judge_statement
 from kata.testing import (
     PNG,
     as_array,
@@ -25,6 +25,7 @@ from kata.testing import (
     key_of,
     layer_weight,
     require,
+    run_command,
     saved_and_loaded,
     seed_everything,
     seeds,
