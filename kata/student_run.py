@@ -106,10 +106,7 @@ def end_run(process: subprocess.Popen, uid: int | None) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     if uid is not None:
-        for _ in range(3):
-            if not sandbox.kill_user(uid):
-                break
-            time.sleep(0.05)
+        sandbox.kill_user(uid)  # one kill reaches them all, forks included
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
